@@ -1,0 +1,55 @@
+// Size-class buffer pool: released buffers are kept by size class and handed out again, so a
+// steady-state training step creates no new GPUBuffer. Classes are powers of two below 1 MiB and
+// steps of 1/8 of a power of two above (at most 12.5% waste).
+
+const STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST, as numbers so no global is needed at import
+
+export function sizeClass(bytes: number): number {
+  const n = Math.max(16, Math.ceil(bytes / 16) * 16);
+  const pow = 2 ** Math.ceil(Math.log2(n));
+  if (pow <= 1 << 20) return pow;
+  const step = pow / 16;
+  return Math.ceil(n / step) * step;
+}
+
+export class BufferPool {
+  private free = new Map<number, GPUBuffer[]>();
+  /** GPUBuffers created so far; a memory test checks that it stops growing. */
+  created = 0;
+  bytesCreated = 0;
+  bytesInUse = 0;
+
+  constructor(private device: GPUDevice) {}
+
+  acquire(bytes: number): GPUBuffer {
+    const size = sizeClass(bytes);
+    const list = this.free.get(size);
+    this.bytesInUse += size;
+    const reused = list?.pop();
+    if (reused) return reused;
+    this.created++;
+    this.bytesCreated += size;
+    return this.device.createBuffer({ size, usage: STORAGE });
+  }
+
+  release(buffer: GPUBuffer): void {
+    this.bytesInUse -= buffer.size;
+    let list = this.free.get(buffer.size);
+    if (!list) {
+      list = [];
+      this.free.set(buffer.size, list);
+    }
+    list.push(buffer);
+  }
+
+  /** Destroys every pooled (free) buffer, e.g. after a large one-off job. */
+  trim(): void {
+    for (const list of this.free.values()) {
+      for (const b of list) {
+        this.bytesCreated -= b.size;
+        b.destroy();
+      }
+    }
+    this.free.clear();
+  }
+}

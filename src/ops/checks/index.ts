@@ -1,0 +1,9 @@
+// Every op's checks, by family. The unit tests and the app's self-check both run these.
+import type { OpCase } from "../check";
+import { elementwiseCases } from "./elementwise";
+import { reduceCases } from "./reduce";
+
+export const opFamilies: Record<string, OpCase[]> = {
+  elementwise: elementwiseCases,
+  reduce: reduceCases,
+};

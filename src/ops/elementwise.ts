@@ -1,0 +1,133 @@
+// add, sub, mul, div with numpy-style broadcasting; scale (alpha*x + beta); relu; fill.
+import code from "../../kernels/elementwise.wgsl?raw";
+import { f32, grid1d, kernel } from "../gpu/kernel";
+import { record } from "../tensor/tape";
+import { shapeString, Tensor } from "../tensor/tensor";
+import { sumToShape } from "./reduce";
+
+const binaryKernel = kernel("elementwise.binary", code, "binary");
+const unaryKernel = kernel("elementwise.unary", code, "unary");
+
+type BinaryOp = "add" | "sub" | "mul" | "div";
+const BINARY_CODE: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
+const MAX_RANK = 8;
+
+/** The broadcast shape of a and b (numpy rules), or an error naming both shapes. */
+export function broadcastShape(a: readonly number[], b: readonly number[]): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new Error(`cannot broadcast shapes ${shapeString(a)} and ${shapeString(b)}`);
+    }
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+/** Row-major strides of `shape` seen from an output of rank `rank`, 0 on broadcast axes. */
+export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
+  const strides = new Array(out.length).fill(0);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    const axis = out.length - shape.length + i;
+    strides[axis] = shape[i] === 1 && out[axis] !== 1 ? 0 : s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+function padded(v: number[]): number[] {
+  return [...v, ...new Array(MAX_RANK - v.length).fill(0)];
+}
+
+function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  const shape = broadcastShape(a.shape, b.shape);
+  if (shape.length > MAX_RANK) throw new Error(`${op}: rank ${shape.length} is over ${MAX_RANK}`);
+  const out = Tensor.empty(a.gpu, shape);
+  if (out.size === 0) return out;
+  const same = a.size === out.size && b.size === out.size;
+  a.gpu.dispatch({
+    kernel: binaryKernel,
+    constants: { OP: BINARY_CODE[op], BROADCAST: same ? 0 : 1 },
+    params: [
+      out.size,
+      shape.length,
+      f32(0),
+      f32(0),
+      ...padded(shape),
+      ...padded(broadcastStrides(a.shape, shape)),
+      ...padded(broadcastStrides(b.shape, shape)),
+    ],
+    buffers: [a.buffer, b.buffer, out.buffer],
+    workgroups: grid1d(out.size, 256),
+  });
+  return out;
+}
+
+function unary(op: number, x: Tensor, other: Tensor | null, alpha: number, beta: number): Tensor {
+  const out = Tensor.empty(x.gpu, x.shape);
+  if (out.size === 0) return out;
+  x.gpu.dispatch({
+    kernel: unaryKernel,
+    constants: { OP: op },
+    params: [out.size, 0, f32(alpha), f32(beta)],
+    buffers: [x.buffer, (other ?? x).buffer, out.buffer],
+    workgroups: grid1d(out.size, 256),
+  });
+  return out;
+}
+
+export function add(a: Tensor, b: Tensor): Tensor {
+  const out = binary("add", a, b);
+  return record("add", [a, b], out, (d) => [sumToShape(d, a.shape), sumToShape(d, b.shape)]);
+}
+
+export function sub(a: Tensor, b: Tensor): Tensor {
+  const out = binary("sub", a, b);
+  return record("sub", [a, b], out, (d) => [sumToShape(d, a.shape), sumToShape(scale(d, -1), b.shape)]);
+}
+
+export function mul(a: Tensor, b: Tensor): Tensor {
+  const out = binary("mul", a, b);
+  return record("mul", [a, b], out, (d) => [
+    a.requiresGrad ? sumToShape(binary("mul", d, b), a.shape) : null,
+    b.requiresGrad ? sumToShape(binary("mul", d, a), b.shape) : null,
+  ]);
+}
+
+export function div(a: Tensor, b: Tensor): Tensor {
+  const out = binary("div", a, b);
+  return record("div", [a, b], out, (d) => [
+    a.requiresGrad ? sumToShape(binary("div", d, b), a.shape) : null,
+    // d(a/b)/db = -out / b
+    b.requiresGrad ? sumToShape(scale(binary("mul", d, binary("div", out, b)), -1), b.shape) : null,
+  ]);
+}
+
+/** alpha * x + beta. */
+export function scale(x: Tensor, alpha: number, beta = 0): Tensor {
+  const out = unary(0, x, null, alpha, beta);
+  return record("scale", [x], out, (d) => [unary(0, d, null, alpha, 0)]);
+}
+
+export function relu(x: Tensor): Tensor {
+  const out = unary(1, x, null, 0, 0);
+  return record("relu", [x], out, (d) => [unary(2, x, d, 0, 0)]);
+}
+
+/** A new tensor of `shape` filled with `value`, on the GPU of `like`. */
+export function full(like: Tensor, shape: readonly number[], value: number): Tensor {
+  const out = Tensor.empty(like.gpu, shape);
+  if (out.size === 0) return out;
+  like.gpu.dispatch({
+    kernel: unaryKernel,
+    constants: { OP: 3 },
+    params: [out.size, 0, f32(0), f32(value)],
+    buffers: [like.gpu.dummy, like.gpu.dummy, out.buffer],
+    workgroups: grid1d(out.size, 256),
+  });
+  return out;
+}

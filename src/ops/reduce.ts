@@ -1,0 +1,99 @@
+// sum and mean over axes (keepdims or not), and sumToShape (the backward of broadcasting).
+import code from "../../kernels/reduce.wgsl?raw";
+import { grid1d, kernel } from "../gpu/kernel";
+import { record } from "../tensor/tape";
+import { numel, shapeString, Tensor } from "../tensor/tensor";
+import { add, full, scale } from "./elementwise";
+
+const stridedKernel = kernel("reduce.strided", code, "strided");
+const rowsKernel = kernel("reduce.rows", code, "rows");
+
+function normaliseAxes(axes: number | number[] | undefined, rank: number): number[] {
+  const list = axes === undefined ? [...Array(rank).keys()] : typeof axes === "number" ? [axes] : axes;
+  const out = list.map((a) => (a < 0 ? a + rank : a));
+  for (const a of out)
+    if (a < 0 || a >= rank) throw new Error(`reduce: axis ${a} out of range for rank ${rank}`);
+  return [...new Set(out)].sort((a, b) => a - b);
+}
+
+function pad8(v: number[]): number[] {
+  return [...v, ...new Array(8 - v.length).fill(0)];
+}
+
+/** Sum over `axes` of x, output shape with those axes set to 1 (keepdims). */
+function reduceKeepdims(x: Tensor, axes: number[], mean: boolean): Tensor {
+  const outShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const out = Tensor.empty(x.gpu, outShape);
+  if (out.size === 0) return out;
+  const strides: number[] = [];
+  let s = 1;
+  for (let i = x.rank - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= x.shape[i];
+  }
+  const kept = [...x.shape.keys()].filter((i) => !axes.includes(i) && x.shape[i] !== 1);
+  const red = axes.filter((i) => x.shape[i] !== 1);
+  const nRed = numel(red.map((i) => x.shape[i]));
+  if (kept.length > 8 || red.length > 8) throw new Error(`reduce: rank ${x.rank} is over 8`);
+  const rowsCase = red.length === 1 && red[0] === x.rank - 1 && nRed >= 64;
+  const params = [
+    out.size,
+    nRed,
+    kept.length,
+    red.length,
+    ...pad8(kept.map((i) => x.shape[i])),
+    ...pad8(kept.map((i) => strides[i])),
+    ...pad8(red.map((i) => x.shape[i])),
+    ...pad8(red.map((i) => strides[i])),
+  ];
+  x.gpu.dispatch({
+    kernel: rowsCase ? rowsKernel : stridedKernel,
+    constants: { MEAN: mean ? 1 : 0 },
+    params,
+    buffers: [x.buffer, out.buffer],
+    workgroups: rowsCase ? grid1d(out.size, 1) : grid1d(out.size, 256),
+  });
+  return out;
+}
+
+function reduce(x: Tensor, axes: number | number[] | undefined, keepdims: boolean, mean: boolean): Tensor {
+  const list = normaliseAxes(axes, x.rank);
+  const kd = reduceKeepdims(x, list, mean);
+  const finalShape = keepdims ? kd.shape : x.shape.filter((_, i) => !list.includes(i));
+  const out = keepdims ? kd : kd.reshape(finalShape);
+  if (!keepdims) kd.dispose();
+  const count = numel(list.map((i) => x.shape[i]));
+  return record(mean ? "mean" : "sum", [x], out, (d) => {
+    const g = broadcastTo(d.reshape(kd.shape), x.shape);
+    return [mean ? scale(g, 1 / count) : g];
+  });
+}
+
+export function sum(x: Tensor, axes?: number | number[], keepdims = false): Tensor {
+  return reduce(x, axes, keepdims, false);
+}
+
+export function mean(x: Tensor, axes?: number | number[], keepdims = false): Tensor {
+  return reduce(x, axes, keepdims, true);
+}
+
+/** Sums the broadcast axes of a gradient so it has `shape` again (identity if it already has). */
+export function sumToShape(d: Tensor, shape: readonly number[]): Tensor {
+  if (d.shape.length === shape.length && d.shape.every((v, i) => v === shape[i])) return d;
+  const lead = d.rank - shape.length;
+  if (lead < 0)
+    throw new Error(`sumToShape: ${shapeString(d.shape)} has fewer axes than ${shapeString(shape)}`);
+  const axes = [...d.shape.keys()].filter((i) => i < lead || (shape[i - lead] === 1 && d.shape[i] !== 1));
+  const kd = reduceKeepdims(d, axes, false);
+  const out = kd.reshape(shape);
+  kd.dispose();
+  return out;
+}
+
+/** x broadcast to `shape` as a new tensor (used by the backward of reductions). */
+function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
+  const zeros = full(x, shape, 0);
+  const out = add(zeros, x);
+  zeros.dispose();
+  return out;
+}
