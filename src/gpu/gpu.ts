@@ -115,6 +115,14 @@ export class Gpu {
     this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
   }
 
+  /** Copies bytes between buffers in stream order (after the dispatches recorded so far). */
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
+    if (this.lost) throw this.lost;
+    this.endPass();
+    this.encoder ??= this.device.createCommandEncoder();
+    this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
   // ---- kernels ----
 
   private pipeline(k: Kernel, constants: Record<string, number> | undefined): GPUComputePipeline {
@@ -141,9 +149,20 @@ export class Gpu {
 
   /** Compiles a kernel now and throws a KernelError with the compiler's messages if it fails. */
   async compile(k: Kernel, constants?: Record<string, number>): Promise<void> {
+    this.device.pushErrorScope("validation");
     const module = this.device.createShaderModule({ code: k.code, label: k.name });
     const info = await module.getCompilationInfo();
     const errs = info.messages.filter((m) => m.type === "error");
+    const pipeline = errs.length
+      ? null
+      : await this.device
+          .createComputePipelineAsync({
+            label: k.name,
+            layout: "auto",
+            compute: { module, entryPoint: k.entryPoint, constants },
+          })
+          .catch((e: Error) => e);
+    const scoped = await this.device.popErrorScope();
     if (errs.length) {
       const lines = k.code.split("\n");
       const text = errs
@@ -151,18 +170,8 @@ export class Gpu {
         .join("\n");
       throw new KernelError(k.name, `WGSL compilation failed:\n${text}`);
     }
-    this.device.pushErrorScope("validation");
-    await this.device
-      .createComputePipelineAsync({
-        label: k.name,
-        layout: "auto",
-        compute: { module, entryPoint: k.entryPoint, constants },
-      })
-      .catch((e: Error) => {
-        throw new KernelError(k.name, e.message);
-      });
-    const err = await this.device.popErrorScope();
-    if (err) throw new KernelError(k.name, err.message);
+    if (pipeline instanceof Error) throw new KernelError(k.name, pipeline.message);
+    if (scoped) throw new KernelError(k.name, scoped.message);
   }
 
   dispatch(args: DispatchArgs): void {

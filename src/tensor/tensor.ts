@@ -101,6 +101,14 @@ export class Tensor {
     return new Tensor(resolved, this.dtype, this.storage);
   }
 
+  /** Overwrites this tensor's values with src's (same size), in stream order: in-place updates. */
+  assign(src: Tensor): void {
+    if (src.size !== this.size || src.dtype !== this.dtype) {
+      throw new Error(`assign: ${src.describe()} does not fit ${this.describe()}`);
+    }
+    if (this.size) this.gpu.copy(src.buffer, this.buffer, this.size * 4);
+  }
+
   async read(): Promise<TypedArray> {
     const bytes = await this.gpu.read(this.buffer, this.size * 4);
     if (this.dtype === "f32") return new Float32Array(bytes);
