@@ -149,11 +149,20 @@ describe("ParameterStore", () => {
     expect(ps.count).toBe(6);
     expect(() => ps.create("fc.weight", [1], [0])).toThrow(/already exists/);
     expect(() => ps.load("fc.weight", [3, 2], new Float32Array(6))).toThrow(
-      /checkpoint has \[3, 2\], model has \[2, 3\]/,
+      /values have shape \[3, 2\], model has \[2, 3\]/,
     );
     ps.load("fc.weight", [2, 3], [6, 5, 4, 3, 2, 1]);
     expect([...(await ps.get("fc.weight").read())]).toEqual([6, 5, 4, 3, 2, 1]);
     expect(() => ps.get("nope")).toThrow(/no parameter named nope/);
+    // Many parameters grow the slab; earlier views keep their values.
+    for (let i = 0; i < 300; i++) ps.create(`p${i}`, [7, 11], new Float32Array(77).fill(i));
+    expect([...(await ps.get("fc.weight").read())]).toEqual([6, 5, 4, 3, 2, 1]);
+    expect((await ps.get("p123").read())[76]).toBe(123);
+    const bias = ps.create("fc.bias", [3], [0, 0, 0]);
+    const mask = ps.decayMask();
+    const bit = (i: number) => (mask[i >>> 5] >>> (i & 31)) & 1;
+    expect(bit(w.offset / 4)).toBe(1);
+    expect(bit(bias.offset / 4)).toBe(0);
     ps.dispose();
   });
 });

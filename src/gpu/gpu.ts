@@ -19,8 +19,8 @@ export interface DispatchArgs {
   constants?: Record<string, number>;
   /** The uniform struct at binding 0, 4 bytes per entry. */
   params?: Param[];
-  /** Storage buffers at bindings 1, 2, ... */
-  buffers: GPUBuffer[];
+  /** Storage buffers (or ranges of them, e.g. tensor.binding) at bindings 1, 2, ... */
+  buffers: (GPUBuffer | GPUBufferBinding)[];
   workgroups: [number, number?, number?];
 }
 
@@ -187,8 +187,8 @@ export class Gpu {
       });
       this.arenaUsed += PARAM_SLOT;
     }
-    args.buffers.forEach((buffer, i) => {
-      entries.push({ binding: i + 1, resource: { buffer } });
+    args.buffers.forEach((b, i) => {
+      entries.push({ binding: i + 1, resource: "buffer" in b ? b : { buffer: b } });
     });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const [x, y = 1, z = 1] = args.workgroups;

@@ -61,7 +61,7 @@ function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
       ...padded(broadcastStrides(a.shape, shape)),
       ...padded(broadcastStrides(b.shape, shape)),
     ],
-    buffers: [a.buffer, b.buffer, out.buffer],
+    buffers: [a.binding, b.binding, out.binding],
     workgroups: grid1d(out.size, 256),
   });
   return out;
@@ -74,7 +74,7 @@ function unary(op: number, x: Tensor, other: Tensor | null, alpha: number, beta:
     kernel: unaryKernel,
     constants: { OP: op },
     params: [out.size, 0, f32(alpha), f32(beta)],
-    buffers: [x.buffer, (other ?? x).buffer, out.buffer],
+    buffers: [x.binding, (other ?? x).binding, out.binding],
     workgroups: grid1d(out.size, 256),
   });
   return out;
@@ -126,7 +126,7 @@ export function full(like: Tensor, shape: readonly number[], value: number): Ten
     kernel: unaryKernel,
     constants: { OP: 3 },
     params: [out.size, 0, f32(0), f32(value)],
-    buffers: [like.gpu.dummy, like.gpu.dummy, out.buffer],
+    buffers: [like.gpu.dummy, like.gpu.dummy, out.binding],
     workgroups: grid1d(out.size, 256),
   });
   return out;

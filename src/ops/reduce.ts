@@ -50,7 +50,7 @@ function reduceKeepdims(x: Tensor, axes: number[], mean: boolean): Tensor {
     kernel: rowsCase ? rowsKernel : stridedKernel,
     constants: { MEAN: mean ? 1 : 0 },
     params,
-    buffers: [x.buffer, out.buffer],
+    buffers: [x.binding, out.binding],
     workgroups: rowsCase ? grid1d(out.size, 1) : grid1d(out.size, 256),
   });
   return out;

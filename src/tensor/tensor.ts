@@ -2,19 +2,27 @@
 // (row-major); reshape shares the buffer. Every tensor is released deterministically: either
 // by dispose(), `using`, or by the tidy() scope it was created in (scope.ts).
 import type { Gpu } from "../gpu/gpu";
-import { track } from "./scope";
+import { keep as keepView, track } from "./scope";
 
 export type DType = "f32" | "i32" | "u32";
 export type TypedArray = Float32Array | Int32Array | Uint32Array;
 
-/** A pooled GPU buffer shared by a tensor and its reshaped views. */
+/**
+ * A GPU buffer shared by a tensor and its views. Pooled storage goes back to the pool when
+ * the last view is disposed; a Slab's storage belongs to the slab (and may be re-pointed to a
+ * larger buffer when the slab grows: every view follows).
+ */
 class Storage {
   refs = 1;
   constructor(
     readonly gpu: Gpu,
-    readonly buffer: GPUBuffer,
+    public buffer: GPUBuffer,
+    readonly pooled: boolean,
   ) {}
 }
+
+/** Views into one buffer must start at multiples of this (minStorageBufferOffsetAlignment). */
+export const VIEW_ALIGN = 256;
 
 export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -39,6 +47,8 @@ export class Tensor {
     readonly shape: readonly number[],
     readonly dtype: DType,
     private storage: Storage,
+    /** Byte offset of the first element in the buffer (non-zero only for slab views). */
+    readonly offset = 0,
   ) {
     this.size = numel(shape);
     track(this);
@@ -49,7 +59,13 @@ export class Tensor {
       if (!Number.isInteger(d) || d < 0) throw new Error(`invalid tensor shape ${shapeString(shape)}`);
     }
     const bytes = Math.max(4, numel(shape) * 4);
-    return new Tensor([...shape], dtype, new Storage(gpu, gpu.alloc(bytes)));
+    return new Tensor([...shape], dtype, new Storage(gpu, gpu.alloc(bytes), true));
+  }
+
+  /** A view into a slab's storage (see Slab). Not scope-tracked: the slab's owner disposes it. */
+  static slabView(storage: Storage, shape: readonly number[], dtype: DType, offset: number): Tensor {
+    storage.refs++;
+    return keepView(new Tensor([...shape], dtype, storage, offset));
   }
 
   static from(gpu: Gpu, data: ArrayLike<number>, shape: readonly number[], dtype: DType = "f32"): Tensor {
@@ -76,6 +92,11 @@ export class Tensor {
     return this.storage.buffer;
   }
 
+  /** What a kernel binds: the buffer range holding this tensor's elements. */
+  get binding(): GPUBufferBinding {
+    return { buffer: this.buffer, offset: this.offset, size: Math.max(4, this.size * 4) };
+  }
+
   get rank(): number {
     return this.shape.length;
   }
@@ -98,7 +119,7 @@ export class Tensor {
     }
     void this.buffer; // throws if disposed
     this.storage.refs++;
-    return new Tensor(resolved, this.dtype, this.storage);
+    return new Tensor(resolved, this.dtype, this.storage, this.offset);
   }
 
   /** Overwrites this tensor's values with src's (same size), in stream order: in-place updates. */
@@ -106,11 +127,11 @@ export class Tensor {
     if (src.size !== this.size || src.dtype !== this.dtype) {
       throw new Error(`assign: ${src.describe()} does not fit ${this.describe()}`);
     }
-    if (this.size) this.gpu.copy(src.buffer, this.buffer, this.size * 4);
+    if (this.size) this.gpu.copy(src.buffer, this.buffer, this.size * 4, src.offset, this.offset);
   }
 
   async read(): Promise<TypedArray> {
-    const bytes = await this.gpu.read(this.buffer, this.size * 4);
+    const bytes = await this.gpu.read(this.buffer, this.size * 4, this.offset);
     if (this.dtype === "f32") return new Float32Array(bytes);
     return this.dtype === "i32" ? new Int32Array(bytes) : new Uint32Array(bytes);
   }
@@ -118,10 +139,69 @@ export class Tensor {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    if (--this.storage.refs === 0) this.storage.gpu.release(this.storage.buffer);
+    if (--this.storage.refs === 0 && this.storage.pooled) this.storage.gpu.release(this.storage.buffer);
   }
 
   [Symbol.dispose](): void {
     this.dispose();
+  }
+}
+
+/**
+ * One growable GPU buffer holding many tensors at aligned offsets: all parameters (or all their
+ * gradients, or optimiser moments) in one place, so an optimiser step, an EMA update or a
+ * gradient norm is one dispatch over everything. Views stay valid when the slab grows.
+ */
+export class Slab {
+  private storage: Storage;
+  /** Bytes in use (the next view starts here). */
+  used = 0;
+
+  constructor(
+    readonly gpu: Gpu,
+    initialBytes = 1 << 16,
+  ) {
+    this.storage = new Storage(gpu, Slab.create(gpu, initialBytes), false);
+  }
+
+  private static create(gpu: Gpu, bytes: number): GPUBuffer {
+    // STORAGE | COPY_SRC | COPY_DST
+    return gpu.device.createBuffer({ size: bytes, usage: 0x80 | 0x04 | 0x08 });
+  }
+
+  get buffer(): GPUBuffer {
+    return this.storage.buffer;
+  }
+
+  /** Elements in use, as f32 slots (views are padded to VIEW_ALIGN bytes). */
+  get length(): number {
+    return this.used / 4;
+  }
+
+  /** A new view of `shape` at the end of the slab (growing it if needed). Not scope-tracked. */
+  push(shape: readonly number[], dtype: DType = "f32"): Tensor {
+    const bytes = Math.ceil(Math.max(4, numel(shape) * 4) / VIEW_ALIGN) * VIEW_ALIGN;
+    if (this.used + bytes > this.buffer.size) this.grow(Math.max(2 * this.buffer.size, this.used + bytes));
+    const t = Tensor.slabView(this.storage, shape, dtype, this.used);
+    this.used += bytes;
+    return t;
+  }
+
+  /** A view of the whole used range as one flat f32 tensor (for optimiser kernels). */
+  flat(): Tensor {
+    return Tensor.slabView(this.storage, [this.length], "f32", 0);
+  }
+
+  private grow(bytes: number): void {
+    const old = this.storage.buffer;
+    const next = Slab.create(this.gpu, Math.ceil(bytes / VIEW_ALIGN) * VIEW_ALIGN);
+    if (this.used) this.gpu.copy(old, next, this.used);
+    this.gpu.flush();
+    this.storage.buffer = next;
+    old.destroy();
+  }
+
+  destroy(): void {
+    this.storage.buffer.destroy();
   }
 }
