@@ -2,8 +2,10 @@
 import type { OpCase } from "../check";
 import { elementwiseCases } from "./elementwise";
 import { reduceCases } from "./reduce";
+import { swigluCases } from "./swiglu";
 
 export const opFamilies: Record<string, OpCase[]> = {
   elementwise: elementwiseCases,
   reduce: reduceCases,
+  swiglu: swigluCases,
 };
