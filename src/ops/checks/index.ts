@@ -1,6 +1,7 @@
 // Every op's checks, by family. The unit tests and the app's self-check both run these.
 import type { OpCase } from "../check";
 import { elementwiseCases } from "./elementwise";
+import { clipLossCases } from "./loss_clip";
 import { reduceCases } from "./reduce";
 import { swigluCases } from "./swiglu";
 
@@ -8,4 +9,5 @@ export const opFamilies: Record<string, OpCase[]> = {
   elementwise: elementwiseCases,
   reduce: reduceCases,
   swiglu: swigluCases,
+  loss_clip: clipLossCases,
 };
