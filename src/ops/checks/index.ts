@@ -2,6 +2,7 @@
 import type { OpCase } from "../check";
 import { elementwiseCases } from "./elementwise";
 import { clipLossCases } from "./loss_clip";
+import { distillCases } from "./loss_distill";
 import { reduceCases } from "./reduce";
 import { swigluCases } from "./swiglu";
 
@@ -10,4 +11,5 @@ export const opFamilies: Record<string, OpCase[]> = {
   reduce: reduceCases,
   swiglu: swigluCases,
   loss_clip: clipLossCases,
+  loss_distill: distillCases,
 };
