@@ -91,7 +91,8 @@ export class Gpu {
   /** Throws the first error the device reported since the last check (or the loss). */
   checkErrors(): void {
     if (this.lost) throw this.lost;
-    const err = this.errors.shift();
+    // A kernel's own compile error explains the "invalid pipeline" errors that follow it.
+    const err = this.errors.find((e) => e instanceof KernelError) ?? this.errors[0];
     if (err) {
       this.errors.length = 0;
       throw err;
@@ -229,7 +230,8 @@ export class Gpu {
 
   /** Copies a buffer region out of the GPU. Never awaited in the hot loop: metrics are read later. */
   async read(buffer: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
-    this.checkErrors();
+    // Errors are checked after the map: by then every error scope of the work before has settled.
+    if (this.lost) throw this.lost;
     this.endPass();
     this.encoder ??= this.device.createCommandEncoder();
     const staging = this.takeStaging(bytes);

@@ -3,6 +3,7 @@ import type { OpCase } from "../check";
 import { elementwiseCases } from "./elementwise";
 import { clipLossCases } from "./loss_clip";
 import { distillCases } from "./loss_distill";
+import { patchifyCases } from "./patchify";
 import { reduceCases } from "./reduce";
 import { swigluCases } from "./swiglu";
 
@@ -12,4 +13,5 @@ export const opFamilies: Record<string, OpCase[]> = {
   swiglu: swigluCases,
   loss_clip: clipLossCases,
   loss_distill: distillCases,
+  patchify: patchifyCases,
 };
