@@ -62,7 +62,8 @@ export function compare(got: ArrayLike<number>, want: ArrayLike<number>, atol: n
   let error = 0;
   let at = -1;
   for (let i = 0; i < want.length; i++) {
-    const e = Math.abs(got[i] - want[i]) / (atol + rtol * Math.abs(want[i]));
+    const diff = Math.abs(got[i] - want[i]);
+    const e = diff === 0 ? 0 : diff / (atol + rtol * Math.abs(want[i])); // exact ops may use zero tolerance
     if (!(e <= error)) {
       error = Number.isNaN(e) ? Number.POSITIVE_INFINITY : e;
       at = i;
