@@ -1,5 +1,6 @@
 // Every op's checks, by family. The unit tests and the app's self-check both run these.
 import type { OpCase } from "../check";
+import { attentionCases } from "./attention";
 import { elementwiseCases } from "./elementwise";
 import { clipLossCases } from "./loss_clip";
 import { distillCases } from "./loss_distill";
@@ -14,4 +15,5 @@ export const opFamilies: Record<string, OpCase[]> = {
   loss_clip: clipLossCases,
   loss_distill: distillCases,
   patchify: patchifyCases,
+  attention: attentionCases,
 };
