@@ -2,7 +2,7 @@
 // broadcast axis) over an output of rank <= 8; BROADCAST=false skips the index arithmetic when
 // both inputs already have the output's shape.
 
-override OP: u32 = 0u;           // binary: 0 add, 1 sub, 2 mul, 3 div; unary: see `unary`
+override OP: u32 = 0u;           // binary: 0 add, 1 sub, 2 mul, 3 div, 4 a (broadcast copy); unary: see `unary`
 override BROADCAST: bool = true;
 
 struct Params {
@@ -29,7 +29,8 @@ fn apply(x: f32, y: f32) -> f32 {
     case 0u: { return x + y; }
     case 1u: { return x - y; }
     case 2u: { return x * y; }
-    default: { return x / y; }
+    case 3u: { return x / y; }
+    default: { return x; }
   }
 }
 

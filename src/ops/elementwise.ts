@@ -8,8 +8,8 @@ import { sumToShape } from "./reduce";
 const binaryKernel = kernel("elementwise.binary", code, "binary");
 const unaryKernel = kernel("elementwise.unary", code, "unary");
 
-type BinaryOp = "add" | "sub" | "mul" | "div";
-const BINARY_CODE: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
+type BinaryOp = "add" | "sub" | "mul" | "div" | "first";
+const BINARY_CODE: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, first: 4 };
 const MAX_RANK = 8;
 
 /** The broadcast shape of a and b (numpy rules), or an error naming both shapes. */
@@ -43,8 +43,11 @@ function padded(v: number[]): number[] {
   return [...v, ...new Array(MAX_RANK - v.length).fill(0)];
 }
 
-function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
-  const shape = broadcastShape(a.shape, b.shape);
+function binary(op: BinaryOp, a: Tensor, b: Tensor, to?: readonly number[]): Tensor {
+  const shape = to ? broadcastShape(a.shape, to) : broadcastShape(a.shape, b.shape);
+  if (to && shape.some((d, i) => d !== to[i])) {
+    throw new Error(`cannot broadcast ${shapeString(a.shape)} to ${shapeString(to)}`);
+  }
   if (shape.length > MAX_RANK) throw new Error(`${op}: rank ${shape.length} is over ${MAX_RANK}`);
   const out = Tensor.empty(a.gpu, shape);
   if (out.size === 0) return out;
@@ -105,6 +108,12 @@ export function div(a: Tensor, b: Tensor): Tensor {
     // d(a/b)/db = -out / b
     b.requiresGrad ? sumToShape(scale(binary("mul", d, binary("div", out, b)), -1), b.shape) : null,
   ]);
+}
+
+/** x repeated along its size-1 (or missing leading) axes to `shape`. */
+export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
+  const out = binary("first", x, x, shape);
+  return record("broadcastTo", [x], out, (d) => [sumToShape(d, x.shape)]);
 }
 
 /** alpha * x + beta. */

@@ -3,7 +3,7 @@ import code from "../../kernels/reduce.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
-import { add, full, scale } from "./elementwise";
+import { broadcastTo, scale } from "./elementwise";
 
 const stridedKernel = kernel("reduce.strided", code, "strided");
 const rowsKernel = kernel("reduce.rows", code, "rows");
@@ -87,13 +87,5 @@ export function sumToShape(d: Tensor, shape: readonly number[]): Tensor {
   const kd = reduceKeepdims(d, axes, false);
   const out = kd.reshape(shape);
   kd.dispose();
-  return out;
-}
-
-/** x broadcast to `shape` as a new tensor (used by the backward of reductions). */
-function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
-  const zeros = full(x, shape, 0);
-  const out = add(zeros, x);
-  zeros.dispose();
   return out;
 }

@@ -1,6 +1,16 @@
 import { numel } from "../../tensor/tensor";
 import type { OpCase } from "../check";
-import { add, broadcastShape, broadcastStrides, div, mul, relu, scale, sub } from "../elementwise";
+import {
+  add,
+  broadcastShape,
+  broadcastStrides,
+  broadcastTo,
+  div,
+  mul,
+  relu,
+  scale,
+  sub,
+} from "../elementwise";
 
 /** float64 broadcasting binary op on flat arrays. */
 function refBinary(f: (x: number, y: number) => number, sa: number[], sb: number[]) {
@@ -73,6 +83,26 @@ export const elementwiseCases: OpCase[] = [
       inputs: [{ shape: sa }, { shape: sb, values: "positive" }],
       run: ([a, b]) => div(a, b),
       reference: refBinary((x, y) => x / y, sa, sb),
+    }),
+  ),
+  ...(
+    [
+      [
+        [1, 1, 5],
+        [3, 1, 5],
+      ],
+      [
+        [4, 1],
+        [2, 3, 4, 7],
+      ],
+      [[67], [3, 67]],
+    ] as [number[], number[]][]
+  ).map(
+    ([from, to]): OpCase => ({
+      name: `broadcastTo ${from} -> ${to}`,
+      inputs: [{ shape: from }],
+      run: ([x]) => broadcastTo(x, to),
+      reference: ([x]) => refBinary((v) => v, from, to)([x, new Float64Array(to.reduce((a, b) => a * b, 1))]),
     }),
   ),
   {
