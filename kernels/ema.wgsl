@@ -1,8 +1,9 @@
-// EMA teacher update over a range of the flat parameter slab:
-// teacher[i] = momentum * teacher[i] + (1 - momentum) * student[i], for i in [start, start + n).
+// EMA teacher update, one dispatch: teacher[i] = momentum * teacher[i] + (1 - momentum) *
+// student[student_start + i] for i < n. The teacher's parameters have the same relative layout
+// as a contiguous range of the student's slab (see src/train/ema.ts).
 
 struct Params {
-  start: u32,
+  student_start: u32,
   n: u32,
   momentum: f32,
 }
@@ -14,8 +15,7 @@ struct Params {
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u) {
-  let k = (wg.y * nwg.x + wg.x) * 256u + lid.x;
-  if (k >= p.n) { return; }
-  let i = p.start + k;
-  teacher[i] = p.momentum * teacher[i] + (1.0 - p.momentum) * student[i];
+  let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
+  if (i >= p.n) { return; }
+  teacher[i] = p.momentum * teacher[i] + (1.0 - p.momentum) * student[p.student_start + i];
 }

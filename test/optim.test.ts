@@ -119,25 +119,39 @@ describe("AdamW", () => {
 });
 
 describe("EmaTeacher", () => {
-  it("starts as a copy and moves towards the student over a chosen range", async () => {
+  it("starts as a copy of its run of the student and moves towards it", async () => {
     const gpu = await testGpu();
-    const ps = new ParameterStore(gpu);
-    const a = ps.create("backbone.w", [3, 5], new Float32Array(15).fill(1));
-    const h1 = ps.create("head.w", [4, 4], new Float32Array(16).fill(2));
-    const h2 = ps.create("head.b", [4], new Float32Array(4).fill(3));
-    const ema = new EmaTeacher(ps);
+    const student = new ParameterStore(gpu);
+    student.create("backbone.w", [3, 5], new Float32Array(15).fill(1));
+    student.create("head.w", [4, 4], new Float32Array(16).fill(2));
+    student.create("head.b", [4], new Float32Array(4).fill(3));
+    student.create("text.w", [2], new Float32Array(2).fill(4));
+    // Head-only teacher (TIPSv2): the heads' run of the student, created in the same order.
+    const heads = new ParameterStore(gpu);
+    heads.create("head.w", [4, 4], new Float32Array(16));
+    heads.create("head.b", [4], new Float32Array(4));
+    const ema = new EmaTeacher(heads, student);
+    expect((await heads.get("head.b").read())[0]).toBe(3);
     tidy(() => {
-      for (const t of [a, h1, h2]) t.assign(Tensor.from(gpu, new Float32Array(t.size).fill(10), t.shape));
+      for (const t of student.tensors) t.assign(Tensor.from(gpu, new Float32Array(t.size).fill(10), t.shape));
     });
-    ema.update(0.9, [h1, h2]);
-    expect([...(await ema.get("backbone.w").read())].every((x) => x === 1)).toBe(true);
-    const head = await ema.get("head.w").read();
-    expect(Math.abs(head[0] - (0.9 * 2 + 0.1 * 10))).toBeLessThan(1e-6);
-    expect(Math.abs((await ema.get("head.b").read())[3] - (0.9 * 3 + 0.1 * 10))).toBeLessThan(1e-6);
-    ema.update(0.5);
-    expect(Math.abs((await ema.get("backbone.w").read())[14] - 5.5)).toBeLessThan(1e-6);
-    expect(() => ema.get("nope")).toThrow(/no parameter named nope/);
-    ema.dispose();
-    ps.dispose();
+    ema.update(0.9);
+    expect(Math.abs((await heads.get("head.w").read())[15] - (0.9 * 2 + 0.1 * 10))).toBeLessThan(1e-6);
+    expect(Math.abs((await heads.get("head.b").read())[3] - (0.9 * 3 + 0.1 * 10))).toBeLessThan(1e-6);
+    heads.dispose();
+    student.dispose();
+  });
+
+  it("refuses a teacher whose layout does not match the student's", async () => {
+    const gpu = await testGpu();
+    const student = new ParameterStore(gpu);
+    student.create("a", [3], [1, 2, 3]);
+    student.create("b", [2], [1, 2]);
+    const wrongOrder = new ParameterStore(gpu);
+    wrongOrder.create("b", [2], [0, 0]);
+    wrongOrder.create("a", [3], [0, 0, 0]);
+    expect(() => new EmaTeacher(wrongOrder, student)).toThrow(/does not line up/);
+    wrongOrder.dispose();
+    student.dispose();
   });
 });
