@@ -1,0 +1,38 @@
+// Strided copy: dst[dst_base + sum_k c_k * dst_stride[k]] = src[src_base + sum_k c_k * src_stride[k]]
+// for every coordinate c of an iteration shape of rank <= 8. One thread per copied element.
+// concat (each input into a window of the output), slice (a window of the input), pad (dOut into
+// a window of a zero tensor) and transpose (permuted source strides) are all this one kernel.
+// Elements are moved as u32 bit patterns, so f32, i32 and u32 tensors copy exactly.
+
+struct Params {
+  n: u32,                   // elements to copy (product of shape)
+  rank: u32,
+  src_base: u32,
+  dst_base: u32,
+  shape: array<vec4u, 2>,   // iteration shape, innermost last
+  src_stride: array<vec4u, 2>,
+  dst_stride: array<vec4u, 2>,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<u32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<u32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_id) lid: vec3u) {
+  let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
+  if (i >= p.n) { return; }
+  var rem = i;
+  var s = p.src_base;
+  var d = p.dst_base;
+  for (var k = 0u; k < p.rank; k++) {
+    let axis = p.rank - 1u - k;             // innermost first
+    let dim = p.shape[axis / 4u][axis % 4u];
+    let coord = rem % dim;
+    rem = rem / dim;
+    s += coord * p.src_stride[axis / 4u][axis % 4u];
+    d += coord * p.dst_stride[axis / 4u][axis % 4u];
+  }
+  dst[d] = src[s];
+}
