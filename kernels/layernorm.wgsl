@@ -1,0 +1,171 @@
+// LayerNorm over the last axis: y = (x - mean) * rstd * weight + bias, rstd = 1 / sqrt(var + eps).
+// One 256-thread workgroup per row; thread `lid` owns columns lid, lid + 256, ... and keeps them
+// in registers (PER_THREAD of them, rows of at most 4096), so each row is read once. The
+// variance is the mean of squared deviations from the mean (two passes over the registers).
+// Reductions are trees in workgroup memory, reached by the whole workgroup (padding rows too).
+
+override PER_THREAD: u32 = 16u;  // ceil(cols / 256), at most CACHE
+
+const THREADS = 256u;
+const CACHE = 16u;
+
+struct Params {
+  rows: u32,
+  cols: u32,
+  eps: f32,
+  groups: u32,          // backward: workgroups, each owning rows_per_group consecutive rows
+  rows_per_group: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+var<workgroup> scratch: array<vec2f, THREADS>;
+
+// Sum over the workgroup, returned to every invocation. Call from uniform control flow.
+fn block_sum(value: vec2f, lid: u32) -> vec2f {
+  scratch[lid] = value;
+  workgroupBarrier();
+  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { scratch[lid] += scratch[lid + s]; }
+    workgroupBarrier();
+  }
+  let total = scratch[0];
+  workgroupBarrier();  // the next reduction overwrites scratch
+  return total;
+}
+
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> stats: array<f32>;  // [rows, 2]: mean, rstd
+
+@compute @workgroup_size(THREADS)
+fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+           @builtin(local_invocation_index) lid: u32) {
+  let row = wg.y * nwg.x + wg.x;
+  let live = row < p.rows;
+  var v: array<f32, CACHE>;
+  var s = 0.0;
+  for (var k = 0u; k < PER_THREAD; k++) {
+    let c = k * THREADS + lid;
+    if (live && c < p.cols) { v[k] = x[row * p.cols + c]; }
+    s += v[k];
+  }
+  let n = f32(p.cols);
+  let mean = block_sum(vec2f(s, 0.0), lid).x / n;
+  var q = 0.0;
+  for (var k = 0u; k < PER_THREAD; k++) {
+    if (k * THREADS + lid < p.cols) {
+      let d = v[k] - mean;
+      q += d * d;
+    }
+  }
+  let rstd = inverseSqrt(block_sum(vec2f(q, 0.0), lid).x / n + p.eps);
+  for (var k = 0u; k < PER_THREAD; k++) {
+    let c = k * THREADS + lid;
+    if (live && c < p.cols) { y[row * p.cols + c] = (v[k] - mean) * rstd * weight[c] + bias[c]; }
+  }
+  if (live && lid == 0u) {
+    stats[2u * row] = mean;
+    stats[2u * row + 1u] = rstd;
+  }
+}
+
+@group(0) @binding(3) var<storage, read> stats_saved: array<f32>;
+@group(0) @binding(4) var<storage, read> dy: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(6) var<storage, read_write> partials: array<f32>;  // [groups, 2, cols]
+
+// With xhat = (x - mean) * rstd and h = dy * weight (mean over the row: <.>):
+//   dx = rstd * (h - <h> - xhat * <h * xhat>)
+// and this group's share of dweight = sum(dy * xhat), dbias = sum(dy) over its rows, which each
+// thread accumulates in registers for its own columns (no atomics: the order is fixed).
+@compute @workgroup_size(THREADS)
+fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+            @builtin(local_invocation_index) lid: u32) {
+  let group = wg.y * nwg.x + wg.x;
+  let first = group * p.rows_per_group;
+  var w: array<f32, CACHE>;
+  var xhat: array<f32, CACHE>;
+  var g: array<f32, CACHE>;
+  var dw: array<f32, CACHE>;
+  var db: array<f32, CACHE>;
+  for (var k = 0u; k < PER_THREAD; k++) {
+    let c = k * THREADS + lid;
+    if (c < p.cols) { w[k] = weight[c]; }
+  }
+  let n = f32(p.cols);
+  for (var i = 0u; i < p.rows_per_group; i++) {
+    let row = first + i;
+    let live = row < p.rows;
+    var mean = 0.0;
+    var rstd = 0.0;
+    if (live) {
+      mean = stats_saved[2u * row];
+      rstd = stats_saved[2u * row + 1u];
+    }
+    var sums = vec2f(0.0);
+    for (var k = 0u; k < PER_THREAD; k++) {
+      let c = k * THREADS + lid;
+      xhat[k] = 0.0;
+      g[k] = 0.0;
+      if (live && c < p.cols) {
+        xhat[k] = (x[row * p.cols + c] - mean) * rstd;
+        g[k] = dy[row * p.cols + c];
+      }
+      let h = g[k] * w[k];
+      sums += vec2f(h, h * xhat[k]);
+    }
+    let means = block_sum(sums, lid) / n;
+    for (var k = 0u; k < PER_THREAD; k++) {
+      let c = k * THREADS + lid;
+      if (live && c < p.cols) {
+        dx[row * p.cols + c] = rstd * (g[k] * w[k] - means.x - xhat[k] * means.y);
+      }
+      dw[k] += g[k] * xhat[k];
+      db[k] += g[k];
+    }
+  }
+  for (var k = 0u; k < PER_THREAD; k++) {
+    let c = k * THREADS + lid;
+    if (group < p.groups && c < p.cols) {
+      partials[2u * group * p.cols + c] = dw[k];
+      partials[(2u * group + 1u) * p.cols + c] = db[k];
+    }
+  }
+}
+
+@group(0) @binding(1) var<storage, read> partials_saved: array<f32>;  // [groups, 2, cols]
+@group(0) @binding(2) var<storage, read_write> dweight: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dbias: array<f32>;
+
+const FINISH_COLS = 32u;
+const FINISH_LANES = THREADS / FINISH_COLS;
+var<workgroup> lane_sums: array<f32, THREADS>;
+
+// dweight and dbias: a workgroup owns 32 of the 2 * cols entries; its 8 lanes of 32 threads
+// add up every 8th group's partials (coalesced), then lane 0 adds the 8 lane sums in order.
+@compute @workgroup_size(THREADS)
+fn finish(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+          @builtin(local_invocation_index) lid: u32) {
+  let col = lid % FINISH_COLS;
+  let lane = lid / FINISH_COLS;
+  let i = (wg.y * nwg.x + wg.x) * FINISH_COLS + col;  // in [0, 2 * cols)
+  let width = 2u * p.cols;
+  var acc = 0.0;
+  if (i < width) {
+    for (var j = lane; j < p.groups; j += FINISH_LANES) { acc += partials_saved[j * width + i]; }
+  }
+  lane_sums[lid] = acc;
+  workgroupBarrier();
+  if (lane == 0u && i < width) {
+    var total = 0.0;
+    for (var l = 0u; l < FINISH_LANES; l++) { total += lane_sums[l * FINISH_COLS + col]; }
+    if (i < p.cols) {
+      dweight[i] = total;
+    } else {
+      dbias[i - p.cols] = total;
+    }
+  }
+}

@@ -1,0 +1,140 @@
+// Softmax and log-softmax over the last axis, and their backward: one 256-thread workgroup per
+// row. Thread `lid` owns columns lid, lid + 256, ...; it holds up to PER_THREAD of them in
+// registers, so a row of up to 4096 values is read once. Longer rows are walked in tiles of
+// PER_THREAD * 256 values and re-read for each pass. Reductions are trees in workgroup memory;
+// every barrier is reached by the whole workgroup (padding rows included).
+
+override PER_THREAD: u32 = 16u;  // ceil(cols / 256), at most CACHE
+override LOG: bool = false;      // log-softmax instead of softmax
+
+const THREADS = 256u;
+const CACHE = 16u;
+const NEG_MAX = -0x1.fffffep+127f;  // the lowest finite f32
+
+struct Params {
+  rows: u32,
+  cols: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+var<workgroup> scratch: array<f32, THREADS>;
+// The current tile of the row: v holds x (forward) or y (backward), g holds dy.
+var<private> v: array<f32, CACHE>;
+var<private> g: array<f32, CACHE>;
+
+fn column(t: u32, k: u32, lid: u32) -> u32 {
+  return (t * PER_THREAD + k) * THREADS + lid;
+}
+
+fn tile_count() -> u32 {
+  return (p.cols + PER_THREAD * THREADS - 1u) / (PER_THREAD * THREADS);
+}
+
+// Max over the workgroup, returned to every invocation. Call from uniform control flow.
+fn block_max(value: f32, lid: u32) -> f32 {
+  scratch[lid] = value;
+  workgroupBarrier();
+  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { scratch[lid] = max(scratch[lid], scratch[lid + s]); }
+    workgroupBarrier();
+  }
+  let total = scratch[0];
+  workgroupBarrier();  // the next reduction overwrites scratch
+  return total;
+}
+
+fn block_sum(value: f32, lid: u32) -> f32 {
+  scratch[lid] = value;
+  workgroupBarrier();
+  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { scratch[lid] += scratch[lid + s]; }
+    workgroupBarrier();
+  }
+  let total = scratch[0];
+  workgroupBarrier();
+  return total;
+}
+
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+// Columns past the row's end (and padding rows) read as NEG_MAX: they add nothing to the max
+// or to the sum of exponentials.
+fn load_x(row: u32, t: u32, lid: u32) {
+  for (var k = 0u; k < PER_THREAD; k++) {
+    let c = column(t, k, lid);
+    v[k] = NEG_MAX;
+    if (row < p.rows && c < p.cols) { v[k] = x[row * p.cols + c]; }
+  }
+}
+
+@compute @workgroup_size(THREADS)
+fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+           @builtin(local_invocation_index) lid: u32) {
+  let row = wg.y * nwg.x + wg.x;
+  let tiles = tile_count();
+  var m = NEG_MAX;
+  for (var t = 0u; t < tiles; t++) {
+    load_x(row, t, lid);
+    for (var k = 0u; k < PER_THREAD; k++) { m = max(m, v[k]); }
+  }
+  let row_max = block_max(m, lid);
+  var s = 0.0;
+  for (var t = 0u; t < tiles; t++) {
+    if (tiles > 1u) { load_x(row, t, lid); }
+    for (var k = 0u; k < PER_THREAD; k++) { s += exp(v[k] - row_max); }
+  }
+  let row_sum = block_sum(s, lid);
+  let log_sum = log(row_sum);
+  let inv_sum = 1.0 / row_sum;
+  for (var t = 0u; t < tiles; t++) {
+    if (tiles > 1u) { load_x(row, t, lid); }
+    for (var k = 0u; k < PER_THREAD; k++) {
+      let c = column(t, k, lid);
+      if (row < p.rows && c < p.cols) {
+        let z = v[k] - row_max;
+        y[row * p.cols + c] = select(exp(z) * inv_sum, z - log_sum, LOG);
+      }
+    }
+  }
+}
+
+@group(0) @binding(1) var<storage, read> y_saved: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+fn load_y_dy(row: u32, t: u32, lid: u32) {
+  for (var k = 0u; k < PER_THREAD; k++) {
+    let c = column(t, k, lid);
+    v[k] = 0.0;
+    g[k] = 0.0;
+    if (row < p.rows && c < p.cols) {
+      v[k] = y_saved[row * p.cols + c];
+      g[k] = dy[row * p.cols + c];
+    }
+  }
+}
+
+// softmax: dx = y * (dy - sum(dy * y)); log-softmax: dx = dy - exp(y) * sum(dy).
+@compute @workgroup_size(THREADS)
+fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+            @builtin(local_invocation_index) lid: u32) {
+  let row = wg.y * nwg.x + wg.x;
+  let tiles = tile_count();
+  var s = 0.0;
+  for (var t = 0u; t < tiles; t++) {
+    load_y_dy(row, t, lid);
+    for (var k = 0u; k < PER_THREAD; k++) { s += select(g[k] * v[k], g[k], LOG); }
+  }
+  let total = block_sum(s, lid);
+  for (var t = 0u; t < tiles; t++) {
+    if (tiles > 1u) { load_y_dy(row, t, lid); }
+    for (var k = 0u; k < PER_THREAD; k++) {
+      let c = column(t, k, lid);
+      if (row < p.rows && c < p.cols) {
+        dx[row * p.cols + c] = select(v[k] * (g[k] - total), g[k] - exp(v[k]) * total, LOG);
+      }
+    }
+  }
+}

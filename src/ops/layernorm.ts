@@ -1,0 +1,69 @@
+// layerNorm(x, weight, bias, eps): normalises each row of the last axis to zero mean and unit
+// variance, then scales by weight [D] and shifts by bias [D]. The forward saves mean and rstd per
+// row; the backward gives dx, dweight and dbias (the latter summed over rows in a fixed order).
+import code from "../../kernels/layernorm.wgsl?raw";
+import { ceilDiv, f32, grid1d, kernel } from "../gpu/kernel";
+import { record } from "../tensor/tape";
+import { numel, shapeString, Tensor } from "../tensor/tensor";
+
+const forwardKernel = kernel("layernorm.forward", code, "forward");
+const backwardKernel = kernel("layernorm.backward", code, "backward");
+const finishKernel = kernel("layernorm.finish", code, "finish");
+
+/** The kernels keep a row in registers: 16 values for each of 256 threads. */
+export const MAX_LAYERNORM_DIM = 4096;
+/** The backward splits the rows among about this many workgroups (each sums its share of dweight, dbias). */
+const BACKWARD_GROUPS = 512;
+
+export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): Tensor {
+  const cols = x.shape[x.rank - 1];
+  const vector = (t: Tensor) => t.rank === 1 && t.shape[0] === cols;
+  if (x.rank === 0 || cols === 0 || cols > MAX_LAYERNORM_DIM || !vector(weight) || !vector(bias)) {
+    throw new Error(
+      `layerNorm: x [..., D] with 0 < D <= ${MAX_LAYERNORM_DIM}, weight and bias [D] expected, got ` +
+        `${shapeString(x.shape)}, ${shapeString(weight.shape)}, ${shapeString(bias.shape)}`,
+    );
+  }
+  const gpu = x.gpu;
+  const rows = numel(x.shape.slice(0, -1));
+  const constants = { PER_THREAD: ceilDiv(cols, 256) };
+  const y = Tensor.empty(gpu, x.shape);
+  const stats = Tensor.empty(gpu, [rows, 2]); // mean, rstd per row
+  if (rows) {
+    gpu.dispatch({
+      kernel: forwardKernel,
+      constants,
+      params: [rows, cols, f32(eps), 0, 0],
+      buffers: [x.binding, weight.binding, bias.binding, y.binding, stats.binding],
+      workgroups: grid1d(rows, 1),
+    });
+  }
+  const out = record("layerNorm", [x, weight, bias], y, (dy) => {
+    const dx = Tensor.empty(gpu, x.shape);
+    const dweight = Tensor.empty(gpu, [cols]);
+    const dbias = Tensor.empty(gpu, [cols]);
+    const rowsPerGroup = Math.max(1, ceilDiv(rows, BACKWARD_GROUPS));
+    const groups = ceilDiv(rows, rowsPerGroup);
+    const partials = Tensor.empty(gpu, [groups, 2, cols]); // per group: dweight, dbias
+    const params = [rows, cols, f32(eps), groups, rowsPerGroup];
+    if (rows) {
+      gpu.dispatch({
+        kernel: backwardKernel,
+        constants,
+        params,
+        buffers: [x.binding, weight.binding, stats.binding, dy.binding, dx.binding, partials.binding],
+        workgroups: grid1d(groups, 1),
+      });
+    }
+    gpu.dispatch({
+      kernel: finishKernel,
+      params,
+      buffers: [partials.binding, dweight.binding, dbias.binding],
+      workgroups: grid1d(2 * cols, 32),
+    });
+    partials.dispose();
+    return [dx, dweight, dbias];
+  });
+  if (!out.requiresGrad) stats.dispose(); // nothing will run the backward
+  return out;
+}

@@ -1,0 +1,43 @@
+// l2Normalize(x, eps): x / max(||x||_2, eps) over the last axis, as torch.nn.functional.normalize.
+import code from "../../kernels/normalize.wgsl?raw";
+import { f32, grid1d, kernel } from "../gpu/kernel";
+import { record } from "../tensor/tape";
+import { numel, shapeString, Tensor } from "../tensor/tensor";
+
+const forwardKernel = kernel("normalize.forward", code, "forward");
+const backwardKernel = kernel("normalize.backward", code, "backward");
+
+/** Row values a thread keeps in registers (the kernels' CACHE); longer rows go in tiles. */
+const MAX_PER_THREAD = 16;
+
+/** eps defaults to 1e-3, the clip TIPS uses. */
+export function l2Normalize(x: Tensor, eps = 1e-3): Tensor {
+  if (x.rank === 0) throw new Error(`l2Normalize: needs at least one axis, got ${shapeString(x.shape)}`);
+  const cols = x.shape[x.rank - 1];
+  const rows = numel(x.shape.slice(0, -1));
+  const constants = { PER_THREAD: Math.min(MAX_PER_THREAD, Math.max(1, Math.ceil(cols / 256))) };
+  const params = [rows, cols, f32(eps)];
+  const y = Tensor.empty(x.gpu, x.shape);
+  if (y.size) {
+    x.gpu.dispatch({
+      kernel: forwardKernel,
+      constants,
+      params,
+      buffers: [x.binding, y.binding],
+      workgroups: grid1d(rows, 1),
+    });
+  }
+  return record("l2Normalize", [x], y, (dy) => {
+    const dx = Tensor.empty(x.gpu, x.shape);
+    if (dx.size) {
+      x.gpu.dispatch({
+        kernel: backwardKernel,
+        constants,
+        params,
+        buffers: [x.binding, dy.binding, dx.binding],
+        workgroups: grid1d(rows, 1),
+      });
+    }
+    return [dx];
+  });
+}
