@@ -4,10 +4,15 @@ import { attentionCases } from "./attention";
 import { copyCases } from "./copy";
 import { elementwiseCases } from "./elementwise";
 import { embeddingCases } from "./embedding";
+import { geluCases } from "./gelu";
+import { layerNormCases } from "./layernorm";
 import { clipLossCases } from "./loss_clip";
 import { distillCases } from "./loss_distill";
+import { matmulCases } from "./matmul";
+import { normalizeCases } from "./normalize";
 import { patchifyCases } from "./patchify";
 import { reduceCases } from "./reduce";
+import { softmaxCases } from "./softmax";
 import { swigluCases } from "./swiglu";
 
 export const opFamilies: Record<string, OpCase[]> = {
@@ -18,6 +23,11 @@ export const opFamilies: Record<string, OpCase[]> = {
   loss_distill: distillCases,
   patchify: patchifyCases,
   attention: attentionCases,
+  softmax: softmaxCases,
+  layernorm: layerNormCases,
+  gelu: geluCases,
+  normalize: normalizeCases,
   embedding: embeddingCases,
   copy: copyCases,
+  matmul: matmulCases,
 };

@@ -1,0 +1,238 @@
+// Register-tiled matmul: C[z] = act(op(A[z]) @ op(B[z]) + bias), op(X) = X or X^T by override
+// (the loads do the index math; no transpose is materialised). Prepended with activation.wgsl.
+//
+// A workgroup of WG_N x WG_M threads computes a BM x BN tile of C (BM = 8 WG_M, BN = 8 WG_N).
+// Each thread owns 8 x 8 outputs, 16 vec4 accumulators indexed only by constants (so they stay
+// in registers): rows 4 ty .. 4 ty + 3 and BM/2 + 4 ty .. BM/2 + 4 ty + 3, columns likewise, so
+// that neighbouring threads read neighbouring vec4s of the staged tiles. K is walked in slabs of
+// BK held in workgroup memory as [k][m] and [k][n] (vec4 fragment reads), in two stages: the next
+// slab is fetched into registers while the current one is multiplied, then stored into the other
+// stage, with one barrier per slab. Every global read and write is bounds-checked, so any M, N, K
+// work; K = 0 gives act(bias).
+
+struct Params {
+  m: u32,
+  n: u32,
+  k: u32,
+  a_batch_stride: u32,   // elements between batches of A; 0 when one A is shared by all
+  b_batch_stride: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;          // [M, K], or [K, M] if TRANS_A
+@group(0) @binding(2) var<storage, read> b: array<f32>;          // [K, N], or [N, K] if TRANS_B
+@group(0) @binding(3) var<storage, read> bias: array<f32>;       // [N] if HAS_BIAS
+@group(0) @binding(4) var<storage, read_write> c: array<f32>;    // [M, N]
+@group(0) @binding(5) var<storage, read_write> pre: array<f32>;  // [M, N] before act, if KEEP_PRE
+
+override WG_M: u32 = 16u;   // threads along M
+override WG_N: u32 = 16u;   // threads along N
+override BK: u32 = 16u;     // K per staged slab
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override HAS_BIAS: bool = false;
+override ACTIVATION: u32 = 0u;
+override KEEP_PRE: bool = false;
+
+override BM: u32 = 8u * WG_M;
+override BN: u32 = 8u * WG_N;
+override THREADS: u32 = WG_M * WG_N;
+override A_STAGE: u32 = BK * BM / 4u;   // vec4s per stage
+override B_STAGE: u32 = BK * BN / 4u;
+override A_TILE: u32 = 2u * A_STAGE;
+override B_TILE: u32 = 2u * B_STAGE;
+override A_QUADS: u32 = A_STAGE / THREADS;   // 4-element loads per thread per slab
+override B_QUADS: u32 = B_STAGE / THREADS;
+const MAX_QUADS = 4u;
+
+var<workgroup> a_tile: array<vec4f, A_TILE>;   // [stage][k][m / 4]
+var<workgroup> b_tile: array<vec4f, B_TILE>;   // [stage][k][n / 4]
+
+fn a_at(base: u32, m: u32, k: u32) -> f32 {
+  if (m >= p.m || k >= p.k) { return 0.0; }
+  if (TRANS_A) { return a[base + k * p.m + m]; }
+  return a[base + m * p.k + k];
+}
+
+fn b_at(base: u32, k: u32, n: u32) -> f32 {
+  if (k >= p.k || n >= p.n) { return 0.0; }
+  if (TRANS_B) { return b[base + n * p.k + k]; }
+  return b[base + k * p.n + n];
+}
+
+// Quad q of a slab is 4 consecutive elements along the operand's contiguous axis, and
+// consecutive threads take consecutive quads: coalesced reads, conflict-free stores.
+fn fetch_a(q: u32, row0: u32, k0: u32, base: u32) -> vec4f {
+  if (TRANS_A) {   // 4 rows at one k
+    let m = row0 + 4u * (q % (BM / 4u));
+    let k = k0 + q / (BM / 4u);
+    return vec4f(a_at(base, m, k), a_at(base, m + 1u, k), a_at(base, m + 2u, k), a_at(base, m + 3u, k));
+  }
+  let m = row0 + q % BM;   // 4 ks of one row
+  let k = k0 + 4u * (q / BM);
+  return vec4f(a_at(base, m, k), a_at(base, m, k + 1u), a_at(base, m, k + 2u), a_at(base, m, k + 3u));
+}
+
+fn stash_a(q: u32, stage: u32, v: vec4f) {
+  if (TRANS_A) {
+    a_tile[stage + q] = v;
+    return;
+  }
+  let r = q % BM;
+  let at = stage + (q / BM) * BM + r / 4u;   // [4 (q / BM) + j][r / 4]
+  let lane = r % 4u;
+  a_tile[at][lane] = v.x;
+  a_tile[at + BM / 4u][lane] = v.y;
+  a_tile[at + BM / 2u][lane] = v.z;
+  a_tile[at + 3u * BM / 4u][lane] = v.w;
+}
+
+fn fetch_b(q: u32, col0: u32, k0: u32, base: u32) -> vec4f {
+  if (TRANS_B) {   // 4 ks of one column
+    let n = col0 + q % BN;
+    let k = k0 + 4u * (q / BN);
+    return vec4f(b_at(base, k, n), b_at(base, k + 1u, n), b_at(base, k + 2u, n), b_at(base, k + 3u, n));
+  }
+  let n = col0 + 4u * (q % (BN / 4u));   // 4 columns at one k
+  let k = k0 + q / (BN / 4u);
+  return vec4f(b_at(base, k, n), b_at(base, k, n + 1u), b_at(base, k, n + 2u), b_at(base, k, n + 3u));
+}
+
+fn stash_b(q: u32, stage: u32, v: vec4f) {
+  if (!TRANS_B) {
+    b_tile[stage + q] = v;
+    return;
+  }
+  let r = q % BN;
+  let at = stage + (q / BN) * BN + r / 4u;
+  let lane = r % 4u;
+  b_tile[at][lane] = v.x;
+  b_tile[at + BN / 4u][lane] = v.y;
+  b_tile[at + BN / 2u][lane] = v.z;
+  b_tile[at + 3u * BN / 4u][lane] = v.w;
+}
+
+fn bias_at(n: u32) -> f32 {
+  if (!HAS_BIAS || n >= p.n) { return 0.0; }
+  return bias[n];
+}
+
+// Writes 4 outputs of row `m` from column `n` on (bias already added), skipping those outside C.
+fn write_quad(row_at: u32, n: u32, v: vec4f) {
+  for (var j = 0u; j < 4u; j++) {
+    if (n + j < p.n) {
+      if (KEEP_PRE) { pre[row_at + n + j] = v[j]; }
+      c[row_at + n + j] = activate(ACTIVATION, v[j]);
+    }
+  }
+}
+
+fn write_row(c_base: u32, m: u32, n: u32, lo: vec4f, hi: vec4f) {
+  if (m >= p.m) { return; }
+  let row_at = c_base + m * p.n;
+  write_quad(row_at, n, lo);
+  write_quad(row_at, n + BN / 2u, hi);
+}
+
+@compute @workgroup_size(WG_N, WG_M)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(local_invocation_index) tid: u32) {
+  let tx = lid.x;
+  let ty = lid.y;
+  let row0 = wg.y * BM;
+  let col0 = wg.x * BN;
+  let a_base = wg.z * p.a_batch_stride;
+  let b_base = wg.z * p.b_batch_stride;
+
+  var acc: array<vec4f, 16>;   // acc[2 i + h]: thread row i, column half h
+  var next_a: array<vec4f, MAX_QUADS>;
+  var next_b: array<vec4f, MAX_QUADS>;
+
+  for (var i = 0u; i < A_QUADS; i++) {
+    let q = i * THREADS + tid;
+    stash_a(q, 0u, fetch_a(q, row0, 0u, a_base));
+  }
+  for (var i = 0u; i < B_QUADS; i++) {
+    let q = i * THREADS + tid;
+    stash_b(q, 0u, fetch_b(q, col0, 0u, b_base));
+  }
+  workgroupBarrier();
+
+  let slabs = (p.k + BK - 1u) / BK;
+  for (var s = 0u; s < slabs; s++) {
+    let more = s + 1u < slabs;
+    if (more) {
+      let k0 = (s + 1u) * BK;
+      for (var i = 0u; i < A_QUADS; i++) { next_a[i] = fetch_a(i * THREADS + tid, row0, k0, a_base); }
+      for (var i = 0u; i < B_QUADS; i++) { next_b[i] = fetch_b(i * THREADS + tid, col0, k0, b_base); }
+    }
+
+    let sa = (s & 1u) * A_STAGE;
+    let sb = (s & 1u) * B_STAGE;
+    for (var kk = 0u; kk < BK; kk++) {
+      let ra = sa + kk * (BM / 4u) + ty;
+      let rb = sb + kk * (BN / 4u) + tx;
+      let a0 = a_tile[ra];
+      let a1 = a_tile[ra + WG_M];
+      let b0 = b_tile[rb];
+      let b1 = b_tile[rb + WG_N];
+      acc[0] += a0.x * b0;
+      acc[1] += a0.x * b1;
+      acc[2] += a0.y * b0;
+      acc[3] += a0.y * b1;
+      acc[4] += a0.z * b0;
+      acc[5] += a0.z * b1;
+      acc[6] += a0.w * b0;
+      acc[7] += a0.w * b1;
+      acc[8] += a1.x * b0;
+      acc[9] += a1.x * b1;
+      acc[10] += a1.y * b0;
+      acc[11] += a1.y * b1;
+      acc[12] += a1.z * b0;
+      acc[13] += a1.z * b1;
+      acc[14] += a1.w * b0;
+      acc[15] += a1.w * b1;
+    }
+
+    if (more) {
+      let other = 1u - (s & 1u);
+      for (var i = 0u; i < A_QUADS; i++) { stash_a(i * THREADS + tid, other * A_STAGE, next_a[i]); }
+      for (var i = 0u; i < B_QUADS; i++) { stash_b(i * THREADS + tid, other * B_STAGE, next_b[i]); }
+    }
+    workgroupBarrier();
+  }
+
+  let m = row0 + 4u * ty;
+  let n = col0 + 4u * tx;
+  let bias_lo = vec4f(bias_at(n), bias_at(n + 1u), bias_at(n + 2u), bias_at(n + 3u));
+  let nh = n + BN / 2u;
+  let bias_hi = vec4f(bias_at(nh), bias_at(nh + 1u), bias_at(nh + 2u), bias_at(nh + 3u));
+  let c_base = wg.z * p.m * p.n;
+  let mh = m + BM / 2u;
+  write_row(c_base, m, n, acc[0] + bias_lo, acc[1] + bias_hi);
+  write_row(c_base, m + 1u, n, acc[2] + bias_lo, acc[3] + bias_hi);
+  write_row(c_base, m + 2u, n, acc[4] + bias_lo, acc[5] + bias_hi);
+  write_row(c_base, m + 3u, n, acc[6] + bias_lo, acc[7] + bias_hi);
+  write_row(c_base, mh, n, acc[8] + bias_lo, acc[9] + bias_hi);
+  write_row(c_base, mh + 1u, n, acc[10] + bias_lo, acc[11] + bias_hi);
+  write_row(c_base, mh + 2u, n, acc[12] + bias_lo, acc[13] + bias_hi);
+  write_row(c_base, mh + 3u, n, acc[14] + bias_lo, acc[15] + bias_hi);
+}
+
+// dZ = dY * act'(Z), elementwise: the step from the output's gradient to the matmul's.
+struct GradParams {
+  count: u32,
+}
+
+@group(0) @binding(0) var<uniform> gp: GradParams;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> z_saved: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dz: array<f32>;
+
+@compute @workgroup_size(256)
+fn activation_backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                       @builtin(local_invocation_id) lid: vec3u) {
+  let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
+  if (i >= gp.count) { return; }
+  dz[i] = dy[i] * activate_grad(ACTIVATION, z_saved[i]);
+}

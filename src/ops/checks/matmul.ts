@@ -1,0 +1,125 @@
+import { numel } from "../../tensor/tensor";
+import type { OpCase } from "../check";
+import { type Activation, matmul } from "../matmul";
+
+interface Config {
+  /** Batch axes of a and of b ([] for a 2-D operand shared by every batch). */
+  aBatch?: number[];
+  bBatch?: number[];
+  m: number;
+  k: number;
+  n: number;
+  transA?: boolean;
+  transB?: boolean;
+  bias?: boolean;
+  activation?: Activation;
+  tile?: 64 | 128;
+}
+
+/** erf in float64: Taylor series below 2, the continued fraction of erfc above. */
+export function erf64(x: number): number {
+  const ax = Math.abs(x);
+  if (ax < 2) {
+    let term = x;
+    let total = x;
+    for (let n = 1; n < 60; n++) {
+      term *= (-x * x) / n;
+      total += term / (2 * n + 1);
+    }
+    return (2 / Math.sqrt(Math.PI)) * total;
+  }
+  if (ax > 8) return Math.sign(x);
+  let frac = 0; // erfc(x) = exp(-x^2) / sqrt(pi) / (x + (1/2) / (x + 1 / (x + (3/2) / (x + ...))))
+  for (let n = 80; n >= 1; n--) frac = n / 2 / (ax + frac);
+  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + frac);
+  return Math.sign(x) * (1 - erfc);
+}
+
+export function activate64(activation: Activation, z: number): number {
+  if (activation === "relu") return Math.max(z, 0);
+  if (activation === "gelu") return 0.5 * z * (1 + erf64(z / Math.SQRT2));
+  return z;
+}
+
+/** float64 act(op(a) op(b) + bias) over row-major arrays. */
+export function refMatmul(c: Config) {
+  const { m, k, n, transA = false, transB = false, activation = "none" } = c;
+  const aBatch = c.aBatch ?? [];
+  const bBatch = c.bBatch ?? [];
+  const batches = numel(aBatch.length ? aBatch : bBatch);
+  return ([a, b, bias]: Float64Array[]) => {
+    const out = new Float64Array(batches * m * n);
+    for (let z = 0; z < batches; z++) {
+      const aOff = aBatch.length ? z * m * k : 0;
+      const bOff = bBatch.length ? z * k * n : 0;
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = c.bias ? bias[j] : 0;
+          for (let t = 0; t < k; t++) {
+            const av = transA ? a[aOff + t * m + i] : a[aOff + i * k + t];
+            const bv = transB ? b[bOff + j * k + t] : b[bOff + t * n + j];
+            s += av * bv;
+          }
+          out[(z * m + i) * n + j] = activate64(activation, s);
+        }
+      }
+    }
+    return out;
+  };
+}
+
+function matmulCase(c: Config): OpCase {
+  const { m, k, n, transA = false, transB = false, activation = "none" } = c;
+  const aBatch = c.aBatch ?? [];
+  const bBatch = c.bBatch ?? [];
+  const show = (batch: number[], rows: number, cols: number, t: boolean) =>
+    `[${[...batch, rows, cols].join(",")}]${t ? "^T" : ""}`;
+  const name =
+    `M=${m} K=${k} N=${n}: ${show(aBatch, transA ? k : m, transA ? m : k, transA)} @ ` +
+    `${show(bBatch, transB ? n : k, transB ? k : n, transB)}` +
+    `${c.bias ? " + bias" : ""}${activation !== "none" ? ` ${activation}` : ""}${c.tile ? ` tile ${c.tile}` : ""}`;
+  return {
+    name,
+    inputs: [
+      { shape: [...aBatch, ...(transA ? [k, m] : [m, k])] },
+      { shape: [...bBatch, ...(transB ? [n, k] : [k, n])] },
+      ...(c.bias ? [{ shape: [n] }] : []),
+    ],
+    run: ([a, b, bias]) => matmul(a, b, { transA, transB, bias, activation, tile: c.tile }),
+    reference: refMatmul(c),
+    atol: 1e-4,
+    rtol: 1e-4,
+  };
+}
+
+const transposes: [boolean, boolean][] = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+];
+
+export const matmulCases: OpCase[] = [
+  matmulCase({ m: 1, k: 1, n: 1 }),
+  matmulCase({ m: 3, k: 5, n: 7 }),
+  matmulCase({ m: 67, k: 129, n: 33 }),
+  matmulCase({ m: 67, k: 129, n: 33, tile: 128 }),
+  matmulCase({ m: 131, k: 20, n: 130, tile: 128 }),
+  matmulCase({ aBatch: [3], bBatch: [3], m: 13, k: 9, n: 17 }),
+  matmulCase({ aBatch: [2, 3], bBatch: [2, 3], m: 5, k: 7, n: 4 }),
+  ...transposes.map(([transA, transB]) =>
+    matmulCase({ aBatch: [2], bBatch: [2], m: 19, k: 21, n: 23, transA, transB }),
+  ),
+  ...transposes.map(([transA, transB]) =>
+    matmulCase({ aBatch: [2], bBatch: [2], m: 19, k: 37, n: 70, transA, transB, tile: 128 }),
+  ),
+  // A 2-D b shared by every batch of a (weights), and a 2-D a shared by every batch of b.
+  ...transposes.map(([transA, transB]) => matmulCase({ aBatch: [3], m: 11, k: 20, n: 13, transA, transB })),
+  ...transposes.map(([transA, transB]) => matmulCase({ bBatch: [3], m: 11, k: 20, n: 13, transA, transB })),
+  matmulCase({ aBatch: [2], m: 9, k: 20, n: 13, transB: true, bias: true }),
+  matmulCase({ aBatch: [2], m: 9, k: 20, n: 13, transB: true, bias: true, activation: "relu" }),
+  matmulCase({ aBatch: [2], m: 9, k: 20, n: 13, transB: true, bias: true, activation: "gelu" }),
+  matmulCase({ aBatch: [3], bBatch: [3], m: 7, k: 5, n: 6, transA: true, activation: "gelu" }),
+  matmulCase({ m: 70, k: 33, n: 67, bias: true, activation: "gelu", tile: 128 }),
+  matmulCase({ m: 3, k: 5, n: 7, transA: true, transB: true, bias: true, activation: "relu" }),
+];

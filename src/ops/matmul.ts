@@ -1,0 +1,166 @@
+// matmul(a, b): batched matrix products with the transposes done by the kernel's loads, an
+// optional bias and activation fused into the epilogue, and a backward made of more matmuls.
+// a: [...batch, M, K] ([...batch, K, M] with transA); b: [...batch, K, N] ([...batch, N, K] with
+// transB). Either operand may be 2-D and shared by every batch of the other (weights).
+import activationCode from "../../kernels/activation.wgsl?raw";
+import code from "../../kernels/matmul.wgsl?raw";
+import type { Gpu } from "../gpu/gpu";
+import { ceilDiv, grid1d, kernel } from "../gpu/kernel";
+import { record, recording } from "../tensor/tape";
+import { numel, shapeString, Tensor } from "../tensor/tensor";
+import { sum } from "./reduce";
+
+const matmulKernel = kernel("matmul", activationCode + code, "main");
+const activationGradKernel = kernel(
+  "matmul.activation_backward",
+  activationCode + code,
+  "activation_backward",
+);
+
+export type Activation = "none" | "relu" | "gelu";
+const ACTIVATION_CODE: Record<Activation, number> = { none: 0, relu: 1, gelu: 2 };
+
+export interface MatmulOptions {
+  /** a holds [..., K, M]. */
+  transA?: boolean;
+  /** b holds [..., N, K], as a PyTorch Linear weight (out, in). */
+  transB?: boolean;
+  /** [N], added before the activation. */
+  bias?: Tensor;
+  activation?: Activation;
+  /** Workgroup tile edge; by default 128, or 64 when 128 would leave the GPU short of workgroups. */
+  tile?: 64 | 128;
+}
+
+/** Below this many 128x128 workgroups, 64x64 tiles keep more of a large GPU busy. */
+const MIN_WORKGROUPS_FOR_128 = 256;
+
+/** Override constants of a tile configuration (each thread computes 8x8 outputs). */
+function tileConstants(gpu: Gpu, tile: 64 | 128): { WG_M: number; WG_N: number; BK: number } {
+  if (tile === 64) return { WG_M: 8, WG_N: 8, BK: 16 }; // 16 KiB of workgroup memory
+  // Two stages of 16 x (128 + 128) floats is 32 KiB; half that where the device allows less.
+  const roomy = gpu.info.limits.maxComputeWorkgroupStorageSize >= 32768;
+  return { WG_M: 16, WG_N: 16, BK: roomy ? 16 : 8 };
+}
+
+interface Dims {
+  batch: number[];
+  m: number;
+  n: number;
+  k: number;
+}
+
+function resolveDims(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Dims {
+  const show = () =>
+    `matmul: a ${shapeString(a.shape)}${transA ? " (transposed)" : ""} @ b ${shapeString(b.shape)}${transB ? " (transposed)" : ""}`;
+  if (a.rank < 2 || b.rank < 2) throw new Error(`${show()}: both operands need at least 2 axes`);
+  if (a.dtype !== "f32" || b.dtype !== "f32") throw new Error(`${show()}: f32 operands expected`);
+  const aBatch = a.shape.slice(0, -2);
+  const bBatch = b.shape.slice(0, -2);
+  if (aBatch.length && bBatch.length && shapeString(aBatch) !== shapeString(bBatch)) {
+    throw new Error(`${show()}: batch axes ${shapeString(aBatch)} and ${shapeString(bBatch)} differ`);
+  }
+  const [ar, ac] = a.shape.slice(-2);
+  const [br, bc] = b.shape.slice(-2);
+  const [m, ka] = transA ? [ac, ar] : [ar, ac];
+  const [kb, n] = transB ? [bc, br] : [br, bc];
+  if (ka !== kb) throw new Error(`${show()}: inner sizes ${ka} and ${kb} differ`);
+  return { batch: aBatch.length ? aBatch : bBatch, m, n, k: ka };
+}
+
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const { transA = false, transB = false, bias, activation = "none" } = opts;
+  const { batch, m, n, k } = resolveDims(a, b, transA, transB);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== n || bias.dtype !== "f32")) {
+    throw new Error(`matmul: bias must be f32 [${n}], got ${bias.describe()}`);
+  }
+  const gpu = a.gpu;
+  const out = Tensor.empty(gpu, [...batch, m, n]);
+  const inputs = bias ? [a, b, bias] : [a, b];
+  const keepPre = activation !== "none" && recording() && inputs.some((t) => t.requiresGrad);
+  const pre = keepPre ? Tensor.empty(gpu, out.shape) : null; // z before the activation, for the backward
+
+  // A shared 2-D b with an untransposed a is one product with the batch folded into M.
+  const fold = b.rank === 2 && !transA;
+  const groups = fold ? 1 : numel(batch);
+  const rows = fold ? numel(batch) * m : m;
+  if (out.size > 0) {
+    const constants = tileConstants(gpu, opts.tile ?? pickTile(rows, n, groups));
+    const bm = 8 * constants.WG_M;
+    const bn = 8 * constants.WG_N;
+    const maxGroups = gpu.info.limits.maxComputeWorkgroupsPerDimension;
+    if (ceilDiv(rows, bm) > maxGroups || groups > maxGroups) {
+      throw new Error(`matmul: ${rows} rows in ${groups} batches exceed the device's workgroup grid`);
+    }
+    gpu.dispatch({
+      kernel: matmulKernel,
+      constants: {
+        ...constants,
+        TRANS_A: transA ? 1 : 0,
+        TRANS_B: transB ? 1 : 0,
+        HAS_BIAS: bias ? 1 : 0,
+        ACTIVATION: ACTIVATION_CODE[activation],
+        KEEP_PRE: keepPre ? 1 : 0,
+      },
+      params: [rows, n, k, a.rank > 2 ? m * k : 0, b.rank > 2 ? k * n : 0],
+      // Unused bindings: a read-only input stands in for the bias, the dummy for z.
+      buffers: [a.binding, b.binding, (bias ?? a).binding, out.binding, pre ? pre.binding : gpu.dummy],
+      workgroups: [ceilDiv(n, bn), ceilDiv(rows, bm), groups],
+    });
+  }
+
+  return record("matmul", inputs, out, (dOut) => {
+    const dZ = pre ? activationBackward(dOut, pre, activation) : dOut;
+    const grads = [
+      a.requiresGrad ? gradA(a, b, dZ, transA, transB) : null,
+      b.requiresGrad ? gradB(a, b, dZ, transA, transB) : null,
+    ];
+    if (bias) grads.push(bias.requiresGrad ? sum(dZ, [...Array(dZ.rank - 1).keys()]) : null);
+    return grads;
+  });
+}
+
+function pickTile(rows: number, n: number, groups: number): 64 | 128 {
+  return ceilDiv(rows, 128) * ceilDiv(n, 128) * groups >= MIN_WORKGROUPS_FOR_128 ? 128 : 64;
+}
+
+/** dZ = dY * act'(z). */
+function activationBackward(dY: Tensor, z: Tensor, activation: Activation): Tensor {
+  const dZ = Tensor.empty(dY.gpu, dY.shape);
+  if (dZ.size) {
+    dY.gpu.dispatch({
+      kernel: activationGradKernel,
+      constants: { ACTIVATION: ACTIVATION_CODE[activation] },
+      params: [dZ.size],
+      buffers: [dY.binding, z.binding, dZ.binding],
+      workgroups: grid1d(dZ.size, 256),
+    });
+  }
+  return dZ;
+}
+
+/** A gradient computed per batch for a 2-D operand shared by every batch: summed over the batch. */
+function sumBatches(d: Tensor, rank: number): Tensor {
+  return d.rank > rank ? sum(d, [...Array(d.rank - rank).keys()]) : d;
+}
+
+// Z = op(A) op(B): dA = dZ op(B)^T, or op(B) dZ^T when A is stored transposed.
+function gradA(a: Tensor, b: Tensor, dZ: Tensor, transA: boolean, transB: boolean): Tensor {
+  const d = transA ? matmul(b, dZ, { transA: transB, transB: true }) : matmul(dZ, b, { transB: !transB });
+  return sumBatches(d, a.rank);
+}
+
+// dB = op(A)^T dZ, or dZ^T op(A) when B is stored transposed.
+function gradB(a: Tensor, b: Tensor, dZ: Tensor, transA: boolean, transB: boolean): Tensor {
+  if (b.rank === 2 && a.rank > 2 && !transA) {
+    // Shared weights: fold the batch into M so the batch sum happens inside one product.
+    const a2 = a.reshape([-1, a.shape[a.rank - 1]]);
+    const dZ2 = dZ.reshape([-1, dZ.shape[dZ.rank - 1]]);
+    const d = transB ? matmul(dZ2, a2, { transA: true }) : matmul(a2, dZ2, { transA: true });
+    a2.dispose();
+    dZ2.dispose();
+    return d;
+  }
+  const d = transB ? matmul(dZ, a, { transA: true, transB: transA }) : matmul(a, dZ, { transA: !transA });
+  return sumBatches(d, b.rank);
+}
