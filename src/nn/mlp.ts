@@ -1,0 +1,27 @@
+// Two-layer feed-forward block: fc1 -> activation (fused into fc1's matmul) -> fc2, as in ViT
+// blocks (GELU) and the text encoder (ReLU).
+import type { ParameterStore } from "../tensor/params";
+import type { Rng } from "../tensor/rng";
+import type { Tensor } from "../tensor/tensor";
+import { type Activation, Linear, type LinearInit } from "./linear";
+
+export class Mlp {
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+
+  constructor(
+    params: ParameterStore,
+    name: string,
+    dims: { input: number; hidden: number; output: number },
+    readonly activation: Activation,
+    rng: Rng,
+    init: LinearInit = {},
+  ) {
+    this.fc1 = new Linear(params, `${name}.fc1`, dims.input, dims.hidden, rng, init);
+    this.fc2 = new Linear(params, `${name}.fc2`, dims.hidden, dims.output, rng, init);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.fc2.forward(this.fc1.forward(x, this.activation));
+  }
+}
