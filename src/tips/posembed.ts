@@ -7,7 +7,7 @@
 export function resizeMatrix1d(inSize: number, outSize: number): Float64Array {
   const r = new Float64Array(outSize * inSize);
   const scale = inSize / outSize;
-  const support = scale >= 1 ? scale : 1;
+  const support = Math.max(scale, 1);
   const invScale = scale >= 1 ? 1 / scale : 1;
   for (let i = 0; i < outSize; i++) {
     const centre = scale * (i + 0.5);

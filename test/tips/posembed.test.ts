@@ -15,7 +15,7 @@ describe("position-embedding resize (torch bilinear, antialias, align_corners=Fa
     // torch.nn.functional.interpolate(tensor([[[[0., 4.]]]]), size=(1, 4), mode="bilinear",
     // antialias=True, align_corners=False) -> [0, 1, 3, 4]
     const got = apply(resizeMatrix1d(2, 4), [0, 4], 4);
-    [0, 1, 3, 4].forEach((v, i) => expect(got[i]).toBeCloseTo(v, 12));
+    for (const [i, v] of [0, 1, 3, 4].entries()) expect(got[i]).toBeCloseTo(v, 12);
   });
 
   it("downsamples 4 -> 2 with the antialiasing triangle filter", () => {
@@ -62,7 +62,7 @@ describe("position-embedding resize against PyTorch", () => {
     for (const { shape, values } of fixture.resized) {
       const r = resizeMatrix2d(inH, inW, shape[0], shape[1]);
       const got = apply(r, fixture.input.values, values.length);
-      values.forEach((v, i) => expect(Math.abs(got[i] - v)).toBeLessThan(1e-6));
+      for (const [i, v] of values.entries()) expect(Math.abs(got[i] - v)).toBeLessThan(1e-6);
     }
   });
 });

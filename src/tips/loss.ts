@@ -1,0 +1,130 @@
+// The combined TIPS objective on one batch:
+//   L = w_web * CLIP(CLS#1, web caption) + w_syn * CLIP(CLS#2, synthetic caption)
+//     + w_dino * DINO(student local-crop CLS vs teacher global-crop CLS)
+//     + w_mim * iBOT(student masked-view patches vs teacher unmasked patches)
+// A weight of 0 switches a term off (its work is skipped). Each term is returned separately.
+
+import { add, mul, scale } from "../ops/elementwise";
+import { clipLoss } from "../ops/loss_clip";
+import { softCrossEntropy } from "../ops/loss_distill";
+import { matmul } from "../ops/matmul";
+import { l2Normalize } from "../ops/normalize";
+import { mean, sum } from "../ops/reduce";
+import { noGrad } from "../tensor/tape";
+import type { Tensor } from "../tensor/tensor";
+import type { TipsModel } from "./model";
+import type { TextBatch } from "./text";
+import type { VisionOutput } from "./vision";
+
+export interface LossWeights {
+  web: number;
+  syn: number;
+  dino: number;
+  mim: number;
+}
+
+export interface LossOptions {
+  weights: LossWeights;
+  /** Student temperature (both heads). */
+  tauStudent: number;
+  /** Teacher temperature for the CLS head (DINO warms it from 0.04 to 0.07). */
+  tauTeacher: number;
+  tauTeacherPatch: number;
+}
+
+export const DEFAULT_LOSS: LossOptions = {
+  weights: { web: 1, syn: 1, dino: 1, mim: 1 },
+  tauStudent: 0.1,
+  tauTeacher: 0.04,
+  tauTeacherPatch: 0.07,
+};
+
+export interface TipsBatch {
+  /** [B, 3, S, S] global crops (the teacher's view; the student sees them masked). */
+  global: Tensor;
+  /** [M*B, 3, s, s] local crops, crop-major (crop m of image b at row m*B + b). */
+  local: Tensor;
+  /** [B, N, 1] f32, 1 = patch masked in the student's global view. */
+  masks: Tensor;
+  /**
+   * [B*N] f32 weight of each patch in the MIM loss: iBOT averages masked patches per image and
+   * then images (mask / count_b / B); iBOT++ (TIPSv2) weights every patch 1 / (N*B).
+   */
+  mimWeights: Tensor;
+  web: TextBatch;
+  syn: TextBatch;
+}
+
+export interface LossTerms {
+  total: Tensor;
+  web: Tensor | null;
+  syn: Tensor | null;
+  dino: Tensor | null;
+  mim: Tensor | null;
+  /** Teacher logits, for the centre update after the step. */
+  teacherCls: Tensor | null;
+  teacherPatches: Tensor | null;
+}
+
+function contrastive(model: TipsModel, image: Tensor, text: Tensor): Tensor {
+  return clipLoss(matmul(l2Normalize(image), l2Normalize(text), { transB: true }), model.logitScale);
+}
+
+export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DEFAULT_LOSS): LossTerms {
+  const w = o.weights;
+  const [b, n] = batch.masks.shape;
+  const k = model.config.head.prototypes;
+  const student = model.vision.forward(batch.global, w.mim > 0 ? batch.masks : undefined);
+  const web = w.web > 0 ? contrastive(model, student.cls1, model.text.forward(batch.web)) : null;
+  const syn = w.syn > 0 ? contrastive(model, student.cls2, model.text.forward(batch.syn)) : null;
+
+  let teacher: VisionOutput | null = null;
+  if (w.dino > 0 || w.mim > 0) {
+    teacher = noGrad(() => (model.teacher.vision ?? model.vision).forward(batch.global));
+  }
+  let dino: Tensor | null = null;
+  let teacherCls: Tensor | null = null;
+  if (w.dino > 0 && teacher) {
+    const t = teacher;
+    teacherCls = noGrad(() => model.teacher.dinoHead.forward(t.cls1));
+    const localCls = model.vision.forward(batch.local).cls1;
+    const ce = softCrossEntropy(model.dinoHead.forward(localCls), teacherCls, model.dinoCentre, {
+      student: o.tauStudent,
+      teacher: o.tauTeacher,
+    });
+    dino = mean(ce);
+  }
+  let mim: Tensor | null = null;
+  let teacherPatches: Tensor | null = null;
+  if (w.mim > 0 && teacher) {
+    const t = teacher;
+    teacherPatches = noGrad(() => model.teacher.ibotHead.forward(t.patches).reshape([b * n, k]));
+    const studentPatches = model.ibotHead.forward(student.patches).reshape([b * n, k]);
+    const ce = softCrossEntropy(studentPatches, teacherPatches, model.ibotCentre, {
+      student: o.tauStudent,
+      teacher: o.tauTeacherPatch,
+    });
+    mim = sum(mul(ce, batch.mimWeights));
+  }
+  const parts: [Tensor | null, number][] = [
+    [web, w.web],
+    [syn, w.syn],
+    [dino, w.dino],
+    [mim, w.mim],
+  ];
+  let total: Tensor | null = null;
+  for (const [term, weight] of parts) {
+    if (!term) continue;
+    const weighted = weight === 1 ? term : scale(term, weight);
+    total = total ? add(total, weighted) : weighted;
+  }
+  if (!total) throw new Error("tipsLoss: every loss weight is 0; switch at least one term on");
+  return { total: total.reshape([1]), web, syn, dino, mim, teacherCls, teacherPatches };
+}
+
+/** centre <- momentum * centre + (1 - momentum) * mean over rows of the teacher logits. */
+export function updateCentre(centre: Tensor, teacherLogits: Tensor, momentum = 0.9): void {
+  noGrad(() => {
+    centre.assign(add(scale(centre, momentum), scale(mean(teacherLogits, 0), 1 - momentum)));
+  });
+}

@@ -1,0 +1,145 @@
+// The TIPS text encoder (parameter names as the official release): token embedding times
+// sqrt(D) plus fixed sinusoids [sin | cos]; pre-LN bidirectional blocks (torch
+// MultiheadAttention with a key-padding mask; ReLU MLP whose hidden and output are zeroed at
+// padding); ln_final; mean over real tokens.
+import type { Gpu } from "../gpu/gpu";
+import { SelfAttention } from "../nn/attention";
+import { LayerNorm } from "../nn/layernorm";
+import { Linear } from "../nn/linear";
+import { add, div, mul, scale } from "../ops/elementwise";
+import { embedding } from "../ops/embedding";
+import { sum } from "../ops/reduce";
+import type { ParameterStore } from "../tensor/params";
+import type { Rng } from "../tensor/rng";
+import { keep } from "../tensor/scope";
+import { shapeString, Tensor } from "../tensor/tensor";
+import type { TextConfig } from "./config";
+
+/** The official fixed position signal: [L, D], halves sin(p * inv_i) | cos(p * inv_i). */
+export function sinusoids(length: number, dim: number): Float32Array {
+  const half = Math.floor(dim / 2);
+  const increment = Math.log(10000) / Math.max(half - 1, 1);
+  const out = new Float32Array(length * dim);
+  for (let p = 0; p < length; p++) {
+    for (let i = 0; i < half; i++) {
+      const t = p * Math.exp(-i * increment);
+      out[p * dim + i] = Math.sin(t);
+      out[p * dim + half + i] = Math.cos(t);
+    }
+  }
+  return out;
+}
+
+/** Token ids [B, L] (0 = padding) -> the masks the encoder needs, made on the CPU. */
+export interface TextBatch {
+  /** [B, L] i32 token ids. */
+  ids: Tensor;
+  /** [B, L] u32, 1 for real tokens (attention key mask). */
+  keyMask: Tensor;
+  /** [B, L, 1] f32, 1 for real tokens. */
+  tokenMask: Tensor;
+  /** [B, 1] f32: number of real tokens + 1e-8 (the official pooling's epsilon). */
+  counts: Tensor;
+}
+
+export function textBatch(gpu: Gpu, ids: Int32Array, batch: number, length: number): TextBatch {
+  if (ids.length !== batch * length)
+    throw new Error(`textBatch: ${ids.length} ids for [${batch}, ${length}]`);
+  const real = Uint32Array.from(ids, (id) => (id === 0 ? 0 : 1));
+  const counts = new Float32Array(batch);
+  for (let b = 0; b < batch; b++) {
+    for (let l = 0; l < length; l++) counts[b] += real[b * length + l];
+    counts[b] += 1e-8;
+  }
+  return {
+    ids: Tensor.from(gpu, ids, [batch, length], "i32"),
+    keyMask: Tensor.from(gpu, real, [batch, length], "u32"),
+    tokenMask: Tensor.from(gpu, Float32Array.from(real), [batch, length, 1]),
+    counts: Tensor.from(gpu, counts, [batch, 1]),
+  };
+}
+
+class TextBlock {
+  readonly ln1: LayerNorm;
+  readonly attn: SelfAttention;
+  readonly ln2: LayerNorm;
+  readonly fc: Linear;
+  readonly proj: Linear;
+
+  constructor(params: ParameterStore, name: string, c: TextConfig, rng: Rng) {
+    this.ln1 = new LayerNorm(params, `${name}.ln_1`, c.width, c.eps);
+    this.attn = new SelfAttention(
+      params,
+      `${name}.attn`,
+      c.width,
+      c.heads,
+      rng,
+      {},
+      {
+        qkv: { weightName: `${name}.attn.in_proj_weight`, biasName: `${name}.attn.in_proj_bias` },
+        proj: `${name}.attn.out_proj`,
+      },
+    );
+    this.ln2 = new LayerNorm(params, `${name}.ln_2`, c.width, c.eps);
+    this.fc = new Linear(params, `${name}.mlp.c_fc`, c.width, c.mlpHidden, rng);
+    this.proj = new Linear(params, `${name}.mlp.c_proj`, c.mlpHidden, c.width, rng);
+  }
+
+  forward(x: Tensor, batch: TextBatch): Tensor {
+    const h = add(x, this.attn.forward(this.ln1.forward(x), batch.keyMask));
+    const hidden = mul(this.fc.forward(this.ln2.forward(h), "relu"), batch.tokenMask);
+    return add(h, mul(this.proj.forward(hidden), batch.tokenMask));
+  }
+}
+
+export class TextEncoder {
+  readonly tokenEmbedding: Tensor;
+  readonly blocks: TextBlock[];
+  readonly lnFinal: LayerNorm;
+  private positions = new Map<number, Tensor>();
+
+  constructor(
+    readonly gpu: Gpu,
+    params: ParameterStore,
+    readonly config: TextConfig,
+    rng: Rng,
+  ) {
+    const d = config.width;
+    this.tokenEmbedding = params.create(
+      "token_embedding.weight",
+      [config.vocabSize, d],
+      rng.truncNormal(config.vocabSize * d, 0.02),
+      {
+        decay: false,
+      },
+    );
+    this.blocks = Array.from(
+      { length: config.depth },
+      (_, i) => new TextBlock(params, `transformer.resblocks.${i}`, config, rng),
+    );
+    this.lnFinal = new LayerNorm(params, "ln_final", d, config.eps);
+  }
+
+  private position(length: number): Tensor {
+    let t = this.positions.get(length);
+    if (!t) {
+      t = keep(Tensor.from(this.gpu, sinusoids(length, this.config.width), [length, this.config.width]));
+      this.positions.set(length, t);
+    }
+    return t;
+  }
+
+  /** Returns [B, D]: the mean of the final-normed token features over real tokens. */
+  forward(batch: TextBatch): Tensor {
+    const [b, length] = batch.ids.shape;
+    if (batch.ids.rank !== 2)
+      throw new Error(`text encoder: ids [B, L] expected, got ${shapeString(batch.ids.shape)}`);
+    let x = add(
+      scale(embedding(this.tokenEmbedding, batch.ids), Math.sqrt(this.config.width)),
+      this.position(length),
+    );
+    for (const block of this.blocks) x = block.forward(x, batch);
+    x = mul(this.lnFinal.forward(x), batch.tokenMask);
+    return div(sum(x, 1), batch.counts.reshape([b, 1]));
+  }
+}
