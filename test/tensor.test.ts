@@ -103,6 +103,24 @@ describe("autograd", () => {
     for (const t of [x, unused, r.value, r.dx, r.du]) t.dispose();
   });
 
+  it("differentiates through reshape views, before and after an op", async () => {
+    const gpu = await testGpu();
+    const x = Tensor.from(gpu, [1, 2, 3, 4, 5, 6], [2, 3]);
+    const w = Tensor.from(gpu, [1, 10, 100], [3]);
+    const r = tidy(() => {
+      // f = sum(reshape(reshape(x, [3, 2]), [2, 3]) * w) reshaped to [1] -> df/dx = w per row
+      const { value, grads } = valueAndGrad(
+        () => sum(mul(x.reshape([3, 2]).reshape([2, 3]), w)).reshape([1]),
+        [x],
+      );
+      return { value, dx: grads[0] };
+    });
+    expect((await r.value.read())[0]).toBe(1 + 20 + 300 + 4 + 50 + 600);
+    expect(r.dx.shape).toEqual([2, 3]);
+    expect([...(await r.dx.read())]).toEqual([1, 10, 100, 1, 10, 100]);
+    for (const t of [x, w, r.value, r.dx]) t.dispose();
+  });
+
   it("requires a seed for a non-scalar value", async () => {
     const gpu = await testGpu();
     const x = Tensor.from(gpu, [1, 2], [2]);

@@ -3,6 +3,7 @@
 // by dispose(), `using`, or by the tidy() scope it was created in (scope.ts).
 import type { Gpu } from "../gpu/gpu";
 import { keep as keepView, track } from "./scope";
+import { record } from "./tape";
 
 export type DType = "f32" | "i32" | "u32";
 export type TypedArray = Float32Array | Int32Array | Uint32Array;
@@ -119,7 +120,8 @@ export class Tensor {
     }
     void this.buffer; // throws if disposed
     this.storage.refs++;
-    return new Tensor(resolved, this.dtype, this.storage, this.offset);
+    const view = new Tensor(resolved, this.dtype, this.storage, this.offset);
+    return record("reshape", [this], view, (d) => [d.reshape(this.shape)]);
   }
 
   /** Overwrites this tensor's values with src's (same size), in stream order: in-place updates. */
