@@ -17,7 +17,7 @@ const config = preset("tips-test");
 const B = 3;
 
 /** Random values of every kind of parameter, so no term is near-identity (LayerScale 1e-5 at init). */
-function randomize(names: string[], shapes: number[][], rng: Rng): Params {
+function randomize(names: string[], shapes: (readonly number[])[], rng: Rng): Params {
   const p: Params = new Map();
   names.forEach((name, i) => {
     const n = shapes[i].reduce((a, v) => a * v, 1);
@@ -185,7 +185,7 @@ describe("TIPS model (tips-test) against the float64 reference", () => {
     const h = 1e-5;
     const failures: string[] = [];
     for (const name of checked) {
-      const g = await grads[names.indexOf(name)].read();
+      const g = Float32Array.from(await grads[names.indexOf(name)].read());
       const p = student.get(name)!;
       // entries with the largest gradient and one random entry (embedding rows of used ids)
       const largest = g.reduce((best, v, i) => (Math.abs(v) > Math.abs(g[best]) ? i : best), 0);

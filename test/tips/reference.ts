@@ -201,7 +201,7 @@ export function textRef(c: TipsConfig, p: Params, ids: Int32Array, b: number): F
       addInPlace(x, linear(h, length, p, `${name}.mlp.c_proj`, mlpHidden, d), undefined, tokenMask);
     }
     x = layerNorm(x, length, d, p, "ln_final", eps);
-    const count = real.reduce((a, v) => a + v, 0) + 1e-8;
+    const count = real.reduce((a: number, v) => a + v, 0) + 1e-8;
     for (let t = 0; t < length; t++)
       for (let k = 0; k < d; k++) out[i * d + k] += (x[t * d + k] * tokenMask[t]) / count;
   }
