@@ -1,0 +1,27 @@
+// Browser tests of the app in the headless Chromium that @sparticuz/chromium ships, with WebGPU
+// on SwiftShader (a CPU Vulkan driver), so that they need no GPU and no browser download.
+import { defineConfig } from "@playwright/test";
+import { APP_PORT } from "./vite.config";
+
+export default defineConfig({
+  testDir: "e2e",
+  outputDir: "test-results",
+  // One browser at a time: SwiftShader already uses every core.
+  workers: 1,
+  fullyParallel: false,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  // The self-check runs every op on a CPU rasteriser: minutes on a 2-core machine.
+  timeout: 15 * 60_000,
+  expect: { timeout: 30_000 },
+  reporter: [["list"]],
+  use: { baseURL: `http://127.0.0.1:${APP_PORT}` },
+  webServer: {
+    command: "npx vite",
+    url: `http://127.0.0.1:${APP_PORT}`,
+    reuseExistingServer: !process.env.CI,
+    timeout: 120_000,
+    stdout: "ignore",
+    stderr: "pipe",
+  },
+});

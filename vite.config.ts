@@ -1,0 +1,12 @@
+// The web app lives in app/ and imports the engine from src/ (and WGSL from kernels/ with ?raw).
+import { defineConfig } from "vite";
+
+export const APP_PORT = 5173;
+
+export default defineConfig({
+  root: "app",
+  server: { host: "127.0.0.1", port: APP_PORT, strictPort: true, open: false },
+  preview: { host: "127.0.0.1", port: APP_PORT, strictPort: true },
+  build: { outDir: "../dist/app", emptyOutDir: true, target: "es2022" },
+  worker: { format: "es" },
+});
