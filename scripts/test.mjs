@@ -1,0 +1,81 @@
+// The whole test suite, as CI runs it: Biome (format + lint), the TypeScript compiler, the unit
+// tests (Vitest, Node + Dawn on SwiftShader) and the browser tests (Playwright, headless Chromium
+// on SwiftShader). Every stage runs even when an earlier one fails; Biome and tsc count as one
+// test each. The last line printed is always `N passed, N failed`.
+// Usage: node scripts/test.mjs [--unit-only | --e2e-only]
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+
+const args = new Set(process.argv.slice(2));
+const unit = !args.has("--e2e-only");
+const e2e = !args.has("--unit-only");
+const reports = join("test-results", "reports");
+rmSync(reports, { recursive: true, force: true });
+mkdirSync(reports, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+const summary = [];
+
+function run(label, command, commandArgs, env = {}) {
+  console.log(`\n== ${label}: ${command} ${commandArgs.join(" ")}`);
+  const started = Date.now();
+  const r = spawnSync(command, commandArgs, { stdio: "inherit", env: { ...process.env, ...env } });
+  const seconds = ((Date.now() - started) / 1000).toFixed(0);
+  if (r.error) console.error(`${label}: could not start ${command}: ${r.error.message}`);
+  return { ok: r.status === 0, seconds };
+}
+
+function single(label, command, commandArgs) {
+  const { ok, seconds } = run(label, command, commandArgs);
+  if (ok) passed++;
+  else failed++;
+  summary.push(`${label}: ${ok ? "passed" : "FAILED"} (${seconds} s)`);
+}
+
+/** Counts from a JSON report; a stage that crashed before writing one counts as one failure. */
+function counted(label, command, commandArgs, reportFile, env, count) {
+  const { ok, seconds } = run(label, command, commandArgs, env);
+  let report = null;
+  try {
+    report = JSON.parse(readFileSync(reportFile, "utf8"));
+  } catch {
+    console.error(`${label}: no report at ${reportFile}`);
+  }
+  const c = report ? count(report) : { passed: 0, failed: 1 };
+  if (!ok && c.failed === 0) c.failed = 1; // e.g. an error outside any test
+  passed += c.passed;
+  failed += c.failed;
+  summary.push(`${label}: ${c.passed} passed, ${c.failed} failed (${seconds} s)`);
+}
+
+const npx = process.platform === "win32" ? "npx.cmd" : "npx";
+if (unit) {
+  single("biome", npx, ["biome", "check", "."]);
+  single("tsc", npx, ["tsc", "--noEmit"]);
+  const file = join(reports, "vitest.json");
+  counted(
+    "unit",
+    npx,
+    ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${file}`],
+    file,
+    {},
+    (r) => ({ passed: r.numPassedTests, failed: r.numFailedTests }),
+  );
+}
+if (e2e) {
+  const file = join(reports, "playwright.json");
+  counted(
+    "browser",
+    npx,
+    ["playwright", "test", "--reporter=list,json"],
+    file,
+    { PLAYWRIGHT_JSON_OUTPUT_NAME: file },
+    (r) => ({ passed: r.stats.expected + r.stats.flaky, failed: r.stats.unexpected }),
+  );
+}
+
+console.log(`\n${summary.join("\n")}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
