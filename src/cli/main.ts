@@ -1,0 +1,42 @@
+// `tips <command> [options]`: the Node command line. Each command lives in its own file and is
+// loaded only when asked for, so `tips shards` does not start the GPU.
+import { CliError } from "./args";
+
+interface Command {
+  summary: string;
+  run: (argv: string[]) => Promise<void>;
+}
+
+const COMMANDS: Record<string, Command> = {};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `usage: tips <command> [options]   (tips <command> --help for its options)\n\ncommands:\n${lines.join("\n")}`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`tips: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    await command.run(rest);
+    return 0;
+  } catch (err) {
+    if (err instanceof CliError) {
+      console.error(`tips ${name}: ${err.message}`);
+      return 2;
+    }
+    console.error(`tips ${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
