@@ -15,6 +15,11 @@ export interface VisionConfig {
   ffn: "mlp" | "swiglu";
   /** LayerNorm epsilon (DINOv2-style blocks use 1e-6). */
   eps: number;
+  /**
+   * Initial LayerScale gamma when training from scratch: DINOv2's 1e-5 for the official sizes;
+   * 0.1 for the small presets, which otherwise spend their short runs waking the blocks up.
+   */
+  layerScale: number;
 }
 
 export interface TextConfig {
@@ -58,7 +63,18 @@ function vision(
   mlpHidden: number,
   ffn: "mlp" | "swiglu" = "mlp",
 ): VisionConfig {
-  return { imageSize: 448, patchSize: 14, posGrid: 32, width, depth, heads, mlpHidden, ffn, eps: 1e-6 };
+  return {
+    imageSize: 448,
+    patchSize: 14,
+    posGrid: 32,
+    width,
+    depth,
+    heads,
+    mlpHidden,
+    ffn,
+    eps: 1e-6,
+    layerScale: 1e-5,
+  };
 }
 
 function text(width: number, depth: number, heads: number, mlpHidden: number): TextConfig {
@@ -81,6 +97,7 @@ export const PRESETS: Record<string, TipsConfig> = {
       mlpHidden: 64,
       ffn: "mlp",
       eps: 1e-6,
+      layerScale: 0.1,
     },
     text: { vocabSize: 64, maxLength: 8, width: 32, depth: 1, heads: 2, mlpHidden: 64, eps: 1e-5 },
     head: { prototypes: 32, hidden: 48, bottleneck: 16 },
@@ -98,6 +115,7 @@ export const PRESETS: Record<string, TipsConfig> = {
       mlpHidden: 768,
       ffn: "mlp",
       eps: 1e-6,
+      layerScale: 0.1,
     },
     text: { vocabSize: 2048, maxLength: 32, width: 192, depth: 4, heads: 3, mlpHidden: 768, eps: 1e-5 },
     head: { prototypes: 1024, hidden: 512, bottleneck: 128 },

@@ -43,7 +43,6 @@ export class VisionEncoder {
     params: ParameterStore,
     readonly config: VisionConfig,
     rng: Rng,
-    layerScale = 1e-5,
   ) {
     const { width: d, patchSize: p, posGrid: g } = config;
     const embedBound = 1 / Math.sqrt(3 * p * p);
@@ -77,7 +76,7 @@ export class VisionEncoder {
             mlpHidden: config.mlpHidden,
             ffn: config.ffn,
             eps: config.eps,
-            layerScale,
+            layerScale: config.layerScale,
           },
           rng,
         ),

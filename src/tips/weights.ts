@@ -87,6 +87,7 @@ export function visionConfigOf(
     mlpHidden,
     ffn: swiglu ? "swiglu" : "mlp",
     eps: 1e-6,
+    layerScale: 1e-5, // loaded from the checkpoint
   };
 }
 
