@@ -1,0 +1,122 @@
+// What the trainer consumes: decoded examples (RGBA image, web caption, synthetic caption) in
+// batches, from a source that can say where it stands so that a checkpoint can resume it
+// exactly. Two sources: the built-in `scenes` generator and WebDataset shards with a decoder
+// (sharp in Node, createImageBitmap in the browser).
+import type { RgbaImage } from "./image";
+import { renderScene, type SceneSplit, scenesSplit } from "./scenes";
+import { emptySkipCounts, type SkipCounts } from "./skips";
+import type { ShardRef } from "./source";
+import { WebDataset, type WebDatasetOptions, type WebDatasetPosition } from "./webdataset";
+
+export interface Example {
+  key: string;
+  image: RgbaImage;
+  webCaption: string;
+  /** The web caption again when the sample has no synthetic caption. */
+  syntheticCaption: string;
+}
+
+export type SourcePosition =
+  | { kind: "scenes"; next: number }
+  | { kind: "shards"; position: WebDatasetPosition };
+
+export interface ExampleSource {
+  /** Up to n examples; fewer (possibly none) only when the source is exhausted. */
+  next(n: number): Promise<Example[]>;
+  /** Where the source stands after the examples handed out so far. */
+  position(): SourcePosition;
+  /** Samples dropped or changed so far, by reason. */
+  readonly skipped: SkipCounts;
+  close(): Promise<void>;
+}
+
+export interface ScenesSourceOptions {
+  /** Rendered image side in pixels (crops are taken from it). */
+  size: number;
+  seed?: number;
+  split?: SceneSplit;
+  position?: SourcePosition;
+}
+
+/** The built-in scenes, in index order, cycling over the split. */
+export class ScenesSource implements ExampleSource {
+  readonly skipped = emptySkipCounts();
+  private index: number;
+
+  constructor(private readonly options: ScenesSourceOptions) {
+    const p = options.position;
+    if (p && p.kind !== "scenes") throw new Error(`a ${p.kind} position cannot resume the scenes dataset`);
+    this.index = p?.next ?? 0;
+  }
+
+  async next(n: number): Promise<Example[]> {
+    const split = this.options.split ?? "train";
+    const count = scenesSplit(split);
+    const out: Example[] = [];
+    for (let i = 0; i < n; i++) {
+      const index = this.index++ % count;
+      const scene = renderScene(index, { size: this.options.size, split, seed: this.options.seed });
+      out.push({
+        key: `scenes-${split}-${index}`,
+        image: { width: scene.size, height: scene.size, data: scene.image },
+        webCaption: scene.webCaption,
+        syntheticCaption: scene.syntheticCaption,
+      });
+    }
+    return out;
+  }
+
+  position(): SourcePosition {
+    return { kind: "scenes", next: this.index };
+  }
+
+  async close(): Promise<void> {}
+}
+
+export type Decoder = (bytes: Uint8Array, skipped: SkipCounts) => Promise<RgbaImage | null>;
+
+/** WebDataset shards, decoded; samples whose image does not decode are skipped (and counted). */
+export class ShardSource implements ExampleSource {
+  private readonly dataset: WebDataset;
+
+  constructor(
+    shards: readonly ShardRef[],
+    private readonly decode: Decoder,
+    options: Omit<WebDatasetOptions, "position"> & { position?: SourcePosition } = {},
+  ) {
+    const { position, ...rest } = options;
+    if (position && position.kind !== "shards")
+      throw new Error(`a ${position.kind} position cannot resume a shard dataset`);
+    this.dataset = new WebDataset(shards, { ...rest, position: position?.position });
+  }
+
+  get skipped(): SkipCounts {
+    return this.dataset.skipped;
+  }
+
+  async next(n: number): Promise<Example[]> {
+    const out: Example[] = [];
+    while (out.length < n) {
+      const r = await this.dataset.next();
+      if (r.done) break;
+      const s = r.value;
+      const image = await this.decode(s.image, this.dataset.skipped);
+      if (!image) continue;
+      out.push({
+        key: s.key,
+        image,
+        webCaption: s.webCaption,
+        syntheticCaption: s.syntheticCaption ?? s.webCaption,
+      });
+    }
+    return out;
+  }
+
+  position(): SourcePosition {
+    return { kind: "shards", position: this.dataset.position() };
+  }
+
+  close(): Promise<void> {
+    return this.dataset.close();
+  }
+}

@@ -1,0 +1,191 @@
+// The TIPS training step: crops -> student and teacher forward -> combined loss -> backward
+// (accumulated over micro-batches) -> clip + AdamW (skipped on the GPU if a gradient is not
+// finite) -> EMA teacher -> teacher centres. One submission per step; the metrics come back
+// asynchronously, so the caller can keep a step or two in flight.
+import type { Example } from "../data/examples";
+import type { Gpu } from "../gpu/gpu";
+import { concat } from "../ops/concat";
+import { add, full, scale } from "../ops/elementwise";
+import { valueAndGrad } from "../tensor/autograd";
+import { Rng } from "../tensor/rng";
+import { keep, tidy } from "../tensor/scope";
+import type { Tensor } from "../tensor/tensor";
+import type { TipsConfig } from "../tips/config";
+import { DEFAULT_LOSS, type LossTerms, type LossWeights, tipsLoss, updateCentre } from "../tips/loss";
+import { type TeacherKind, TipsModel } from "../tips/model";
+import { AdamW } from "./adamw";
+import {
+  defaultSchedule,
+  learningRate,
+  type ScheduleOptions,
+  teacherMomentum,
+  teacherTemperature,
+} from "./schedule";
+import { DEFAULT_VIEWS, makeBatch, planViews, type Tokenizer, type ViewOptions } from "./views";
+
+export interface TrainerOptions {
+  config: TipsConfig;
+  seed: number;
+  /** Examples per optimiser step. */
+  batch: number;
+  /** Micro-batches per step (gradient accumulation); batch must be a multiple. */
+  accumulate: number;
+  steps: number;
+  weights: LossWeights;
+  teacher: TeacherKind;
+  views: ViewOptions;
+  schedule: ScheduleOptions;
+  weightDecay: number;
+  /** Clip the global gradient norm to this (0: off). */
+  maxGradNorm: number;
+}
+
+export function trainerOptions(
+  config: TipsConfig,
+  o: Partial<Omit<TrainerOptions, "config">> & { lr?: number } = {},
+): TrainerOptions {
+  const steps = o.steps ?? 1000;
+  return {
+    config,
+    seed: o.seed ?? 0,
+    batch: o.batch ?? 32,
+    accumulate: o.accumulate ?? 1,
+    steps,
+    weights: o.weights ?? { ...DEFAULT_LOSS.weights },
+    teacher: o.teacher ?? "full",
+    views: o.views ?? { ...DEFAULT_VIEWS },
+    schedule: o.schedule ?? defaultSchedule(steps, o.lr ?? 1e-3),
+    weightDecay: o.weightDecay ?? 0.05,
+    maxGradNorm: o.maxGradNorm ?? 3,
+  };
+}
+
+export interface LossValues {
+  total: number;
+  web: number | null;
+  syn: number | null;
+  dino: number | null;
+  mim: number | null;
+}
+
+export interface StepMetrics {
+  /** The step's number, from 0. */
+  step: number;
+  loss: LossValues;
+  lr: number;
+  momentum: number;
+  teacherTemp: number;
+  /** Global gradient norm before clipping; not finite when the step was skipped. */
+  gradNorm: number;
+  /** The update was skipped because a gradient was NaN or infinite. */
+  skipped: boolean;
+  examples: number;
+}
+
+const TERMS = ["web", "syn", "dino", "mim"] as const;
+
+export class Trainer {
+  readonly model: TipsModel;
+  readonly optimizer: AdamW;
+  /** Draws the crops and masks; its state is part of a checkpoint. */
+  readonly rng: Rng;
+  /** Steps taken so far. */
+  step = 0;
+
+  constructor(
+    readonly gpu: Gpu,
+    readonly options: TrainerOptions,
+    readonly tokenizer: Tokenizer,
+  ) {
+    const o = options;
+    if (!Number.isInteger(o.batch) || o.batch < 1)
+      throw new Error(`batch must be a positive integer, got ${o.batch}`);
+    if (!Number.isInteger(o.accumulate) || o.accumulate < 1 || o.batch % o.accumulate !== 0)
+      throw new Error(`batch ${o.batch} is not a multiple of ${o.accumulate} micro-batches`);
+    if (o.batch / o.accumulate < 2 && (o.weights.web > 0 || o.weights.syn > 0))
+      throw new Error("contrastive terms need at least 2 examples per micro-batch");
+    if (TERMS.every((t) => o.weights[t] <= 0))
+      throw new Error("every loss weight is 0: switch at least one term on");
+    this.model = new TipsModel(gpu, o.config, { seed: o.seed, teacher: o.teacher });
+    this.optimizer = new AdamW(this.model.params, { weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm });
+    this.rng = new Rng(o.seed).fork(); // not the model initialiser's stream
+  }
+
+  /**
+   * Records one optimisation step on `examples` (options.batch of them) and submits it. The
+   * returned promise gives the step's metrics once the GPU has run it; do not await it before
+   * recording the next step unless you want the pipeline to drain.
+   */
+  trainStep(examples: Example[]): Promise<StepMetrics> {
+    const o = this.options;
+    if (examples.length !== o.batch)
+      throw new Error(`trainStep: ${examples.length} examples for a batch of ${o.batch}`);
+    const step = this.step;
+    const lr = learningRate(o.schedule, step);
+    const momentum = teacherMomentum(o.schedule, step);
+    const teacherTemp = teacherTemperature(o.schedule, step);
+    const lossOptions = { ...DEFAULT_LOSS, weights: o.weights, tauTeacher: teacherTemp };
+    const micro = o.batch / o.accumulate;
+    const present = TERMS.filter((t) => o.weights[t] > 0);
+
+    const metrics = tidy(() => {
+      let sums: Tensor[] | null = null;
+      for (let a = 0; a < o.accumulate; a++) {
+        const part = examples.slice(a * micro, (a + 1) * micro);
+        const batch = makeBatch(
+          this.gpu,
+          part,
+          planViews(part, o.config, this.rng, o.views),
+          o.config,
+          this.tokenizer,
+        );
+        let terms: LossTerms | null = null;
+        const { grads } = valueAndGrad(
+          () => {
+            terms = tipsLoss(this.model, batch, lossOptions);
+            return terms.total;
+          },
+          this.model.params.tensors,
+          (v) => full(v, v.shape, 1 / o.accumulate),
+        );
+        if (a === 0) this.optimizer.setGrads(grads);
+        else this.optimizer.accumulateGrads(grads);
+        const t = terms as unknown as LossTerms;
+        if (t.teacherCls) updateCentre(this.model.dinoCentre, t.teacherCls);
+        if (t.teacherPatches) updateCentre(this.model.ibotCentre, t.teacherPatches);
+        const values = [t.total, ...present.map((name) => (t[name] as Tensor).reshape([1]))];
+        sums = sums ? sums.map((s, i) => add(s, values[i])) : values;
+      }
+      this.optimizer.step(lr);
+      this.model.teacher.ema.update(momentum);
+      const mean = (sums as Tensor[]).map((s) => (o.accumulate === 1 ? s : scale(s, 1 / o.accumulate)));
+      // The loss terms and the optimiser's squared gradient norm, in one buffer to read back.
+      return keep(concat([...mean, this.optimizer.stats.reshape([4])], 0));
+    });
+    this.step++;
+    this.gpu.flush();
+    return metrics.read().then((v) => {
+      metrics.dispose();
+      const loss: LossValues = { total: v[0], web: null, syn: null, dino: null, mim: null };
+      present.forEach((name, i) => {
+        loss[name] = v[1 + i];
+      });
+      const gradNorm = Math.sqrt(v[1 + present.length]);
+      return {
+        step,
+        loss,
+        lr,
+        momentum,
+        teacherTemp,
+        gradNorm,
+        skipped: !Number.isFinite(gradNorm),
+        examples: examples.length,
+      };
+    });
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.model.dispose();
+  }
+}

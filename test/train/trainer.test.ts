@@ -1,0 +1,138 @@
+// The training loop on tips-test in Node: exact resume from a checkpoint, the NaN guard, and
+// checkpoint files that cannot be resumed.
+import { beforeAll, describe, expect, it } from "vitest";
+import { ScenesSource } from "../../src/data/examples";
+import { describeScene } from "../../src/data/scenes";
+import { Vocabulary } from "../../src/data/vocab";
+import type { Gpu } from "../../src/gpu/gpu";
+import { decodeSafetensors, encodeSafetensors, SafetensorsError } from "../../src/tensor/safetensors";
+import { preset } from "../../src/tips/config";
+import {
+  CheckpointError,
+  exportWeights,
+  readCheckpoint,
+  restoreTrainer,
+  saveCheckpoint,
+} from "../../src/train/checkpoint";
+import { type StepMetrics, Trainer, trainerOptions } from "../../src/train/trainer";
+import { testGpu } from "../gpu";
+
+const config = preset("tips-test");
+const BATCH = 4;
+
+function scenesVocabulary(): Vocabulary {
+  const captions: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    const d = describeScene(i, { split: "train" });
+    captions.push(d.webCaption, d.syntheticCaption);
+  }
+  return Vocabulary.build(captions, config.text.vocabSize);
+}
+
+const options = () => trainerOptions(config, { batch: BATCH, steps: 4, lr: 3e-3, seed: 9 });
+
+async function run(trainer: Trainer, source: ScenesSource, steps: number): Promise<StepMetrics[]> {
+  const pending: Promise<StepMetrics>[] = [];
+  for (let s = 0; s < steps; s++) pending.push(trainer.trainStep(await source.next(BATCH)));
+  return Promise.all(pending);
+}
+
+async function allValues(trainer: Trainer): Promise<Float32Array[]> {
+  const stores = [trainer.model.params, trainer.model.teacher.params];
+  const out: Float32Array[] = [];
+  for (const store of stores) for (const t of store.tensors) out.push((await t.read()) as Float32Array);
+  out.push((await trainer.model.dinoCentre.read()) as Float32Array);
+  return out;
+}
+
+describe("Trainer (tips-test)", () => {
+  let gpu: Gpu;
+  let vocab: Vocabulary;
+
+  beforeAll(async () => {
+    gpu = await testGpu();
+    vocab = scenesVocabulary();
+  });
+
+  it("continues exactly from a checkpoint: 4 steps straight = 2 steps, save, load, 2 steps", async () => {
+    const straight = new Trainer(gpu, options(), vocab);
+    const straightMetrics = await run(straight, new ScenesSource({ size: 24 }), 4);
+    const want = await allValues(straight);
+    straight.dispose();
+
+    const first = new Trainer(gpu, options(), vocab);
+    const source = new ScenesSource({ size: 24 });
+    await run(first, source, 2);
+    const bytes = await saveCheckpoint(first, source.position(), vocab);
+    first.dispose();
+
+    const restored = restoreTrainer(gpu, bytes, (json) => Vocabulary.fromJSON(json));
+    expect(restored.trainer.step).toBe(2);
+    expect(restored.source).toEqual({ kind: "scenes", next: 2 * BATCH });
+    const resumedSource = new ScenesSource({ size: 24, position: restored.source ?? undefined });
+    const resumedMetrics = await run(restored.trainer, resumedSource, 2);
+    const got = await allValues(restored.trainer);
+    restored.trainer.dispose();
+
+    expect(resumedMetrics.map((m) => m.loss)).toEqual(straightMetrics.slice(2).map((m) => m.loss));
+    expect(got.length).toBe(want.length);
+    for (const [i, values] of got.entries()) expect(values).toEqual(want[i]);
+  });
+
+  it("reports every loss term, the learning rate and the gradient norm of each step", async () => {
+    const trainer = new Trainer(gpu, options(), vocab);
+    const [m] = await run(trainer, new ScenesSource({ size: 24 }), 1);
+    trainer.dispose();
+    expect(m.step).toBe(0);
+    for (const term of ["web", "syn", "dino", "mim"] as const) expect(m.loss[term]).toBeGreaterThan(0);
+    const sum = (m.loss.web ?? 0) + (m.loss.syn ?? 0) + (m.loss.dino ?? 0) + (m.loss.mim ?? 0);
+    expect(m.loss.total).toBeCloseTo(sum, 4);
+    expect(m.gradNorm).toBeGreaterThan(0);
+    expect(m.skipped).toBe(false);
+    expect(m.lr).toBeGreaterThan(0);
+  });
+
+  it("skips a step whose gradients are not finite, leaves the student untouched, and says so", async () => {
+    const trainer = new Trainer(gpu, options(), vocab);
+    // A logit scale of e^1000 overflows the CLIP logits: the loss and its gradients become NaN.
+    trainer.model.params.load("logit_scale", [1], [1000]);
+    const before = (await trainer.model.params.get("blocks.0.attn.qkv.weight").read()) as Float32Array;
+    const [m] = await run(trainer, new ScenesSource({ size: 24 }), 1);
+    const after = (await trainer.model.params.get("blocks.0.attn.qkv.weight").read()) as Float32Array;
+    trainer.dispose();
+    expect(m.skipped).toBe(true);
+    expect(Number.isFinite(m.gradNorm)).toBe(false);
+    expect(after).toEqual(before);
+  });
+
+  it("refuses files it cannot resume, saying why, and changes nothing", async () => {
+    const trainer = new Trainer(gpu, options(), vocab);
+    const bytes = await saveCheckpoint(trainer, null, vocab);
+    const weights = await exportWeights(trainer, vocab);
+    trainer.dispose();
+    const fromJSON = (json: unknown) => Vocabulary.fromJSON(json);
+
+    expect(() => restoreTrainer(gpu, bytes.slice(0, bytes.length - 10), fromJSON)).toThrow(SafetensorsError);
+    expect(() => restoreTrainer(gpu, weights, fromJSON)).toThrow(/exported weights only/);
+    expect(() => restoreTrainer(gpu, new Uint8Array(16), fromJSON)).toThrow(SafetensorsError);
+    const info = readCheckpoint(bytes).info;
+    expect(info.config).toEqual(config);
+    expect(info.state.step).toBe(0);
+
+    // A header that does not match the tensors (another model's prototypes): named, refused.
+    const other = new Trainer(
+      gpu,
+      trainerOptions({ ...config, head: { ...config.head, prototypes: 40 } }, { batch: BATCH }),
+      vocab,
+    );
+    const otherBytes = await saveCheckpoint(other, null, vocab);
+    other.dispose();
+    const decoded = decodeSafetensors(otherBytes);
+    const mixed = encodeSafetensors(Object.fromEntries(decoded.tensors), {
+      ...decoded.metadata,
+      config: JSON.stringify(config),
+    });
+    expect(() => restoreTrainer(gpu, mixed, fromJSON)).toThrow(CheckpointError);
+    expect(() => restoreTrainer(gpu, mixed, fromJSON)).toThrow(/dino_head\.last_layer\.weight/);
+  });
+});
