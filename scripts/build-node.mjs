@@ -32,6 +32,10 @@ export async function buildNode(entry, outfile) {
     target: "node20",
     external: ["webgpu"],
     plugins: [rawText],
+    // CommonJS dependencies bundled into ESM still call require() for Node's built-ins.
+    banner: {
+      js: 'import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);',
+    },
     logLevel: "warning",
   });
 }

@@ -7,7 +7,12 @@ interface Command {
   run: (argv: string[]) => Promise<void>;
 }
 
-const COMMANDS: Record<string, Command> = {};
+const COMMANDS: Record<string, Command> = {
+  train: {
+    summary: "train a TIPS model (built-in scenes or WebDataset shards), with checkpoints and resume",
+    run: async (argv) => (await import("./train")).train(argv),
+  },
+};
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
@@ -28,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     await command.run(rest);
-    return 0;
+    return typeof process.exitCode === "number" ? process.exitCode : 0; // e.g. 130 after Ctrl-C
   } catch (err) {
     if (err instanceof CliError) {
       console.error(`tips ${name}: ${err.message}`);

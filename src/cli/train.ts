@@ -1,0 +1,220 @@
+// `tips train`: trains a TIPS model in Node on Dawn with a progress bar, saves checkpoints
+// atomically every --save-every steps, at the end and on Ctrl-C, and resumes from one exactly.
+import { appendFile, readFile } from "node:fs/promises";
+import cliProgress from "cli-progress";
+import type { SourcePosition } from "../data/examples";
+import { Vocabulary } from "../data/vocab";
+import { PRESETS, preset } from "../tips/config";
+import type { LossWeights } from "../tips/loss";
+import { restoreTrainer, saveCheckpoint } from "../train/checkpoint";
+import { type StepMetrics, Trainer, trainerOptions } from "../train/trainer";
+import { CliError, intOption, numberOption, parseCommand, stringOption } from "./args";
+import { buildVocabulary, openSource } from "./data";
+import { writeFileAtomic } from "./files";
+import { describeGpu, nodeGpu } from "./gpu";
+
+const HELP = `usage: tips train [options]
+
+Trains a TIPS model (image encoder with two CLS tokens, text encoder, DINO and iBOT heads) with
+the combined CLIP (web + synthetic captions), self-distillation and masked-image-modelling loss.
+
+  --preset NAME        model size: ${Object.keys(PRESETS).join(", ")} (default tips-micro)
+  --data SPEC          "scenes" (built in, default) or WebDataset shards: a brace pattern
+                       (shards-{000000..000009}.tar), a folder of .tar files, URLs
+  --steps N            optimiser steps (default 2000)
+  --batch N            examples per step (default 64)
+  --accumulate N       micro-batches per step, for batches bigger than memory (default 1)
+  --lr X               peak learning rate after warm-up (default 1e-3)
+  --seed N             seed of the initialisation, crops and masks (default 0)
+  --loss W             term weights, 0 switches a term off (default web=1,syn=1,dino=1,mim=1)
+  --teacher KIND       full: EMA copy of the image encoder and heads (default);
+                       heads: TIPSv2's head-only EMA teacher (the student encoder without gradients)
+  --mim-all            iBOT++ (TIPSv2): MIM loss over all patches, not only masked ones
+  --out FILE           checkpoint file (default checkpoints/<preset>.safetensors)
+  --save-every N       also save every N steps (default 500)
+  --resume FILE        continue a run from its checkpoint (the run's options come from the file)
+  --log FILE           append each step's metrics as a JSON line
+  --swiftshader        run on the CPU (SwiftShader) when there is no GPU: slow, for tips-test
+
+Ctrl-C saves a checkpoint before exiting; a second Ctrl-C exits at once.`;
+
+const OPTIONS = {
+  preset: { type: "string" },
+  data: { type: "string" },
+  steps: { type: "string" },
+  batch: { type: "string" },
+  accumulate: { type: "string" },
+  lr: { type: "string" },
+  seed: { type: "string" },
+  loss: { type: "string" },
+  teacher: { type: "string" },
+  "mim-all": { type: "boolean" },
+  out: { type: "string" },
+  "save-every": { type: "string" },
+  resume: { type: "string" },
+  log: { type: "string" },
+} as const;
+
+/** Options that define a run: a resumed run takes them from its checkpoint. */
+const RUN_OPTIONS = ["preset", "steps", "batch", "accumulate", "lr", "seed", "loss", "teacher", "mim-all"];
+
+export function parseLossWeights(spec: string): LossWeights {
+  const weights: LossWeights = { web: 0, syn: 0, dino: 0, mim: 0 };
+  for (const item of spec.split(",")) {
+    const [name, value] = item.split("=").map((s) => s.trim());
+    const w = Number(value);
+    if (!(name in weights) || value === undefined || !Number.isFinite(w) || w < 0) {
+      throw new CliError(
+        `--loss takes name=weight items from web, syn, dino, mim (weights >= 0), got "${item}"`,
+      );
+    }
+    weights[name as keyof LossWeights] = w;
+  }
+  if (Object.values(weights).every((w) => w === 0)) throw new CliError("--loss switches every term off");
+  return weights;
+}
+
+function fmt(v: number | null): string {
+  return v === null ? "off" : v.toFixed(3);
+}
+
+export async function train(argv: string[]): Promise<void> {
+  const p = parseCommand(argv, OPTIONS, HELP);
+  if (!p) return;
+  const resume = stringOption(p, "resume");
+  const gpu = await nodeGpu();
+  let trainer: Trainer;
+  let vocab: Vocabulary;
+  let position: SourcePosition | undefined;
+  let data = stringOption(p, "data");
+  if (resume) {
+    const given = RUN_OPTIONS.filter((name) => p.values[name] !== undefined);
+    if (given.length)
+      throw new CliError(`--${given[0]} cannot change a resumed run: its options come from ${resume}`);
+    const bytes = await readFile(resume).catch((err: Error) => {
+      throw new CliError(`cannot read --resume ${resume}: ${err.message}`);
+    });
+    const restored = restoreTrainer(gpu, new Uint8Array(bytes), (json) => Vocabulary.fromJSON(json));
+    trainer = restored.trainer;
+    vocab = restored.tokenizer;
+    position = restored.source ?? undefined;
+    data ??= (restored.info.notes.data as string | undefined) ?? "scenes";
+  } else {
+    const config = (() => {
+      try {
+        return preset(stringOption(p, "preset") ?? "tips-micro");
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
+    })();
+    const teacher = stringOption(p, "teacher") ?? "full";
+    if (teacher !== "full" && teacher !== "heads")
+      throw new CliError(`--teacher takes full or heads, got "${teacher}"`);
+    data ??= "scenes";
+    vocab = await buildVocabulary(data, config.text.vocabSize);
+    const options = trainerOptions(config, {
+      steps: intOption(p, "steps", 2000),
+      batch: intOption(p, "batch", 64),
+      accumulate: intOption(p, "accumulate", 1),
+      lr: numberOption(p, "lr", 1e-3, 0),
+      seed: intOption(p, "seed", 0, 0),
+      weights: parseLossWeights(stringOption(p, "loss") ?? "web=1,syn=1,dino=1,mim=1"),
+      teacher,
+    });
+    options.views.mimAllPatches = p.values["mim-all"] === true;
+    try {
+      trainer = new Trainer(gpu, options, vocab);
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+  }
+  const o = trainer.options;
+  const out = stringOption(p, "out") ?? resume ?? `checkpoints/${o.config.name}.safetensors`;
+  const saveEvery = intOption(p, "save-every", 500);
+  const log = stringOption(p, "log");
+  const source = await openSource(data, o.config, o.seed, position);
+  let consumed = source.position();
+
+  console.log(`GPU: ${describeGpu(gpu)}`);
+  console.log(
+    `${o.config.name}: ${(trainer.model.params.count / 1e6).toFixed(2)}M parameters, data ${data}, ` +
+      `batch ${o.batch}, steps ${trainer.step}..${o.steps}, checkpoint ${out}`,
+  );
+
+  let stopping = false;
+  const onSigint = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+  };
+  process.on("SIGINT", onSigint);
+
+  const save = async (last: StepMetrics | null) => {
+    const bytes = await saveCheckpoint(trainer, consumed, vocab, { data, loss: last?.loss ?? null });
+    await writeFileAtomic(out, bytes);
+  };
+
+  const tty = process.stdout.isTTY === true;
+  const bar = new cliProgress.SingleBar(
+    {
+      format:
+        "step {value}/{total} |{bar}| loss {loss} (web {web} syn {syn} dino {dino} mim {mim}) | {ips} img/s | ETA {eta_formatted}",
+      hideCursor: true,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const blank = { loss: "-", web: "-", syn: "-", dino: "-", mim: "-", ips: "-" };
+  if (tty) bar.start(o.steps, trainer.step, blank);
+
+  const pending: Promise<StepMetrics>[] = [];
+  let last: StepMetrics | null = null;
+  let skipped = 0;
+  let window = { time: performance.now(), examples: 0 };
+  const report = async (m: StepMetrics) => {
+    last = m;
+    if (m.skipped) skipped++;
+    window.examples += m.examples;
+    const now = performance.now();
+    const ips = (window.examples * 1000) / Math.max(now - window.time, 1);
+    if (now - window.time > 5000) window = { time: now, examples: 0 };
+    if (log) await appendFile(log, `${JSON.stringify({ ...m, imagesPerSecond: ips })}\n`);
+    const values = {
+      loss: fmt(m.loss.total),
+      web: fmt(m.loss.web),
+      syn: fmt(m.loss.syn),
+      dino: fmt(m.loss.dino),
+      mim: fmt(m.loss.mim),
+      ips: ips.toFixed(1),
+    };
+    if (tty) bar.update(m.step + 1, values);
+    else if (m.step % 10 === 0 || m.step + 1 === o.steps)
+      console.log(
+        `step ${m.step + 1}/${o.steps} loss ${values.loss} web ${values.web} syn ${values.syn} ` +
+          `dino ${values.dino} mim ${values.mim} lr ${m.lr.toExponential(2)} grad ${m.gradNorm.toFixed(2)} ${values.ips} img/s`,
+      );
+    if (m.skipped) console.warn(`step ${m.step + 1}: gradients were not finite; the update was skipped`);
+  };
+
+  try {
+    while (trainer.step < o.steps && !stopping) {
+      const examples = await source.next(o.batch);
+      if (examples.length < o.batch) throw new Error(`the data ran out after ${trainer.step} steps`);
+      consumed = source.position();
+      pending.push(trainer.trainStep(examples));
+      if (pending.length > 2) await report(await pending.shift()!);
+      if (trainer.step % saveEvery === 0 && trainer.step < o.steps) await save(last);
+    }
+    for (const m of pending.splice(0)) await report(await m);
+  } finally {
+    if (tty) bar.stop();
+    process.off("SIGINT", onSigint);
+  }
+  await save(last);
+  await source.close();
+  const skips = Object.entries(source.skipped).filter(([, n]) => n > 0);
+  if (skips.length) console.log(`skipped samples: ${skips.map(([r, n]) => `${r} ${n}`).join(", ")}`);
+  if (skipped) console.log(`steps skipped for non-finite gradients: ${skipped}`);
+  console.log(`${stopping ? "interrupted; " : ""}saved step ${trainer.step} to ${out}`);
+  trainer.dispose();
+  if (stopping) process.exitCode = 130;
+}

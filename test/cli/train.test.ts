@@ -1,0 +1,82 @@
+// `tips train` as a user runs it: progress lines, Ctrl-C saves a checkpoint, --resume finishes
+// the run, and mistakes in options are explained. The child processes inherit the SwiftShader
+// environment of the test runner.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readCheckpoint } from "../../src/train/checkpoint";
+
+function tips(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; out: string }> } {
+  const child = spawn(process.execPath, ["bin/tips.mjs", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout?.on("data", (d) => {
+    out += d;
+  });
+  child.stderr?.on("data", (d) => {
+    out += d;
+  });
+  const done = new Promise<{ code: number | null; out: string }>((resolve) =>
+    child.on("close", (code) => resolve({ code, out })),
+  );
+  return { child, done };
+}
+
+describe("tips train", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tips-train-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("saves a checkpoint on Ctrl-C and finishes the run with --resume", async () => {
+    const out = join(dir, "run.safetensors");
+    const args = ["train", "--preset", "tips-test", "--steps", "12", "--batch", "4", "--out", out];
+    const first = tips(args);
+    // Interrupt once the first step has been reported.
+    await new Promise<void>((resolve) => {
+      first.child.stdout?.on("data", (d: Buffer) => {
+        if (d.toString().includes("step 1/12")) resolve();
+      });
+    });
+    first.child.kill("SIGINT");
+    const interrupted = await first.done;
+    expect(interrupted.out).toMatch(/interrupted; saved step \d+ to/);
+    expect(interrupted.code).toBe(130);
+    const saved = readCheckpoint(new Uint8Array(await readFile(out))).info;
+    expect(saved.state.step).toBeGreaterThan(0);
+    expect(saved.state.step).toBeLessThan(12);
+    expect(saved.notes.data).toBe("scenes");
+
+    // A resumed run keeps its options; changing one is refused.
+    const refused = await tips(["train", "--resume", out, "--batch", "8"]).done;
+    expect(refused.code).toBe(2);
+    expect(refused.out).toContain("--batch cannot change a resumed run");
+
+    const resumed = await tips(["train", "--resume", out]).done;
+    expect(resumed.code, resumed.out).toBe(0);
+    expect(resumed.out).toContain(`steps ${saved.state.step}..12`);
+    expect(resumed.out).toContain("saved step 12");
+    expect(readCheckpoint(new Uint8Array(await readFile(out))).info.state.step).toBe(12);
+  }, 300_000);
+
+  it("explains bad options without starting", async () => {
+    const cases: [string[], RegExp][] = [
+      [["train", "--preset", "tips-huge"], /unknown preset "tips-huge"; choose one of: tips-test/],
+      [["train", "--steps", "0"], /--steps takes an integer from 1/],
+      [["train", "--loss", "web=1,clip=2"], /--loss takes name=weight items/],
+      [["train", "--loss", "web=0"], /--loss switches every term off/],
+      [["train", "--teacher", "none"], /--teacher takes full or heads/],
+      [["train", "--resume", join(dir, "missing.safetensors")], /cannot read --resume/],
+      [["train", "--frobnicate"], /Unknown option '--frobnicate'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await tips(args).done;
+      expect(r.code, r.out).toBe(2);
+      expect(r.out).toMatch(message);
+    }
+  });
+});
