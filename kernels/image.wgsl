@@ -1,15 +1,15 @@
 // Crops of decoded images, resampled to S x S, flipped, scaled to [0, 1], as [N, 3, S, S] f32.
 // Source images are RGBA8 packed one pixel per u32 (little-endian: r in the low byte), several
 // images of any sizes one after another in `pixels`. Each output crop has a row in `crops`:
-//   [pixel offset of its image, image width, image height, flip (0/1),
+//   [pixel offset of its image, image width, image height, flip (bit 0) | taps << 1,
 //    crop x0, crop y0, crop width, crop height (source pixels, floats as bits)]
 // Resampling is bilinear (pixel centres, clamped at the borders); when a crop shrinks, each
-// output pixel averages `taps` x `taps` bilinear samples spread over its footprint (antialiasing).
+// output pixel averages taps x taps bilinear samples spread over its footprint (antialiasing).
+// Taps are per crop: a crop that is not shrunk stays plain bilinear (the identity at 1:1).
 
 struct Params {
   n: u32,      // crops
   size: u32,   // S
-  taps: u32,   // samples per axis per output pixel (1 = plain bilinear)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -47,17 +47,18 @@ fn crop(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var ox = pix - oy * p.size;
   let head = crops[2u * c];
   let box = bitcast<vec4f>(crops[2u * c + 1u]);
-  if (head.w == 1u) { ox = p.size - 1u - ox; }
+  if ((head.w & 1u) == 1u) { ox = p.size - 1u - ox; }
+  let taps = head.w >> 1u;
   let step = box.zw / f32(p.size);          // source pixels per output pixel
   var acc = vec3f(0.0);
-  for (var ty = 0u; ty < p.taps; ty++) {
-    for (var tx = 0u; tx < p.taps; tx++) {
-      let u = (f32(ox) + (f32(tx) + 0.5) / f32(p.taps)) * step.x + box.x;
-      let v = (f32(oy) + (f32(ty) + 0.5) / f32(p.taps)) * step.y + box.y;
+  for (var ty = 0u; ty < taps; ty++) {
+    for (var tx = 0u; tx < taps; tx++) {
+      let u = (f32(ox) + (f32(tx) + 0.5) / f32(taps)) * step.x + box.x;
+      let v = (f32(oy) + (f32(ty) + 0.5) / f32(taps)) * step.y + box.y;
       acc += bilinear(head.x, head.y, head.z, u, v);
     }
   }
-  acc /= f32(p.taps * p.taps);
+  acc /= f32(taps * taps);
   out[(c * 3u + 0u) * plane + pix] = acc.r;
   out[(c * 3u + 1u) * plane + pix] = acc.g;
   out[(c * 3u + 2u) * plane + pix] = acc.b;

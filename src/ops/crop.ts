@@ -47,10 +47,9 @@ export function packImages(gpu: Gpu, images: RgbaImage[]): PackedImages {
   };
 }
 
-/** Samples per axis per output pixel: enough to cover the largest shrink factor. */
-export function tapsFor(boxes: CropBox[], size: number): number {
-  const shrink = Math.max(1, ...boxes.map((b) => Math.max(b.width, b.height) / size));
-  return Math.min(MAX_TAPS, Math.ceil(shrink));
+/** Samples per axis per output pixel of a crop: enough to cover its shrink factor. */
+export function tapsFor(box: CropBox, size: number): number {
+  return Math.min(MAX_TAPS, Math.ceil(Math.max(1, Math.max(box.width, box.height) / size)));
 }
 
 export function cropImages(packed: PackedImages, boxes: CropBox[], size: number): Tensor {
@@ -60,7 +59,7 @@ export function cropImages(packed: PackedImages, boxes: CropBox[], size: number)
   boxes.forEach((b, i) => {
     const [w, h] = packed.sizes[b.image] ?? [0, 0];
     if (w === 0) throw new Error(`cropImages: crop ${i} names image ${b.image}, which is not in the batch`);
-    table.set([packed.offsets[b.image], w, h, b.flip ? 1 : 0], i * 8);
+    table.set([packed.offsets[b.image], w, h, (b.flip ? 1 : 0) | (tapsFor(b, size) << 1)], i * 8);
     floats.set([b.x, b.y, b.width, b.height], i * 8 + 4);
   });
   const out = Tensor.empty(gpu, [boxes.length, 3, size, size]);
@@ -68,7 +67,7 @@ export function cropImages(packed: PackedImages, boxes: CropBox[], size: number)
   const tableT = Tensor.from(gpu, table, [table.length], "u32");
   gpu.dispatch({
     kernel: cropKernel,
-    params: [boxes.length, size, tapsFor(boxes, size)],
+    params: [boxes.length, size],
     buffers: [packed.pixels.binding, tableT.binding, out.binding],
     workgroups: grid1d(out.size, 256),
   });
