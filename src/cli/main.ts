@@ -12,6 +12,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "train a TIPS model (built-in scenes or WebDataset shards), with checkpoints and resume",
     run: async (argv) => (await import("./train")).train(argv),
   },
+  embed: {
+    summary: "write image (CLS#1, CLS#2, patches) and text embeddings of a frozen encoder to .safetensors",
+    run: async (argv) => (await import("./embed")).embed(argv),
+  },
 };
 
 function usage(): string {

@@ -1,0 +1,172 @@
+// A frozen TIPS model for feature extraction: the image encoder, the text encoder and their
+// tokenizer, loaded from our checkpoints (training checkpoints or exported weights) or from the
+// official release (vision .npz, text .npz, tokenizer.model). Nothing here trains; it runs in the
+// browser and in Node alike.
+import { loadTokenizer, type TextTokenizer } from "../data/sentencepiece";
+import { Vocabulary } from "../data/vocab";
+import type { Gpu } from "../gpu/gpu";
+import { cropImages, packImages, type RgbaImage } from "../ops/crop";
+import { l2Normalize } from "../ops/normalize";
+import { ParameterStore } from "../tensor/params";
+import { Rng } from "../tensor/rng";
+import { decodeSafetensors, type StoredTensor } from "../tensor/safetensors";
+import { tidy } from "../tensor/scope";
+import { noGrad } from "../tensor/tape";
+import type { Tensor } from "../tensor/tensor";
+import type { TextConfig, TipsConfig, VisionConfig } from "./config";
+import { readNpz } from "./npz";
+import { TextEncoder, textBatch } from "./text";
+import { VisionEncoder } from "./vision";
+import { loadArrays, textConfigOf, visionConfigOf, WeightsError } from "./weights";
+
+export interface ImageFeatures {
+  /** [B, D] CLS#1, L2-normalised (the embedding for web-caption retrieval). */
+  cls1: Float32Array;
+  /** [B, D] CLS#2, L2-normalised (the embedding for synthetic, descriptive captions). */
+  cls2: Float32Array;
+  /** [B, h*w, D] patch tokens after the final norm, not normalised. */
+  patches: Float32Array;
+  grid: [number, number];
+}
+
+export class TipsEncoder {
+  readonly vision: VisionEncoder;
+  readonly text: TextEncoder;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly params: ParameterStore,
+    readonly visionConfig: VisionConfig,
+    readonly textConfig: TextConfig,
+    readonly tokenizer: TextTokenizer,
+    arrays: Map<string, StoredTensor>,
+  ) {
+    const rng = new Rng(0); // every value is overwritten by the weights
+    this.vision = new VisionEncoder(gpu, params, visionConfig, rng);
+    this.text = new TextEncoder(gpu, params, textConfig, rng);
+    try {
+      loadArrays(params, arrays);
+    } catch (err) {
+      params.dispose();
+      throw err;
+    }
+  }
+
+  /** The official release: image encoder .npz, text encoder .npz and tokenizer.model. */
+  static fromOfficial(
+    gpu: Gpu,
+    visionNpz: Uint8Array,
+    textNpz: Uint8Array,
+    tokenizerModel: Uint8Array,
+    /** Attention heads, needed only for widths that are not an official size. */
+    heads?: number,
+): TipsEncoder {
+    const vision = readNpz(visionNpz);
+    const text = readNpz(textNpz);
+    text.delete("temperature"); // the CLIP temperature is not part of the encoder
+    const tokenizer = loadTokenizer(tokenizerModel);
+    const textConfig = textConfigOf(text, heads);
+    if (tokenizer.size > textConfig.vocabSize)
+      throw new WeightsError(
+        `the tokenizer has ${tokenizer.size} pieces but the text encoder only ${textConfig.vocabSize} embeddings: are they from the same release?`,
+      );
+    const arrays = new Map([...vision, ...text]);
+    return new TipsEncoder(
+      gpu,
+      new ParameterStore(gpu),
+      visionConfigOf(vision, heads),
+      textConfig,
+      tokenizer,
+      arrays,
+    );
+  }
+
+  /** Our safetensors: a training checkpoint or exported weights, with config and tokenizer inside. */
+  static fromCheckpoint(gpu: Gpu, bytes: Uint8Array): TipsEncoder {
+    const { tensors, metadata } = decodeSafetensors(bytes);
+    if (!metadata.config || !metadata.tokenizer)
+      throw new WeightsError(
+        "this safetensors file has no TIPS config and tokenizer in its header: for the official release load its .npz files and tokenizer.model",
+      );
+    let config: TipsConfig;
+    let tokenizerJson: unknown;
+    try {
+      config = JSON.parse(metadata.config);
+      tokenizerJson = JSON.parse(metadata.tokenizer);
+    } catch {
+      throw new WeightsError("the header's config or tokenizer entry is not valid JSON");
+    }
+    const tokenizer = Vocabulary.fromJSON(tokenizerJson);
+    // Only the encoders load: teacher, heads, optimiser state and the logit scale are ignored.
+    return new TipsEncoder(gpu, new ParameterStore(gpu), config.vision, config.text, tokenizer, tensors);
+  }
+
+  /**
+   * Features of images resized to size x size (antialiased bilinear, as the official demo's
+   * Resize((size, size))), in batches of `batch`. `onBatch` hears the number done so far.
+   */
+  async embedImages(
+    images: RgbaImage[],
+    size = this.visionConfig.imageSize,
+    batch = 16,
+    onBatch?: (done: number) => void,
+  ): Promise<ImageFeatures> {
+    const p = this.visionConfig.patchSize;
+    if (!Number.isInteger(size) || size < p || size % p !== 0)
+      throw new Error(`image size ${size} is not a positive multiple of the patch size ${p}`);
+    const d = this.visionConfig.width;
+    const g = size / p;
+    const n = images.length;
+    const out: ImageFeatures = {
+      cls1: new Float32Array(n * d),
+      cls2: new Float32Array(n * d),
+      patches: new Float32Array(n * g * g * d),
+      grid: [g, g],
+    };
+    for (let start = 0; start < n; start += batch) {
+      const part = images.slice(start, start + batch);
+      const [cls1, cls2, patches] = noGrad(() =>
+        tidy(() => {
+          const packed = packImages(this.gpu, part);
+          const boxes = part.map((im, i) => ({
+            image: i,
+            x: 0,
+            y: 0,
+            width: im.width,
+            height: im.height,
+            flip: false,
+          }));
+          const o = this.vision.forward(cropImages(packed, boxes, size));
+          return [l2Normalize(o.cls1), l2Normalize(o.cls2), o.patches];
+        }),
+      );
+      out.cls1.set((await cls1.read()) as Float32Array, start * d);
+      out.cls2.set((await cls2.read()) as Float32Array, start * d);
+      out.patches.set((await patches.read()) as Float32Array, start * g * g * d);
+      for (const t of [cls1, cls2, patches]) t.dispose();
+      onBatch?.(Math.min(start + batch, n));
+    }
+    return out;
+  }
+
+  /** [T, D] L2-normalised text embeddings. */
+  async embedTexts(texts: string[], batch = 64): Promise<Float32Array> {
+    const d = this.textConfig.width;
+    const length = this.textConfig.maxLength;
+    const out = new Float32Array(texts.length * d);
+    for (let start = 0; start < texts.length; start += batch) {
+      const part = texts.slice(start, start + batch);
+      const { ids } = this.tokenizer.encode(part, length);
+      const t: Tensor = noGrad(() =>
+        tidy(() => l2Normalize(this.text.forward(textBatch(this.gpu, ids, part.length, length)))),
+      );
+      out.set((await t.read()) as Float32Array, start * d);
+      t.dispose();
+    }
+    return out;
+  }
+
+  dispose(): void {
+    this.params.dispose();
+  }
+}
