@@ -1,12 +1,13 @@
 // LayerNorm over the last axis: y = (x - mean) * rstd * weight + bias, rstd = 1 / sqrt(var + eps).
-// One 256-thread workgroup per row; thread `lid` owns columns lid, lid + 256, ... and keeps them
-// in registers (PER_THREAD of them, rows of at most 4096), so each row is read once. The
-// variance is the mean of squared deviations from the mean (two passes over the registers).
+// One workgroup of THREADS (32 to 256, sized to the row by the op) per row; thread `lid` owns
+// columns lid, lid + THREADS, ... and keeps them in registers (PER_THREAD of them, at most CACHE:
+// rows of at most 4096 values), so each row is read once. The variance is the mean of squared
+// deviations from the mean (two passes over the registers).
 // Reductions are trees in workgroup memory, reached by the whole workgroup (padding rows too).
 
-override PER_THREAD: u32 = 16u;  // ceil(cols / 256), at most CACHE
+override THREADS: u32 = 256u;    // a power of two, 32 to 256
+override PER_THREAD: u32 = 16u;  // ceil(cols / THREADS), at most CACHE
 
-const THREADS = 256u;
 const CACHE = 16u;
 
 struct Params {
@@ -140,13 +141,14 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3
 @group(0) @binding(2) var<storage, read_write> dweight: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dbias: array<f32>;
 
+override FINISH_LANES: u32 = 8u;  // 1 to 8, chosen by the op from the number of groups
 const FINISH_COLS = 32u;
-const FINISH_LANES = THREADS / FINISH_COLS;
-var<workgroup> lane_sums: array<f32, THREADS>;
+var<workgroup> lane_sums: array<f32, FINISH_COLS * FINISH_LANES>;
 
-// dweight and dbias: a workgroup owns 32 of the 2 * cols entries; its 8 lanes of 32 threads
-// add up every 8th group's partials (coalesced), then lane 0 adds the 8 lane sums in order.
-@compute @workgroup_size(THREADS)
+// dweight and dbias: a workgroup owns 32 of the 2 * cols entries; its FINISH_LANES lanes of 32
+// threads add up every FINISH_LANES-th group's partials (coalesced), then lane 0 adds the lane
+// sums in order.
+@compute @workgroup_size(FINISH_COLS * FINISH_LANES)
 fn finish(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
           @builtin(local_invocation_index) lid: u32) {
   let col = lid % FINISH_COLS;

@@ -2,9 +2,11 @@
 // with logits t*S where t = exp(log_scale) is learned:
 //   L = 1/(2B) * sum_i [ (lse_row_i - t S_ii) + (lse_col_i - t S_ii) ].
 // Entry points: lse (one workgroup per row or per column of t*S), total (one workgroup),
-// grad (dS elementwise), grad_scale (one workgroup: dL/d log_scale).
+// grad (dS elementwise), grad_scale (one workgroup: dL/d log_scale). lse, total and grad_scale
+// run THREADS per workgroup (32 to 256, sized by the op to the B or B^2 values they reduce).
 
 override COLUMNS: bool = false;  // lse over columns instead of rows
+override THREADS: u32 = 256u;    // a power of two, 32 to 256
 
 struct Params {
   b: u32,
@@ -12,12 +14,12 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-var<workgroup> tree: array<f32, 256>;
+var<workgroup> tree: array<f32, THREADS>;
 
 fn tree_max(lid: u32, v: f32) -> f32 {
   tree[lid] = v;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
+  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
     if (lid < s) { tree[lid] = max(tree[lid], tree[lid + s]); }
     workgroupBarrier();
   }
@@ -29,7 +31,7 @@ fn tree_max(lid: u32, v: f32) -> f32 {
 fn tree_sum(lid: u32, v: f32) -> f32 {
   tree[lid] = v;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
+  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
     if (lid < s) { tree[lid] += tree[lid + s]; }
     workgroupBarrier();
   }
@@ -47,15 +49,15 @@ fn at(line: u32, k: u32) -> f32 {
 @group(0) @binding(2) var<storage, read> log_scale: array<f32>;
 @group(0) @binding(3) var<storage, read_write> lse_out: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(THREADS)
 fn lse(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let line = wg.x;
   let t = exp(log_scale[0]);
   var m = -3.0e38;
-  for (var k = lid.x; k < p.b; k += 256u) { m = max(m, t * at(line, k)); }
+  for (var k = lid.x; k < p.b; k += THREADS) { m = max(m, t * at(line, k)); }
   m = tree_max(lid.x, m);
   var s = 0.0;
-  for (var k = lid.x; k < p.b; k += 256u) { s += exp(t * at(line, k) - m); }
+  for (var k = lid.x; k < p.b; k += THREADS) { s += exp(t * at(line, k) - m); }
   s = tree_sum(lid.x, s);
   if (lid.x == 0u) { lse_out[line] = m + log(s); }
 }
@@ -66,11 +68,11 @@ fn lse(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3
 @group(0) @binding(4) var<storage, read> lse_cols: array<f32>;
 @group(0) @binding(5) var<storage, read_write> loss: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(THREADS)
 fn total(@builtin(local_invocation_id) lid: vec3u) {
   let t = exp(log_scale_t[0]);
   var s = 0.0;
-  for (var i = lid.x; i < p.b; i += 256u) {
+  for (var i = lid.x; i < p.b; i += THREADS) {
     s += lse_rows[i] + lse_cols[i] - 2.0 * t * sim_t[i * p.b + i];
   }
   s = tree_sum(lid.x, s);
@@ -105,11 +107,11 @@ fn grad(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
 
 @group(0) @binding(6) var<storage, read_write> dlog_scale: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(THREADS)
 fn grad_scale(@builtin(local_invocation_id) lid: vec3u) {
   let t = exp(log_scale_g[0]);
   var s = 0.0;
-  for (var idx = lid.x; idx < p.b * p.b; idx += 256u) {
+  for (var idx = lid.x; idx < p.b * p.b; idx += THREADS) {
     let i = idx / p.b;
     let j = idx - i * p.b;
     s += bracket(i, j, t, sim_g[idx]) * sim_g[idx];

@@ -4,6 +4,10 @@
 // a batch of T images, crop-major; iBOT: R = T). The teacher gets no gradient.
 //   d ce_r / d s_rk = (softmax(s_r / tau_s)_k - q_rk) / tau_s
 
+// The forward runs THREADS (32 to 256, sized to K by the op) per row; its reductions are trees
+// in workgroup memory, the two maxima together and then the three sums together.
+override THREADS: u32 = 256u;  // a power of two, 32 to 256
+
 struct Params {
   rows: u32,
   teacher_rows: u32,
@@ -14,24 +18,26 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-var<workgroup> tree: array<f32, 256>;
+var<workgroup> tree: array<vec3f, THREADS>;
 
-fn tree_max(lid: u32, v: f32) -> f32 {
-  tree[lid] = v;
+// Elementwise max (x, y) and sum (x, y, z) over the workgroup, returned to every invocation.
+// Call from uniform control flow.
+fn tree_max(lid: u32, v: vec2f) -> vec2f {
+  tree[lid] = vec3f(v, 0.0);
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
+  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
     if (lid < s) { tree[lid] = max(tree[lid], tree[lid + s]); }
     workgroupBarrier();
   }
-  let r = tree[0];
+  let r = tree[0].xy;
   workgroupBarrier();
   return r;
 }
 
-fn tree_sum(lid: u32, v: f32) -> f32 {
+fn tree_sum(lid: u32, v: vec3f) -> vec3f {
   tree[lid] = v;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
+  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
     if (lid < s) { tree[lid] += tree[lid + s]; }
     workgroupBarrier();
   }
@@ -51,38 +57,32 @@ fn teacher_logit(t_base: u32, k: u32) -> f32 {
   return (teacher[t_base + k] - centre[k]) * p.inv_tau_t;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(THREADS)
 fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_id) lid: vec3u) {
   let r = wg.y * nwg.x + wg.x;   // uniform: whole workgroups skip together
   if (r >= p.rows) { return; }
   let s_base = r * p.k;
   let t_base = (r % p.teacher_rows) * p.k;
-  var ms = -3.0e38;
-  var mt = -3.0e38;
-  for (var k = lid.x; k < p.k; k += 256u) {
-    ms = max(ms, student[s_base + k] * p.inv_tau_s);
-    mt = max(mt, teacher_logit(t_base, k));
+  var m = vec2f(-3.0e38);  // student, teacher
+  for (var k = lid.x; k < p.k; k += THREADS) {
+    m = max(m, vec2f(student[s_base + k] * p.inv_tau_s, teacher_logit(t_base, k)));
   }
-  ms = tree_max(lid.x, ms);
-  mt = tree_max(lid.x, mt);
-  var ss = 0.0;
-  var st = 0.0;
-  var qs = 0.0;   // sum_k exp(t_k - mt) * s_k / tau_s (normalised by st below)
-  for (var k = lid.x; k < p.k; k += 256u) {
+  m = tree_max(lid.x, m);
+  let ms = m.x;
+  let mt = m.y;
+  // sum_k exp(s_k - ms), sum_k exp(t_k - mt), sum_k exp(t_k - mt) * s_k (normalised below)
+  var sums = vec3f(0.0);
+  for (var k = lid.x; k < p.k; k += THREADS) {
     let sl = student[s_base + k] * p.inv_tau_s;
     let e = exp(teacher_logit(t_base, k) - mt);
-    ss += exp(sl - ms);
-    st += e;
-    qs += e * sl;
+    sums += vec3f(exp(sl - ms), e, e * sl);
   }
-  ss = tree_sum(lid.x, ss);
-  st = tree_sum(lid.x, st);
-  qs = tree_sum(lid.x, qs);
+  sums = tree_sum(lid.x, sums);
   if (lid.x == 0u) {
-    let lse_s = ms + log(ss);
-    let ce = lse_s - qs / st;
-    row_out[r] = vec4f(ce, lse_s, mt, log(st));
+    let lse_s = ms + log(sums.x);
+    let ce = lse_s - sums.z / sums.y;
+    row_out[r] = vec4f(ce, lse_s, mt, log(sums.y));
     ce_out[r] = ce;
   }
 }

@@ -1,13 +1,14 @@
-// Softmax and log-softmax over the last axis, and their backward: one 256-thread workgroup per
-// row. Thread `lid` owns columns lid, lid + 256, ...; it holds up to PER_THREAD of them in
-// registers, so a row of up to 4096 values is read once. Longer rows are walked in tiles of
-// PER_THREAD * 256 values and re-read for each pass. Reductions are trees in workgroup memory;
-// every barrier is reached by the whole workgroup (padding rows included).
+// Softmax and log-softmax over the last axis, and their backward: one workgroup of THREADS (32
+// to 256, sized to the row by the op) per row. Thread `lid` owns columns lid, lid + THREADS, ...;
+// it holds up to PER_THREAD of them in registers, so a row of up to PER_THREAD * THREADS values
+// (4096 at most) is read once. Longer rows are walked in tiles of PER_THREAD * THREADS values and
+// re-read for each pass. Reductions are trees in workgroup memory; every barrier is reached by
+// the whole workgroup (padding rows included).
 
-override PER_THREAD: u32 = 16u;  // ceil(cols / 256), at most CACHE
+override THREADS: u32 = 256u;    // a power of two, 32 to 256
+override PER_THREAD: u32 = 16u;  // ceil(cols / THREADS), at most CACHE
 override LOG: bool = false;      // log-softmax instead of softmax
 
-const THREADS = 256u;
 const CACHE = 16u;
 const NEG_MAX = -0x1.fffffep+127f;  // the lowest finite f32
 

@@ -5,15 +5,26 @@ import code from "../../kernels/layernorm.wgsl?raw";
 import { ceilDiv, f32, grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
+import { rowThreads } from "./rows";
 
 const forwardKernel = kernel("layernorm.forward", code, "forward");
 const backwardKernel = kernel("layernorm.backward", code, "backward");
 const finishKernel = kernel("layernorm.finish", code, "finish");
 
-/** The kernels keep a row in registers: 16 values for each of 256 threads. */
+/** The kernels keep a row in registers: up to 16 values for each of up to 256 threads. */
 export const MAX_LAYERNORM_DIM = 4096;
 /** The backward splits the rows among about this many workgroups (each sums its share of dweight, dbias). */
 const BACKWARD_GROUPS = 512;
+
+/**
+ * Lanes of 32 threads that the finish kernel splits the groups' partials among: each lane adds
+ * up at most 64 of them, so few groups take one lane (1, 2, 4 or 8; 8 from 257 groups on).
+ */
+function finishLanes(groups: number): number {
+  let lanes = 1;
+  while (lanes < 8 && lanes * 64 < groups) lanes *= 2;
+  return lanes;
+}
 
 export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): Tensor {
   const cols = x.shape[x.rank - 1];
@@ -26,7 +37,8 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): 
   }
   const gpu = x.gpu;
   const rows = numel(x.shape.slice(0, -1));
-  const constants = { PER_THREAD: ceilDiv(cols, 256) };
+  const threads = rowThreads(cols);
+  const constants = { THREADS: threads, PER_THREAD: ceilDiv(cols, threads) };
   const y = Tensor.empty(gpu, x.shape);
   const stats = Tensor.empty(gpu, [rows, 2]); // mean, rstd per row
   if (rows) {
@@ -57,6 +69,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): 
     }
     gpu.dispatch({
       kernel: finishKernel,
+      constants: { FINISH_LANES: finishLanes(groups) },
       params,
       buffers: [partials.binding, dweight.binding, dbias.binding],
       workgroups: grid1d(2 * cols, 32),

@@ -6,6 +6,7 @@ import code from "../../kernels/loss_clip.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { shapeString, Tensor } from "../tensor/tensor";
+import { rowThreads } from "./rows";
 
 const lseKernel = kernel("loss_clip.lse", code, "lse");
 const totalKernel = kernel("loss_clip.total", code, "total");
@@ -23,6 +24,7 @@ export function clipLoss(sim: Tensor, logScale: Tensor): Tensor {
   if (logScale.size !== 1)
     throw new Error(`clipLoss: logScale must hold one value, got ${shapeString(logScale.shape)}`);
   const gpu = sim.gpu;
+  const threads = rowThreads(b);
   const lseRows = Tensor.empty(gpu, [b]);
   const lseCols = Tensor.empty(gpu, [b]);
   const loss = Tensor.empty(gpu, [1]);
@@ -32,7 +34,7 @@ export function clipLoss(sim: Tensor, logScale: Tensor): Tensor {
   ] as const) {
     gpu.dispatch({
       kernel: lseKernel,
-      constants: { COLUMNS: columns },
+      constants: { COLUMNS: columns, THREADS: threads },
       params: [b],
       buffers: [sim.binding, logScale.binding, out.binding],
       workgroups: [b],
@@ -40,6 +42,7 @@ export function clipLoss(sim: Tensor, logScale: Tensor): Tensor {
   }
   gpu.dispatch({
     kernel: totalKernel,
+    constants: { THREADS: threads },
     params: [b],
     buffers: [sim.binding, logScale.binding, lseRows.binding, lseCols.binding, loss.binding],
     workgroups: [1],
@@ -56,6 +59,7 @@ export function clipLoss(sim: Tensor, logScale: Tensor): Tensor {
     });
     gpu.dispatch({
       kernel: gradScaleKernel,
+      constants: { THREADS: rowThreads(b * b) },
       params: [b],
       buffers: [...common, dLogScale.binding],
       workgroups: [1],

@@ -5,6 +5,7 @@ import code from "../../kernels/loss_distill.wgsl?raw";
 import { f32, grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { shapeString, Tensor } from "../tensor/tensor";
+import { rowThreads } from "./rows";
 
 const forwardKernel = kernel("loss_distill.forward", code, "forward");
 const backwardKernel = kernel("loss_distill.backward", code, "backward");
@@ -44,6 +45,7 @@ export function softCrossEntropy(
   const ce = Tensor.empty(gpu, [rows]);
   gpu.dispatch({
     kernel: forwardKernel,
+    constants: { THREADS: rowThreads(k) },
     params,
     buffers: [student.binding, teacher.binding, centre.binding, saved.binding, ce.binding],
     workgroups: grid1d(rows, 1),

@@ -3,6 +3,7 @@ import code from "../../kernels/normalize.wgsl?raw";
 import { f32, grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
+import { rowThreads } from "./rows";
 
 const forwardKernel = kernel("normalize.forward", code, "forward");
 const backwardKernel = kernel("normalize.backward", code, "backward");
@@ -15,7 +16,11 @@ export function l2Normalize(x: Tensor, eps = 1e-3): Tensor {
   if (x.rank === 0) throw new Error(`l2Normalize: needs at least one axis, got ${shapeString(x.shape)}`);
   const cols = x.shape[x.rank - 1];
   const rows = numel(x.shape.slice(0, -1));
-  const constants = { PER_THREAD: Math.min(MAX_PER_THREAD, Math.max(1, Math.ceil(cols / 256))) };
+  const threads = rowThreads(cols);
+  const constants = {
+    THREADS: threads,
+    PER_THREAD: Math.min(MAX_PER_THREAD, Math.max(1, Math.ceil(cols / threads))),
+  };
   const params = [rows, cols, f32(eps)];
   const y = Tensor.empty(x.gpu, x.shape);
   if (y.size) {

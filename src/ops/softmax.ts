@@ -3,6 +3,7 @@ import code from "../../kernels/softmax.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
+import { rowThreads } from "./rows";
 
 const forwardKernel = kernel("softmax.forward", code, "forward");
 const backwardKernel = kernel("softmax.backward", code, "backward");
@@ -15,8 +16,10 @@ function rowSoftmax(x: Tensor, log: boolean): Tensor {
   if (x.rank === 0) throw new Error(`${name}: needs at least one axis, got ${shapeString(x.shape)}`);
   const cols = x.shape[x.rank - 1];
   const rows = numel(x.shape.slice(0, -1));
+  const threads = rowThreads(cols);
   const constants = {
-    PER_THREAD: Math.min(MAX_PER_THREAD, Math.max(1, Math.ceil(cols / 256))),
+    THREADS: threads,
+    PER_THREAD: Math.min(MAX_PER_THREAD, Math.max(1, Math.ceil(cols / threads))),
     LOG: log ? 1 : 0,
   };
   const y = Tensor.empty(x.gpu, x.shape);

@@ -27,7 +27,9 @@ export function refClipLoss(b: number) {
 }
 
 export const clipLossCases: OpCase[] = [
-  ...[1, 3, 7, 67, 300].map(
+  // Workgroups (rows.ts) of 32 threads for lse and total up to B = 512, 64 at B = 513;
+  // grad_scale's over B^2: 32 up to B = 22, 64 at B = 32, 128 at B = 33 (below), 256 from 46.
+  ...[1, 3, 7, 32, 67, 300, 513].map(
     (b): OpCase => ({
       name: `clip loss B=${b}`,
       inputs: [{ shape: [b, b] }, { shape: [1], values: "positive" }],

@@ -15,12 +15,21 @@ export function refL2Normalize(cols: number, eps: number, rowScale: (r: number) 
   };
 }
 
-// Rows of 1 to 5000 values (5000 > 4096 walks the row in two tiles).
+// Rows of 1 to 5000 values (4097 and 5000 > 4096 walk the row in two tiles). The workgroup has
+// 32 threads up to 512 values, 64 up to 1024, 128 up to 2048, else 256 (rows.ts).
 const shapes = [
   [1, 1],
   [3, 5],
+  [4, 33],
   [67, 129],
   [2, 3, 384],
+  [3, 512],
+  [3, 513],
+  [2, 1030],
+  [2, 2048],
+  [2, 2049],
+  [2, 4096],
+  [2, 4097],
   [2, 5000],
 ];
 /** Row scale of the mixed case: 1e-4 where the mask is 0 (norm about 2e-4, under eps), else 1. */

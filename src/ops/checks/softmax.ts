@@ -19,8 +19,20 @@ export function refSoftmax(cols: number, log: boolean, alpha = 1) {
   };
 }
 
-// Rows of 1 to 5000 columns (5000 > 4096 walks the row in two tiles).
-const shapes = [[5], [3, 5, 1], [67, 129], [2, 3, 300], [3, 1030], [2, 5000]];
+// Rows of 1 to 5000 columns (4097 and 5000 > 4096 walk the row in two tiles). The workgroup has
+// 32 threads up to 512 columns, 64 up to 1024, 128 up to 2048, else 256 (rows.ts).
+const shapes = [
+  [5],
+  [3, 5, 1],
+  [4, 33],
+  [67, 129],
+  [2, 3, 300],
+  [3, 513],
+  [3, 1030],
+  [2, 2049],
+  [2, 4097],
+  [2, 5000],
+];
 
 export const softmaxCases: OpCase[] = [
   ...shapes.map(
