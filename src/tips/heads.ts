@@ -9,17 +9,21 @@ import type { Rng } from "../tensor/rng";
 import type { Tensor } from "../tensor/tensor";
 import type { HeadConfig } from "./config";
 
+const HEAD_EPS = 1e-12;
+
 export class ProjectionHead {
   readonly layers: Linear[];
   /** [K, bottleneck]: prototype directions, normalised per row in forward. */
   readonly prototypes: Tensor;
 
   constructor(params: ParameterStore, name: string, inDim: number, c: HeadConfig, rng: Rng) {
-    const init = { weight: { truncNormal: 0.02 } } as const;
+    // torch.nn.Linear's init (U(+-1/sqrt(in))) rather than DINOv2's N(0, 0.02): with small
+    // widths 0.02 shrinks the signal layer by layer, the bottleneck output starts near zero and
+    // its normalisation amplifies gradients a thousandfold. (The official release has no heads.)
     this.layers = [
-      new Linear(params, `${name}.mlp.0`, inDim, c.hidden, rng, init),
-      new Linear(params, `${name}.mlp.2`, c.hidden, c.hidden, rng, init),
-      new Linear(params, `${name}.mlp.4`, c.hidden, c.bottleneck, rng, init),
+      new Linear(params, `${name}.mlp.0`, inDim, c.hidden, rng),
+      new Linear(params, `${name}.mlp.2`, c.hidden, c.hidden, rng),
+      new Linear(params, `${name}.mlp.4`, c.hidden, c.bottleneck, rng),
     ];
     this.prototypes = params.create(
       `${name}.last_layer.weight`,
@@ -31,7 +35,9 @@ export class ProjectionHead {
   /** x: [..., inDim] -> [..., K] logits. */
   forward(x: Tensor): Tensor {
     const [l0, l1, l2] = this.layers;
-    const z = l2Normalize(l2.forward(l1.forward(l0.forward(x, "gelu"), "gelu")));
-    return matmul(z, l2Normalize(this.prototypes), { transB: true });
+    // DINOv2's eps (fp32): at init a small head's bottleneck output has a norm well below the
+    // 1e-3 the CLIP embeddings use, and that eps would squash every logit towards uniform.
+    const z = l2Normalize(l2.forward(l1.forward(l0.forward(x, "gelu"), "gelu")), HEAD_EPS);
+    return matmul(z, l2Normalize(this.prototypes, HEAD_EPS), { transB: true });
   }
 }

@@ -214,8 +214,8 @@ export function headRef(c: TipsConfig, p: Params, name: string, x: Float64Array,
   const d = c.vision.width;
   let h = map(linear(x, n, p, `${name}.mlp.0`, d, hidden), gelu);
   h = map(linear(h, n, p, `${name}.mlp.2`, hidden, hidden), gelu);
-  const z = l2Normalize(linear(h, n, p, `${name}.mlp.4`, hidden, bottleneck), n, bottleneck);
-  const protos = l2Normalize(p.get(`${name}.last_layer.weight`)!, k, bottleneck);
+  const z = l2Normalize(linear(h, n, p, `${name}.mlp.4`, hidden, bottleneck), n, bottleneck, 1e-12);
+  const protos = l2Normalize(p.get(`${name}.last_layer.weight`)!, k, bottleneck, 1e-12);
   return linear(z, n, new Map([["w.weight", protos]]), "w", bottleneck, k);
 }
 
