@@ -1,6 +1,7 @@
 import { numel } from "../../tensor/tensor";
 import type { OpCase } from "../check";
 import { type Activation, matmul } from "../matmul";
+import { erf64 } from "./gelu";
 
 interface Config {
   /** Batch axes of a and of b ([] for a 2-D operand shared by every batch). */
@@ -14,25 +15,6 @@ interface Config {
   bias?: boolean;
   activation?: Activation;
   tile?: 64 | 128;
-}
-
-/** erf in float64: Taylor series below 2, the continued fraction of erfc above. */
-export function erf64(x: number): number {
-  const ax = Math.abs(x);
-  if (ax < 2) {
-    let term = x;
-    let total = x;
-    for (let n = 1; n < 60; n++) {
-      term *= (-x * x) / n;
-      total += term / (2 * n + 1);
-    }
-    return (2 / Math.sqrt(Math.PI)) * total;
-  }
-  if (ax > 8) return Math.sign(x);
-  let frac = 0; // erfc(x) = exp(-x^2) / sqrt(pi) / (x + (1/2) / (x + 1 / (x + (3/2) / (x + ...))))
-  for (let n = 80; n >= 1; n--) frac = n / 2 / (ax + frac);
-  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + frac);
-  return Math.sign(x) * (1 - erfc);
 }
 
 export function activate64(activation: Activation, z: number): number {
