@@ -12,6 +12,11 @@ const COMMANDS: Record<string, Command> = {
     summary: "train a TIPS model (built-in scenes or WebDataset shards), with checkpoints and resume",
     run: async (argv) => (await import("./train")).train(argv),
   },
+  shards: {
+    summary:
+      "write WebDataset shards (img2dataset layout) from scenes, openmoji or a folder of images with captions",
+    run: async (argv) => (await import("./shards")).shards(argv),
+  },
   embed: {
     summary: "write image (CLS#1, CLS#2, patches) and text embeddings of a frozen encoder to .safetensors",
     run: async (argv) => (await import("./embed")).embed(argv),
