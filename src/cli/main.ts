@@ -21,6 +21,11 @@ const COMMANDS: Record<string, Command> = {
     summary: "write image (CLS#1, CLS#2, patches) and text embeddings of a frozen encoder to .safetensors",
     run: async (argv) => (await import("./embed")).embed(argv),
   },
+  eval: {
+    summary:
+      "evaluate a frozen encoder on held-out scenes: probe mIoU and depth RMSE, kNN, zero-shot, retrieval R@1",
+    run: async (argv) => (await import("./eval")).evalCommand(argv),
+  },
 };
 
 function usage(): string {

@@ -1,0 +1,123 @@
+// `tips eval`: what a frozen encoder's features are worth on the built-in scenes dataset:
+// linear probes (segmentation mIoU, depth RMSE), kNN and zero-shot classification, retrieval
+// Recall@1 with web (CLS#1) and synthetic (CLS#2) captions. Prints a table; --json writes it all.
+import { readFile } from "node:fs/promises";
+import { evaluate } from "../eval/evaluate";
+import { formatEvalTable } from "../eval/report";
+import { TipsEncoder } from "../tips/encoder";
+import { CliError, intOption, numberOption, parseCommand, stringOption } from "./args";
+import { writeFileAtomic } from "./files";
+import { describeGpu, nodeGpu } from "./gpu";
+
+const HELP = `usage: tips eval [options]
+
+Evaluates a frozen TIPS encoder on the built-in scenes dataset (docs/evaluation.md): linear probes
+fitted on train-split images and tested on held-out ones (segmentation mIoU, depth RMSE), kNN and
+zero-shot classification of each image's main object, retrieval Recall@1 both ways.
+
+  --checkpoint FILE    our checkpoint or exported weights (.safetensors)
+  --vision FILE        the official image encoder checkpoint (.npz), with --text-model and --tokenizer
+  --text-model FILE    the official text encoder checkpoint (.npz)
+  --tokenizer FILE     the official tokenizer.model
+  --train N            train-split images for the probes and kNN (default 64)
+  --test M             held-out images to measure on (default 32)
+  --size S             image side in pixels, a multiple of the patch size (default: the model's)
+  --seed N             seed of the probes' initialisation and minibatches (default 0)
+  --data-seed N        seed of the scenes generator (default 0)
+  --k N                kNN neighbours (default 20)
+  --vote weighted|majority   kNN vote: DINO's exp(cos/0.07) weights (default) or one vote each
+  --probe-steps N      AdamW steps per linear probe (default 300)
+  --probe-lr X         peak learning rate of the probes (default 0.02)
+  --probe-batch N      patches per probe step; all of them when fewer (default 4096)
+  --batch N            images per encoder batch (default 16)
+  --json FILE          also write every number (per-class IoU included) as JSON
+  --swiftshader        run on the CPU (SwiftShader) when there is no GPU`;
+
+const OPTIONS = {
+  checkpoint: { type: "string" },
+  vision: { type: "string" },
+  "text-model": { type: "string" },
+  tokenizer: { type: "string" },
+  train: { type: "string" },
+  test: { type: "string" },
+  size: { type: "string" },
+  seed: { type: "string" },
+  "data-seed": { type: "string" },
+  k: { type: "string" },
+  vote: { type: "string" },
+  "probe-steps": { type: "string" },
+  "probe-lr": { type: "string" },
+  "probe-batch": { type: "string" },
+  batch: { type: "string" },
+  json: { type: "string" },
+} as const;
+
+async function readInput(path: string, what: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (err) {
+    throw new CliError(`cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+export async function evalCommand(argv: string[]): Promise<void> {
+  const p = parseCommand(argv, OPTIONS, HELP);
+  if (!p) return;
+  if (p.positionals.length) throw new CliError(`unexpected argument "${p.positionals[0]}"\n\n${HELP}`);
+  const checkpoint = stringOption(p, "checkpoint");
+  const official = ["vision", "text-model", "tokenizer"].map((n) => stringOption(p, n));
+  if (!checkpoint && official.some((f) => !f))
+    throw new CliError(
+      "give --checkpoint FILE, or all of --vision, --text-model and --tokenizer (the official release)",
+    );
+  if (checkpoint && official.some((f) => f))
+    throw new CliError("give --checkpoint or the official files, not both");
+  const vote = stringOption(p, "vote") ?? "weighted";
+  if (vote !== "weighted" && vote !== "majority")
+    throw new CliError(`--vote takes "weighted" or "majority", got "${vote}"`);
+  const train = intOption(p, "train", 64, 2, 1_000_000);
+  const test = intOption(p, "test", 32, 2, 1000);
+  const seed = intOption(p, "seed", 0, 0);
+  const dataSeed = intOption(p, "data-seed", 0, 0);
+  const k = intOption(p, "k", 20);
+  const steps = intOption(p, "probe-steps", 300);
+  const lr = numberOption(p, "probe-lr", 0.02, 0);
+  const probeBatch = intOption(p, "probe-batch", 4096);
+  const batch = intOption(p, "batch", 16);
+  const json = stringOption(p, "json");
+
+  const gpu = await nodeGpu();
+  console.log(`GPU: ${describeGpu(gpu)}`);
+  const encoder = checkpoint
+    ? TipsEncoder.fromCheckpoint(gpu, await readInput(checkpoint, "--checkpoint"))
+    : TipsEncoder.fromOfficial(
+        gpu,
+        await readInput(official[0] as string, "--vision"),
+        await readInput(official[1] as string, "--text-model"),
+        await readInput(official[2] as string, "--tokenizer"),
+      );
+  try {
+    const patch = encoder.visionConfig.patchSize;
+    const size = intOption(p, "size", encoder.visionConfig.imageSize, 8, 4096);
+    if (size % patch !== 0) throw new CliError(`--size ${size} is not a multiple of the patch size ${patch}`);
+    const result = await evaluate(encoder, {
+      train,
+      test,
+      size,
+      seed,
+      dataSeed,
+      k,
+      vote,
+      batch,
+      probe: { steps, lr, batch: probeBatch },
+      onProgress: (m) => console.log(m),
+    });
+    console.log(`\n${formatEvalTable(result)}`);
+    if (json) {
+      await writeFileAtomic(json, new TextEncoder().encode(`${JSON.stringify(result, null, 2)}\n`));
+      console.log(`wrote ${json}`);
+    }
+  } finally {
+    encoder.dispose();
+  }
+}

@@ -1,0 +1,73 @@
+// The results of evaluate() as a text table: each number next to what a featureless guess gets.
+import type { EvalResult } from "./evaluate";
+
+function fixed(v: number, digits = 3): string {
+  return Number.isFinite(v) ? v.toFixed(digits) : String(v);
+}
+
+export function formatEvalTable(r: EvalResult): string {
+  const s = r.setup;
+  const rows: [string, string, string][] = [
+    ["metric", "value", "baselines (featureless guesses) and limits"],
+    [
+      "segmentation mIoU (linear probe, pixels)",
+      fixed(r.segmentation.mIoU),
+      `${fixed(r.segmentation.allBackground)} all background, ${fixed(r.segmentation.chance)} random; ${fixed(r.segmentation.oracle)} true patch labels`,
+    ],
+    [
+      "depth RMSE (linear probe, pixels; lower is better)",
+      fixed(r.depth.rmse, 4),
+      `${fixed(r.depth.meanBaseline, 4)} training mean; floor ${fixed(r.depth.oracle, 4)} true patch means`,
+    ],
+    [
+      `kNN top-1, CLS#1 (k=${s.k}, ${s.vote})`,
+      fixed(r.knn.top1),
+      `${fixed(r.knn.majority)} majority, ${fixed(r.knn.chance)} random`,
+    ],
+    [
+      'zero-shot top-1, CLS#1 vs "a photo of a {shape}"',
+      fixed(r.zeroShot.top1),
+      `${fixed(r.zeroShot.majority)} majority, ${fixed(r.zeroShot.chance)} random`,
+    ],
+    [
+      "web captions, CLS#1: image->text R@1",
+      fixed(r.retrieval.web.imageToText),
+      `${fixed(r.retrieval.chance)} random`,
+    ],
+    [
+      "web captions, CLS#1: text->image R@1",
+      fixed(r.retrieval.web.textToImage),
+      `${fixed(r.retrieval.chance)} random`,
+    ],
+    [
+      "synthetic captions, CLS#2: image->text R@1",
+      fixed(r.retrieval.synthetic.imageToText),
+      `${fixed(r.retrieval.chance)} random`,
+    ],
+    [
+      "synthetic captions, CLS#2: text->image R@1",
+      fixed(r.retrieval.synthetic.textToImage),
+      `${fixed(r.retrieval.chance)} random`,
+    ],
+  ];
+  const w0 = Math.max(...rows.map((x) => x[0].length));
+  const w1 = Math.max(...rows.map((x) => x[1].length));
+  const lines = rows.map(([a, b, c]) => `${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);
+  lines.splice(1, 0, "-".repeat(lines[0].length + 30));
+  const perClass = r.segmentation.classes
+    .map(
+      (name, i) =>
+        `${name} ${r.segmentation.perClass[i] === null ? "-" : fixed(r.segmentation.perClass[i] as number, 2)}`,
+    )
+    .join(", ");
+  return [
+    `scenes (data seed ${s.dataSeed}): ${s.train} train / ${s.test} held-out images at ${s.size}x${s.size}, ${s.grid[0]}x${s.grid[1]} patches of ${s.patch}`,
+    `probes: ${s.probe.steps} AdamW steps, lr ${s.probe.lr}, batch ${s.probe.batch}, seed ${s.seed}`,
+    "",
+    ...lines,
+    "",
+    `IoU per class: ${perClass}`,
+    `probe training loss: segmentation ${fixed(r.segmentation.trainLoss, 4)} (cross-entropy), depth ${fixed(r.depth.trainLoss, 4)} (MSE, standardised)`,
+    `${r.seconds.toFixed(1)} s`,
+  ].join("\n");
+}
