@@ -1,0 +1,40 @@
+// `npm run bench` end to end on tiny shapes (SwiftShader): every row is timed and printed, and a
+// PyTorch reference file is merged into the table with its ratio. No timing is asserted.
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect, it } from "vitest";
+import type { Row } from "../bench/table";
+
+it("npm run bench -- --small times every matmul and attention row and merges a reference", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tips-bench-"));
+  const reference = { matmul: { "small odd 33x65x17 fwd A B": 0.5 } };
+  await writeFile(join(dir, "ref.json"), JSON.stringify(reference));
+  const r = spawnSync(
+    process.execPath,
+    ["scripts/bench.mjs", "--small", "--reference", join(dir, "ref.json"), "--json", join(dir, "out.json")],
+    { encoding: "utf8" },
+  );
+  expect(r.status, r.stdout + r.stderr).toBe(0);
+  const { rows } = JSON.parse(await readFile(join(dir, "out.json"), "utf8")) as { rows: Row[] };
+  expect(rows.map((x) => x.name)).toEqual([
+    "small odd 33x65x17 fwd A B",
+    "small odd 33x65x17 bwd dC B^T",
+    "small odd 33x65x17 bwd A^T dC",
+    "small 64x64x64 fwd A B",
+    "small 64x64x64 bwd dC B^T",
+    "small 64x64x64 bwd A^T dC",
+    "small B=2 H=2 S=19 Dh=8 fwd",
+    "small B=2 H=2 S=19 Dh=8 fwd+bwd",
+  ]);
+  for (const row of rows) expect(row.ms).toBeGreaterThan(0);
+  const line = r.stdout.split("\n").find((l) => l.includes("small odd 33x65x17 fwd A B"))!;
+  const ours = rows[0].ms;
+  expect(line).toContain(`${(0.5 / ours).toFixed(2)}x`);
+  expect(r.stdout).toContain("### attention");
+  const bad = spawnSync(process.execPath, ["scripts/bench.mjs", "--frobnicate"], { encoding: "utf8" });
+  expect(bad.status).not.toBe(0);
+  expect(bad.stderr).toContain('unknown argument "--frobnicate"');
+  await rm(dir, { recursive: true, force: true });
+}, 300_000);
