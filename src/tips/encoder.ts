@@ -60,7 +60,7 @@ export class TipsEncoder {
     tokenizerModel: Uint8Array,
     /** Attention heads, needed only for widths that are not an official size. */
     heads?: number,
-): TipsEncoder {
+  ): TipsEncoder {
     const vision = readNpz(visionNpz);
     const text = readNpz(textNpz);
     text.delete("temperature"); // the CLIP temperature is not part of the encoder
