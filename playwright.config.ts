@@ -1,7 +1,10 @@
 // Browser tests of the app in the headless Chromium that @sparticuz/chromium ships, with WebGPU
 // on SwiftShader (a CPU Vulkan driver), so that they need no GPU and no browser download.
 import { defineConfig } from "@playwright/test";
-import { APP_PORT } from "./vite.config";
+
+// Its own port and always its own server: a dev server already running (perhaps from another
+// checkout) must never be tested by mistake.
+const TEST_PORT = 5199;
 
 export default defineConfig({
   testDir: "e2e",
@@ -15,11 +18,11 @@ export default defineConfig({
   timeout: 15 * 60_000,
   expect: { timeout: 30_000 },
   reporter: [["list"]],
-  use: { baseURL: `http://127.0.0.1:${APP_PORT}` },
+  use: { baseURL: `http://127.0.0.1:${TEST_PORT}` },
   webServer: {
-    command: "npx vite",
-    url: `http://127.0.0.1:${APP_PORT}`,
-    reuseExistingServer: !process.env.CI,
+    command: `npx vite --port ${TEST_PORT}`,
+    url: `http://127.0.0.1:${TEST_PORT}`,
+    reuseExistingServer: false,
     timeout: 120_000,
     stdout: "ignore",
     stderr: "pipe",
