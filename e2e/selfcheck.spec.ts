@@ -20,7 +20,7 @@ test("self-check passes on WebGPU (SwiftShader)", async ({ baseURL }, testInfo) 
   browser = await launchChromium(WEBGPU_FLAGS);
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   const consoleLines = recordConsole(page);
-  await page.goto(baseURL!);
+  await page.goto(`${baseURL}/#selfcheck`);
 
   await expect(page.locator("#adapter-info")).toContainText("swiftshader", { timeout: 60_000 });
   const status = page.locator("#selfcheck-status[data-state]");

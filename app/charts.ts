@@ -1,0 +1,108 @@
+// Live training curves with uPlot: one chart per quantity, x = step, fed column-wise.
+import "./locale";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+export interface SeriesSpec {
+  /** The history column it plots. */
+  key: string;
+  label: string;
+  color: string;
+}
+
+const AXIS = {
+  stroke: "#5f6b7a",
+  grid: { stroke: "#e6eaf0", width: 1 },
+  ticks: { stroke: "#d8dee6", width: 1 },
+  font: "12px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+};
+
+function tickValue(v: number): string {
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a < 1e-4 || a >= 1e6) return v.toExponential(1);
+  return String(Number(v.toPrecision(3)));
+}
+
+/** Steps are whole numbers: ticks at 1, 2, 5 x 10^k. */
+const STEP_INCREMENTS = Array.from({ length: 7 }, (_, k) => [1, 2, 5].map((m) => m * 10 ** k)).flat();
+
+/** A line chart that sizes itself to its container and redraws at most once per frame. */
+export class LineChart {
+  private plot: uPlot;
+  private xs: number[] = [];
+  private ys: (number | null)[][];
+  private frame = 0;
+
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly series: SeriesSpec[],
+    private readonly height: number,
+    options: { log?: boolean } = {},
+  ) {
+    this.ys = series.map(() => []);
+    this.plot = new uPlot(
+      {
+        width: Math.max(container.clientWidth, 200),
+        height,
+        legend: { show: true, live: true },
+        cursor: { drag: { x: false, y: false } },
+        scales: { x: { time: false }, y: options.log ? { distr: 3 } : {} },
+        axes: [
+          { ...AXIS, incrs: STEP_INCREMENTS, values: (_u, splits) => splits.map((v) => String(v)) },
+          { ...AXIS, size: 56, values: (_u, splits) => splits.map(tickValue) },
+        ],
+        series: [
+          // The legend shows values under the cursor only (the tiles show the latest).
+          { label: "step", value: (_u: uPlot, v: number | null) => (v === null ? "" : String(v)) },
+          ...series.map((s) => ({
+            label: s.label,
+            stroke: s.color,
+            width: 2,
+            spanGaps: false,
+            points: { show: (u: uPlot) => u.data[0].length < 40 },
+            value: (_u: uPlot, v: number | null, _s: number, idx: number | null) =>
+              idx === null ? "" : v === null ? "—" : tickValue(v),
+          })),
+        ],
+      },
+      [[], ...series.map(() => [])],
+      container,
+    );
+    new ResizeObserver(() => {
+      const width = this.container.clientWidth;
+      if (width > 0 && width !== this.plot.width) this.plot.setSize({ width, height: this.height });
+    }).observe(container);
+    this.container.dataset.points = "0";
+  }
+
+  /** Replaces the data with these columns (x under "step"). */
+  load(history: Record<string, (number | null)[]> | null): void {
+    this.xs = [...((history?.step ?? []) as number[])];
+    this.ys = this.series.map((s) => [...(history?.[s.key] ?? [])]);
+    this.redraw();
+  }
+
+  /** Appends one point per series (null leaves a gap). */
+  push(x: number, values: Record<string, number | null>): void {
+    this.xs.push(x);
+    this.series.forEach((s, i) => {
+      const v = values[s.key];
+      this.ys[i].push(v === null || v === undefined || !Number.isFinite(v) ? null : v);
+    });
+    this.redraw();
+  }
+
+  clear(): void {
+    this.load(null);
+  }
+
+  private redraw(): void {
+    this.container.dataset.points = String(this.xs.length);
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.plot.setData([this.xs, ...this.ys] as uPlot.AlignedData);
+    });
+  }
+}

@@ -1,0 +1,623 @@
+// The Train page: settings, run controls, live curves and metrics, and the checkpoint catalogue.
+// The trainer worker owns the GPU and the loop; this page only sends commands and draws what the
+// worker reports, so it never blocks.
+import * as Comlink from "comlink";
+import type { DeviceInfo } from "../src/gpu/device";
+import { CheckpointCatalogue, type CheckpointEntry, exportFileName } from "../src/train/catalogue";
+import { LineChart } from "./charts";
+import { byId, el, errorMessage, errorName, formatBytes, formatDuration, formatValue } from "./dom";
+import {
+  LOSS_TERMS,
+  type RunInfo,
+  type RunStatus,
+  type StepReport,
+  type TrainEvent,
+  type TrainSettings,
+} from "./train-api";
+import type { TrainerApi } from "./trainer.worker";
+
+type PageState = "nogpu" | "connecting" | "idle" | "starting" | RunStatus;
+
+const ACTIVE: PageState[] = ["starting", "running", "pausing", "paused", "stopping"];
+
+const COLORS = {
+  total: "#1b1f24",
+  web: "#2456c7",
+  syn: "#0e8a83",
+  dino: "#d9480f",
+  mim: "#8d3fd6",
+  lr: "#2456c7",
+  gradNorm: "#d9480f",
+  imagesPerSecond: "#1a7f37",
+};
+
+const LOSS_LABELS: Record<string, string> = {
+  total: "total",
+  web: "web CLIP",
+  syn: "synthetic CLIP",
+  dino: "DINO",
+  mim: "MIM",
+};
+
+function stamp(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime())
+    ? iso
+    : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+export class TrainPage {
+  private worker: Comlink.Remote<TrainerApi>;
+  private readonly catalogue = new CheckpointCatalogue();
+  private state: PageState = "connecting";
+  private steps = 0;
+  /** The checkpoint the current run saves to (for "resume from the last checkpoint"). */
+  private checkpoint: CheckpointEntry | null = null;
+  private entries: CheckpointEntry[] = [];
+  private readonly charts: { loss: LineChart; lr: LineChart; grad: LineChart; ips: LineChart };
+  private readonly buttons = {
+    start: byId<HTMLButtonElement>("train-start"),
+    pause: byId<HTMLButtonElement>("train-pause"),
+    resume: byId<HTMLButtonElement>("train-resume"),
+    stop: byId<HTMLButtonElement>("train-stop"),
+    save: byId<HTMLButtonElement>("train-save"),
+  };
+  private readonly onEvent = Comlink.proxy((e: TrainEvent) => this.handle(e));
+
+  constructor(private readonly onGpuError: (err: unknown) => void) {
+    const worker = new Worker(new URL("./trainer.worker.ts", import.meta.url), { type: "module" });
+    worker.addEventListener("error", (ev) => {
+      const err = new Error(`the trainer worker failed: ${ev.message || "it did not load"}`);
+      if (this.state === "connecting") this.noGpu(err);
+      else this.showRunError("The trainer stopped", err.message);
+    });
+    this.worker = Comlink.wrap<TrainerApi>(worker);
+    this.charts = {
+      loss: new LineChart(
+        byId("chart-loss"),
+        ["total", ...LOSS_TERMS].map((key) => ({
+          key,
+          label: LOSS_LABELS[key],
+          color: COLORS[key as keyof typeof COLORS],
+        })),
+        240,
+      ),
+      lr: new LineChart(byId("chart-lr"), [{ key: "lr", label: "learning rate", color: COLORS.lr }], 160),
+      grad: new LineChart(
+        byId("chart-grad"),
+        [{ key: "gradNorm", label: "gradient norm", color: COLORS.gradNorm }],
+        160,
+      ),
+      ips: new LineChart(
+        byId("chart-ips"),
+        [{ key: "imagesPerSecond", label: "images / s", color: COLORS.imagesPerSecond }],
+        160,
+      ),
+    };
+    this.wire();
+    this.render();
+  }
+
+  async init(): Promise<void> {
+    const list = this.refreshCheckpoints();
+    try {
+      const { device } = await this.worker.info();
+      this.showDevice(device);
+      this.state = "idle";
+    } catch (err) {
+      this.noGpu(err);
+    }
+    await list;
+    this.render();
+  }
+
+  // ---- the GPU ----
+
+  private noGpu(err: unknown): void {
+    this.state = "nogpu";
+    byId("train-gpu-name").textContent =
+      "no WebGPU device: training is off; checkpoints can still be managed";
+    this.onGpuError(err);
+    this.render();
+  }
+
+  private showDevice(info: DeviceInfo): void {
+    const name = byId("train-gpu-name");
+    const parts = [
+      info.description,
+      info.vendor && info.architecture ? `${info.vendor} ${info.architecture}` : "",
+    ];
+    name.textContent = parts.filter(Boolean).join(" · ") || info.vendor || "unnamed adapter";
+    name.classList.remove("muted");
+    const features = byId("train-gpu-features");
+    features.replaceChildren();
+    if (info.features.length === 0) features.append(el("li", "f32 only", "chip muted"));
+    for (const f of info.features) features.append(el("li", f, "chip"));
+    const cpu = /swiftshader|llvmpipe|software|cpu/i.test(`${info.architecture} ${info.description}`);
+    if (cpu) {
+      // A CPU rasteriser: only the test preset trains at a pace anyone would wait for.
+      byId<HTMLSelectElement>("set-preset").value = "tips-test";
+      byId<HTMLInputElement>("set-batch").value = "4";
+      byId<HTMLInputElement>("set-steps").value = "50";
+      const note = byId("settings-note");
+      note.textContent =
+        "This adapter is a CPU rasteriser: tips-test trains at a few seconds per step; larger presets need a GPU.";
+      note.hidden = false;
+    }
+  }
+
+  // ---- controls ----
+
+  private wire(): void {
+    this.buttons.start.addEventListener("click", () => this.start());
+    this.buttons.pause.addEventListener("click", () => this.command(() => this.worker.pause()));
+    this.buttons.resume.addEventListener("click", () => this.command(() => this.worker.resume()));
+    this.buttons.stop.addEventListener("click", () => this.command(() => this.worker.stop()));
+    this.buttons.save.addEventListener("click", () => this.save());
+    byId("run-error-dismiss").addEventListener("click", () => {
+      byId("run-error").hidden = true;
+    });
+    byId("run-error-resume").addEventListener("click", () => {
+      const id = byId("run-error-resume").dataset.id;
+      if (id) this.resumeFrom(id);
+    });
+    byId<HTMLInputElement>("import-file").addEventListener("change", (ev) =>
+      this.importFile(ev.target as HTMLInputElement),
+    );
+    byId("set-preset").addEventListener("change", () => {
+      const name = byId<HTMLInputElement>("set-name");
+      name.placeholder = `${byId<HTMLSelectElement>("set-preset").value} run`;
+    });
+  }
+
+  private settings(): TrainSettings | string {
+    const num = (id: string) => Number(byId<HTMLInputElement>(id).value);
+    const presetName = byId<HTMLSelectElement>("set-preset").value;
+    const s: TrainSettings = {
+      preset: presetName,
+      batch: num("set-batch"),
+      steps: num("set-steps"),
+      lr: num("set-lr"),
+      seed: num("set-seed"),
+      terms: {
+        web: byId<HTMLInputElement>("set-term-web").checked,
+        syn: byId<HTMLInputElement>("set-term-syn").checked,
+        dino: byId<HTMLInputElement>("set-term-dino").checked,
+        mim: byId<HTMLInputElement>("set-term-mim").checked,
+      },
+      teacher:
+        (document.querySelector<HTMLInputElement>('input[name="teacher"]:checked')?.value as
+          | "full"
+          | "heads") ?? "full",
+      saveEvery: num("set-save-every"),
+      name: byId<HTMLInputElement>("set-name").value.trim(),
+    };
+    if (!Number.isInteger(s.batch) || s.batch < 1) return "Batch must be a whole number of at least 1.";
+    if (!Number.isInteger(s.steps) || s.steps < 1) return "Steps must be a whole number of at least 1.";
+    if (!(s.lr > 0) || !Number.isFinite(s.lr)) return "The learning rate must be a positive number.";
+    if (!Number.isInteger(s.seed) || s.seed < 0) return "The seed must be a whole number, 0 or more.";
+    if (!Number.isInteger(s.saveEvery) || s.saveEvery < 0)
+      return "Save every must be a whole number of steps (0: only on Save and at the end).";
+    if (!LOSS_TERMS.some((t) => s.terms[t])) return "Switch at least one loss term on.";
+    if (!s.name) {
+      const d = new Date();
+      const pad = (n: number) => String(n).padStart(2, "0");
+      s.name = `${presetName} ${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+      byId<HTMLInputElement>("set-name").value = s.name;
+    }
+    return s;
+  }
+
+  private fillSettings(s: TrainSettings): void {
+    byId<HTMLSelectElement>("set-preset").value = s.preset;
+    byId<HTMLInputElement>("set-batch").value = String(s.batch);
+    byId<HTMLInputElement>("set-steps").value = String(s.steps);
+    byId<HTMLInputElement>("set-lr").value = String(s.lr);
+    byId<HTMLInputElement>("set-seed").value = String(s.seed);
+    for (const t of LOSS_TERMS) byId<HTMLInputElement>(`set-term-${t}`).checked = s.terms[t];
+    for (const r of document.querySelectorAll<HTMLInputElement>('input[name="teacher"]'))
+      r.checked = r.value === s.teacher;
+    byId<HTMLInputElement>("set-name").value = s.name;
+  }
+
+  private async start(): Promise<void> {
+    const settings = this.settings();
+    if (typeof settings === "string") {
+      this.showRunError("Check the settings", settings);
+      return;
+    }
+    byId("run-error").hidden = true;
+    this.beginRun("starting");
+    try {
+      this.began(await this.worker.start(settings, this.onEvent));
+    } catch (err) {
+      this.state = "idle";
+      this.showRunError("Could not start the run", errorMessage(err));
+      this.render();
+    }
+  }
+
+  private async resumeFrom(id: string): Promise<void> {
+    if (ACTIVE.includes(this.state) || this.state === "nogpu") return;
+    byId("run-error").hidden = true;
+    this.beginRun("starting");
+    try {
+      const saveEvery = Number(byId<HTMLInputElement>("set-save-every").value) || 0;
+      const info = await this.worker.resumeFrom(id, this.onEvent, saveEvery);
+      this.fillSettings(info.settings);
+      this.charts.loss.load(info.history);
+      this.charts.lr.load(info.history);
+      this.charts.grad.load(info.history);
+      this.charts.ips.load(info.history);
+      byId("run-step").dataset.resumedFrom = String(info.step);
+      this.began(info);
+    } catch (err) {
+      this.state = "idle";
+      const lost = errorName(err) === "DeviceLostError";
+      this.showRunError(
+        lost ? "The GPU device was lost" : "Could not resume this checkpoint",
+        errorMessage(err),
+      );
+      this.render();
+    }
+  }
+
+  private beginRun(state: PageState): void {
+    this.state = state;
+    this.checkpoint = null;
+    for (const c of Object.values(this.charts)) c.clear();
+    for (const id of ["total", ...LOSS_TERMS, "lr", "grad", "ips"]) byId(`metric-${id}`).textContent = "—";
+    byId("run-eta").textContent = "";
+    byId("run-checkpoint").textContent = "not saved yet";
+    byId("run-step").removeAttribute("data-resumed-from");
+    byId("run-step").removeAttribute("data-first-reported");
+    this.setCounter("count-skipped", 0, "");
+    this.setCounter("count-nan", 0, "");
+    this.render();
+  }
+
+  private began(info: RunInfo): void {
+    this.steps = info.settings.steps;
+    this.checkpoint = info.checkpoint;
+    byId("run-params").textContent = `${(info.parameters / 1e6).toFixed(info.parameters < 1e6 ? 3 : 2)} M`;
+    if (info.checkpoint) this.showCheckpoint(info.checkpoint);
+    this.showStep(info.step);
+    // The first step compiles every kernel: on a CPU adapter that takes most of a minute.
+    if (!byId("run-step").dataset.firstReported)
+      byId("run-eta").textContent = "compiling kernels for the first step…";
+    if (this.state === "starting") this.state = "running";
+    this.render();
+  }
+
+  private async command(fn: () => Promise<void> | void): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.showRunError("The command failed", errorMessage(err));
+    }
+  }
+
+  private async save(): Promise<void> {
+    const name = byId<HTMLInputElement>("set-name").value.trim();
+    this.buttons.save.disabled = true;
+    try {
+      const entry = await this.worker.save(name);
+      this.note("checkpoint-note", `Saved “${entry.name}” at step ${entry.step}.`);
+    } catch (err) {
+      const lost = errorName(err) === "DeviceLostError";
+      this.showRunError(lost ? "The GPU device was lost" : "Could not save", errorMessage(err));
+    } finally {
+      this.render();
+    }
+  }
+
+  // ---- what the worker reports ----
+
+  private handle(e: TrainEvent): void {
+    switch (e.type) {
+      case "step":
+        this.showReport(e.report);
+        break;
+      case "status":
+        if (this.state !== "nogpu") this.state = e.status;
+        this.showStep(e.step);
+        if (e.status !== "running") byId("run-eta").textContent = "";
+        this.render();
+        break;
+      case "saved":
+        this.checkpoint = e.entry;
+        this.showCheckpoint(e.entry);
+        this.refreshCheckpoints();
+        break;
+      case "error": {
+        const target = e.checkpoint ?? this.checkpoint;
+        if (e.deviceLost) {
+          const where = target
+            ? `The last checkpoint is “${target.name}” at step ${target.step}: resume from it on a fresh device.`
+            : "No checkpoint of this run was saved: start it again (set “Save every” to keep one as it goes).";
+          const detail = e.error.message.replace(/[.\s]+$/, "");
+          this.showRunError(
+            "The GPU device was lost",
+            `The GPU stopped (a driver reset, a watchdog timeout, or the tab in the background too long) ` +
+              `and took this run's state with it. ${where} Details: ${detail}.`,
+            target,
+          );
+        } else if (!e.fatal)
+          this.showRunError(
+            "Could not save a checkpoint",
+            `${e.error.message}. Training goes on; free some storage (delete or export old checkpoints) and press Save.`,
+          );
+        else this.showRunError("Training stopped with an error", `${e.error.name}: ${e.error.message}`);
+        break;
+      }
+    }
+  }
+
+  private showStep(step: number): void {
+    const s = byId("run-step");
+    s.dataset.step = String(step);
+    s.dataset.steps = String(this.steps);
+    s.textContent = this.steps ? `step ${step} / ${this.steps}` : "no run yet";
+    const pct = this.steps ? (100 * step) / this.steps : 0;
+    byId("run-bar").style.width = `${pct}%`;
+    byId("run-bar").parentElement!.setAttribute("aria-valuenow", pct.toFixed(0));
+  }
+
+  private showReport(r: StepReport): void {
+    const m = r.metrics;
+    this.steps = r.steps;
+    this.showStep(m.step + 1);
+    byId("metric-total").textContent = formatValue(m.loss.total);
+    for (const t of LOSS_TERMS) byId(`metric-${t}`).textContent = formatValue(m.loss[t]);
+    byId("metric-lr").textContent = m.lr.toExponential(2);
+    byId("metric-grad").textContent = m.skipped ? "skipped" : formatValue(m.gradNorm, 3);
+    const ips = r.imagesPerSecond;
+    byId("metric-ips").textContent = ips === null ? "—" : ips.toFixed(ips < 10 ? 2 : 1);
+    const stepEl = byId("run-step");
+    stepEl.dataset.firstReported ??= String(m.step + 1);
+    byId("run-eta").textContent =
+      r.etaSeconds === null || m.step + 1 >= r.steps ? "" : `ETA ${formatDuration(r.etaSeconds)}`;
+    const skips = Object.entries(r.skippedSamples).filter(([, n]) => n > 0);
+    this.setCounter(
+      "count-skipped",
+      skips.reduce((n, [, k]) => n + k, 0),
+      skips.map(([reason, n]) => `${reason.replaceAll("_", " ")}: ${n}`).join(", "),
+    );
+    this.setCounter("count-nan", r.nanSkips, "");
+    const x = m.step + 1;
+    this.charts.loss.push(x, { ...m.loss });
+    this.charts.lr.push(x, { lr: m.lr });
+    this.charts.grad.push(x, { gradNorm: m.skipped ? null : m.gradNorm });
+    this.charts.ips.push(x, { imagesPerSecond: r.imagesPerSecond });
+  }
+
+  private setCounter(id: string, n: number, detail: string): void {
+    const c = byId(id);
+    c.dataset.count = String(n);
+    c.textContent = detail ? `${n} (${detail})` : String(n);
+    c.classList.toggle("warn", n > 0);
+  }
+
+  private showCheckpoint(entry: CheckpointEntry): void {
+    byId("run-checkpoint").textContent = `“${entry.name}” at step ${entry.step} (${stamp(entry.date)})`;
+  }
+
+  private showRunError(title: string, message: string, resumeFrom?: CheckpointEntry | null): void {
+    byId("run-error-title").textContent = title;
+    byId("run-error-message").textContent = message;
+    const button = byId<HTMLButtonElement>("run-error-resume");
+    button.hidden = !resumeFrom;
+    if (resumeFrom) {
+      button.dataset.id = resumeFrom.id;
+      button.textContent = `Resume from “${resumeFrom.name}” (step ${resumeFrom.step})`;
+    }
+    byId("run-error").hidden = false;
+  }
+
+  private note(id: string, text: string): void {
+    const n = byId(id);
+    n.textContent = text;
+    n.hidden = false;
+  }
+
+  /** Enables what the state allows. */
+  private render(): void {
+    const s = this.state;
+    const b = this.buttons;
+    const active = ACTIVE.includes(s);
+    b.start.disabled = s === "nogpu" || s === "connecting" || active;
+    b.pause.disabled = s !== "running";
+    b.resume.disabled = s !== "paused";
+    b.stop.disabled = !(s === "running" || s === "paused" || s === "pausing");
+    b.save.disabled = !(s === "running" || s === "paused" || s === "stopped" || s === "done");
+    for (const input of byId("train-settings").querySelectorAll<HTMLInputElement | HTMLSelectElement>(
+      "input, select",
+    )) {
+      if (input.id === "set-name") input.disabled = s === "nogpu";
+      else input.disabled = active || s === "nogpu" || s === "connecting";
+    }
+    const pill = byId("run-status");
+    const label: Record<PageState, string> = {
+      nogpu: "no GPU",
+      connecting: "connecting",
+      idle: "idle",
+      starting: "starting",
+      running: "training",
+      pausing: "pausing",
+      paused: "paused",
+      stopping: "stopping",
+      stopped: "stopped",
+      done: "finished",
+      failed: "failed",
+    };
+    pill.dataset.status = s;
+    pill.textContent = label[s];
+    for (const button of document.querySelectorAll<HTMLButtonElement>(
+      '#checkpoint-rows button[data-action="resume"]',
+    ))
+      button.disabled = active || s === "nogpu" || s === "connecting";
+  }
+
+  // ---- checkpoints ----
+
+  async refreshCheckpoints(): Promise<void> {
+    try {
+      this.entries = await this.catalogue.list();
+    } catch (err) {
+      byId("storage-use").textContent = `This browser's storage cannot be read: ${errorMessage(err)}`;
+      return;
+    }
+    const body = byId("checkpoint-rows");
+    body.replaceChildren(...this.entries.map((e) => this.row(e)));
+    byId("checkpoint-empty").hidden = this.entries.length > 0;
+    byId("checkpoint-table").hidden = this.entries.length === 0;
+    this.render();
+    try {
+      const use = await this.catalogue.storage();
+      const count = `${this.entries.length} checkpoint${this.entries.length === 1 ? "" : "s"}`;
+      let text = `${count}, ${formatBytes(use.checkpoints)}`;
+      if (use.usage !== null && use.quota !== null)
+        text += ` · this site uses ${formatBytes(use.usage)} of ${formatBytes(use.quota)} available`;
+      if (use.persisted === false) text += " · the browser may evict it when space runs low";
+      byId("storage-use").textContent = text;
+      const pct = use.usage !== null && use.quota ? Math.min(100, (100 * use.usage) / use.quota) : 0;
+      byId("storage-bar").style.width = `${Math.max(pct, use.usage ? 0.5 : 0)}%`;
+    } catch (err) {
+      byId("storage-use").textContent = `Storage use unknown: ${errorMessage(err)}`;
+    }
+  }
+
+  private row(e: CheckpointEntry): HTMLTableRowElement {
+    const tr = el("tr");
+    tr.dataset.id = e.id;
+    tr.dataset.step = String(e.step);
+    tr.dataset.name = e.name;
+    tr.dataset.size = String(e.size);
+    const name = el("td", e.name, "name");
+    name.title = e.name;
+    const progress = e.steps ? `${e.step} / ${e.steps}` : String(e.step);
+    tr.append(
+      name,
+      el("td", e.preset, "mono"),
+      el("td", progress, "num"),
+      el("td", e.losses ? formatValue(e.losses.total) : "—", "num"),
+      el("td", stamp(e.date)),
+      el("td", formatBytes(e.size), "num"),
+    );
+    const actions = el("td", "", "actions");
+    const button = (label: string, action: string, fn: () => void, cls = "small secondary") => {
+      const b = el("button", label, cls);
+      b.type = "button";
+      b.dataset.action = action;
+      b.addEventListener("click", fn);
+      actions.append(b);
+      return b;
+    };
+    const resume = button("Resume", "resume", () => this.resumeFrom(e.id), "small");
+    resume.title =
+      e.step >= e.steps ? "this run is finished: resuming loads it without training" : "continue this run";
+    button("Rename", "rename", () => this.rename(tr, e));
+    button("Export", "export", () => this.exportEntry(e));
+    const del = button("Delete", "delete", () => {
+      if (del.dataset.confirm) {
+        this.remove(e);
+        return;
+      }
+      del.dataset.confirm = "1";
+      del.textContent = "Confirm delete";
+      del.classList.add("danger");
+      setTimeout(() => {
+        delete del.dataset.confirm;
+        del.textContent = "Delete";
+        del.classList.remove("danger");
+      }, 4000);
+    });
+    tr.append(actions);
+    return tr;
+  }
+
+  private rename(tr: HTMLTableRowElement, e: CheckpointEntry): void {
+    const cell = tr.cells[0];
+    const input = el("input", "", "rename");
+    input.type = "text";
+    input.value = e.name;
+    input.setAttribute("aria-label", "new name");
+    cell.replaceChildren(input);
+    input.focus();
+    input.select();
+    let done = false;
+    const finish = async (commit: boolean) => {
+      if (done) return;
+      done = true;
+      if (commit && input.value.trim() && input.value.trim() !== e.name) {
+        try {
+          const renamed = await this.catalogue.rename(e.id, input.value);
+          if (this.checkpoint?.id === e.id) {
+            // The run's next saves go on under the new name.
+            this.checkpoint = renamed;
+            this.showCheckpoint(renamed);
+            byId<HTMLInputElement>("set-name").value = renamed.name;
+          }
+        } catch (err) {
+          this.note("checkpoint-note", `Could not rename: ${errorMessage(err)}`);
+        }
+      }
+      await this.refreshCheckpoints();
+    };
+    input.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter") finish(true);
+      else if (ev.key === "Escape") finish(false);
+    });
+    input.addEventListener("blur", () => finish(true));
+  }
+
+  private async exportEntry(e: CheckpointEntry): Promise<void> {
+    try {
+      const { entry, bytes } = await this.catalogue.get(e.id);
+      const url = URL.createObjectURL(
+        new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }),
+      );
+      const a = el("a");
+      a.href = url;
+      a.download = exportFileName(entry);
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch (err) {
+      this.note("checkpoint-note", `Could not export “${e.name}”: ${errorMessage(err)}`);
+    }
+  }
+
+  private async remove(e: CheckpointEntry): Promise<void> {
+    try {
+      await this.catalogue.remove(e.id);
+      this.note("checkpoint-note", `Deleted “${e.name}”.`);
+    } catch (err) {
+      this.note("checkpoint-note", `Could not delete “${e.name}”: ${errorMessage(err)}`);
+    }
+    await this.refreshCheckpoints();
+  }
+
+  private async importFile(input: HTMLInputElement): Promise<void> {
+    const file = input.files?.[0];
+    input.value = "";
+    if (!file) return;
+    const box = byId("import-error");
+    box.hidden = true;
+    byId("checkpoint-note").hidden = true;
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      // Validation (parsing the header and tensors) happens in the worker, off the page's thread.
+      const entry = await this.worker.importCheckpoint(
+        Comlink.transfer(bytes, [bytes.buffer]),
+        file.name.replace(/\.safetensors$/i, ""),
+      );
+      this.note("checkpoint-note", `Imported “${entry.name}” (${entry.preset}, step ${entry.step}).`);
+    } catch (err) {
+      byId("import-error-message").textContent = `${file.name}: ${errorMessage(err)}. Nothing was saved.`;
+      box.hidden = false;
+    }
+    await this.refreshCheckpoints();
+  }
+}
