@@ -3,8 +3,8 @@
 import { defineConfig } from "@playwright/test";
 
 // Its own port and always its own server: a dev server already running (perhaps from another
-// checkout) must never be tested by mistake.
-const TEST_PORT = 5199;
+// checkout) must never be tested by mistake. TIPS_TEST_PORT lets two checkouts test side by side.
+const TEST_PORT = Number(process.env.TIPS_TEST_PORT ?? 5199);
 
 export default defineConfig({
   testDir: "e2e",
