@@ -30,6 +30,8 @@ the combined CLIP (web + synthetic captions), self-distillation and masked-image
   --teacher KIND       full: EMA copy of the image encoder and heads (default);
                        heads: TIPSv2's head-only EMA teacher (the student encoder without gradients)
   --mim-all            iBOT++ (TIPSv2): MIM loss over all patches, not only masked ones
+  --centring KIND      teacher targets for DINO and iBOT: sinkhorn (Sinkhorn-Knopp, as DINOv2;
+                       default) or centre (softmax after a running centre, as DINO and iBOT)
   --out FILE           checkpoint file (default checkpoints/<preset>.safetensors)
   --save-every N       also save every N steps (default 500)
   --resume FILE        continue a run from its checkpoint (the run's options come from the file)
@@ -49,6 +51,7 @@ const OPTIONS = {
   loss: { type: "string" },
   teacher: { type: "string" },
   "mim-all": { type: "boolean" },
+  centring: { type: "string" },
   out: { type: "string" },
   "save-every": { type: "string" },
   resume: { type: "string" },
@@ -56,7 +59,18 @@ const OPTIONS = {
 } as const;
 
 /** Options that define a run: a resumed run takes them from its checkpoint. */
-const RUN_OPTIONS = ["preset", "steps", "batch", "accumulate", "lr", "seed", "loss", "teacher", "mim-all"];
+const RUN_OPTIONS = [
+  "preset",
+  "steps",
+  "batch",
+  "accumulate",
+  "lr",
+  "seed",
+  "loss",
+  "teacher",
+  "mim-all",
+  "centring",
+];
 
 export function parseLossWeights(spec: string): LossWeights {
   const weights: LossWeights = { web: 0, syn: 0, dino: 0, mim: 0 };
@@ -110,6 +124,9 @@ export async function train(argv: string[]): Promise<void> {
     const teacher = stringOption(p, "teacher") ?? "full";
     if (teacher !== "full" && teacher !== "heads")
       throw new CliError(`--teacher takes full or heads, got "${teacher}"`);
+    const centring = stringOption(p, "centring") ?? "sinkhorn";
+    if (centring !== "sinkhorn" && centring !== "centre")
+      throw new CliError(`--centring takes sinkhorn or centre, got "${centring}"`);
     data ??= "scenes";
     vocab = await buildVocabulary(data, config.text.vocabSize);
     const options = trainerOptions(config, {
@@ -120,6 +137,7 @@ export async function train(argv: string[]): Promise<void> {
       seed: intOption(p, "seed", 0, 0),
       weights: parseLossWeights(stringOption(p, "loss") ?? "web=1,syn=1,dino=1,mim=1"),
       teacher,
+      centring,
     });
     options.views.mimAllPatches = p.values["mim-all"] === true;
     try {

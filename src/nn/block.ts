@@ -19,6 +19,8 @@ export interface BlockConfig {
   eps: number;
   /** Initial LayerScale gamma (DINOv2: 1e-5 for training from scratch; checkpoints overwrite it). */
   layerScale: number;
+  /** Std of the linear weights' truncated-normal init (DINOv2: 0.02). */
+  initStd: number;
 }
 
 /** SwiGLU feed-forward: w12 D -> 2h, silu(x1) * x2, w3 h -> D (names as DINOv2's SwiGLUFFN). */
@@ -45,7 +47,7 @@ export class VitBlock {
   readonly ls2: Tensor;
 
   constructor(params: ParameterStore, name: string, c: BlockConfig, rng: Rng) {
-    const init: LinearInit = { weight: { truncNormal: 0.02 } };
+    const init: LinearInit = { weight: { truncNormal: c.initStd } };
     const gamma = () => new Float32Array(c.dim).fill(c.layerScale);
     this.norm1 = new LayerNorm(params, `${name}.norm1`, c.dim, c.eps);
     this.attn = new SelfAttention(params, `${name}.attn`, c.dim, c.heads, rng, init);

@@ -20,6 +20,13 @@ export interface VisionConfig {
    * 0.1 for the small presets, which otherwise spend their short runs waking the blocks up.
    */
   layerScale: number;
+  /**
+   * Std of the blocks' linear weights when training from scratch: DINOv2's 0.02 for the official
+   * sizes; 1 / sqrt(width) for the small presets, where 0.02 leaves a block's output (and so the
+   * CLS token) almost independent of the image at init, and self-distillation then has no
+   * signal to start from.
+   */
+  initStd: number;
 }
 
 export interface TextConfig {
@@ -74,6 +81,7 @@ function vision(
     ffn,
     eps: 1e-6,
     layerScale: 1e-5,
+    initStd: 0.02,
   };
 }
 
@@ -98,6 +106,7 @@ export const PRESETS: Record<string, TipsConfig> = {
       ffn: "mlp",
       eps: 1e-6,
       layerScale: 0.1,
+      initStd: 1 / Math.sqrt(32),
     },
     text: { vocabSize: 64, maxLength: 8, width: 32, depth: 1, heads: 2, mlpHidden: 64, eps: 1e-5 },
     head: { prototypes: 32, hidden: 48, bottleneck: 16 },
@@ -116,6 +125,7 @@ export const PRESETS: Record<string, TipsConfig> = {
       ffn: "mlp",
       eps: 1e-6,
       layerScale: 0.1,
+      initStd: 1 / Math.sqrt(192),
     },
     text: { vocabSize: 2048, maxLength: 32, width: 192, depth: 4, heads: 3, mlpHidden: 768, eps: 1e-5 },
     head: { prototypes: 1024, hidden: 512, bottleneck: 128 },

@@ -17,13 +17,17 @@ export class ProjectionHead {
   readonly prototypes: Tensor;
 
   constructor(params: ParameterStore, name: string, inDim: number, c: HeadConfig, rng: Rng) {
-    // torch.nn.Linear's init (U(+-1/sqrt(in))) rather than DINOv2's N(0, 0.02): with small
-    // widths 0.02 shrinks the signal layer by layer, the bottleneck output starts near zero and
-    // its normalisation amplifies gradients a thousandfold. (The official release has no heads.)
+    // DINOv2 draws the MLP weights from N(0, 0.02) with zero biases: a gain of about 1 per layer
+    // at its hidden width 2048 (1 / sqrt(2048) = 0.022). Here the std is 1 / sqrt(fan_in), the
+    // same gain at any width, so a small head neither shrinks its input to nothing before the
+    // normalisation nor drowns it in bias: the logits keep what little the image changes in a
+    // young encoder's CLS, which is all the teacher's targets have to go on.
+    const layer = (suffix: string, i: number, o: number) =>
+      new Linear(params, `${name}.${suffix}`, i, o, rng, { weight: { truncNormal: 1 / Math.sqrt(i) } });
     this.layers = [
-      new Linear(params, `${name}.mlp.0`, inDim, c.hidden, rng),
-      new Linear(params, `${name}.mlp.2`, c.hidden, c.hidden, rng),
-      new Linear(params, `${name}.mlp.4`, c.hidden, c.bottleneck, rng),
+      layer("mlp.0", inDim, c.hidden),
+      layer("mlp.2", c.hidden, c.hidden),
+      layer("mlp.4", c.hidden, c.bottleneck),
     ];
     this.prototypes = params.create(
       `${name}.last_layer.weight`,

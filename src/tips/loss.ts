@@ -10,6 +10,7 @@ import { softCrossEntropy } from "../ops/loss_distill";
 import { matmul } from "../ops/matmul";
 import { l2Normalize } from "../ops/normalize";
 import { mean, sum } from "../ops/reduce";
+import { sinkhornLogTargets } from "../ops/sinkhorn";
 import { noGrad } from "../tensor/tape";
 import type { Tensor } from "../tensor/tensor";
 import type { TipsModel } from "./model";
@@ -23,8 +24,16 @@ export interface LossWeights {
   mim: number;
 }
 
+/**
+ * How the teacher's outputs become targets: "sinkhorn" (DINOv2) spreads each batch evenly over
+ * the prototypes with Sinkhorn-Knopp; "centre" (DINO, iBOT) subtracts a running mean of the
+ * teacher's logits before its softmax.
+ */
+export type Centring = "sinkhorn" | "centre";
+
 export interface LossOptions {
   weights: LossWeights;
+  centring: Centring;
   /** Student temperature (both heads). */
   tauStudent: number;
   /** Teacher temperature for the CLS head (DINO warms it from 0.04 to 0.07). */
@@ -34,6 +43,7 @@ export interface LossOptions {
 
 export const DEFAULT_LOSS: LossOptions = {
   weights: { web: 1, syn: 1, dino: 1, mim: 1 },
+  centring: "sinkhorn",
   tauStudent: 0.1,
   tauTeacher: 0.04,
   tauTeacherPatch: 0.07,
@@ -61,9 +71,30 @@ export interface LossTerms {
   syn: Tensor | null;
   dino: Tensor | null;
   mim: Tensor | null;
-  /** Teacher logits, for the centre update after the step. */
+  /** Teacher logits, for the centre update after the step ("centre" centring only). */
   teacherCls: Tensor | null;
   teacherPatches: Tensor | null;
+}
+
+/**
+ * Per-row cross-entropy of student logits against the teacher's targets (teacher rows repeat
+ * every T student rows).
+ */
+function distill(
+  student: Tensor,
+  teacher: Tensor,
+  centre: Tensor,
+  tauStudent: number,
+  tauTeacher: number,
+  centring: Centring,
+): Tensor {
+  if (centring === "centre") {
+    return softCrossEntropy(student, teacher, centre, { student: tauStudent, teacher: tauTeacher });
+  }
+  // log q read as logits with no centre and temperature 1: softmax(log q) = q.
+  const logTargets = sinkhornLogTargets(teacher, tauTeacher);
+  const zero = noGrad(() => scale(centre, 0));
+  return softCrossEntropy(student, logTargets, zero, { student: tauStudent, teacher: 1 });
 }
 
 function contrastive(model: TipsModel, image: Tensor, text: Tensor): Tensor {
@@ -88,10 +119,8 @@ export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DE
     const t = teacher;
     teacherCls = noGrad(() => model.teacher.dinoHead.forward(t.cls1));
     const localCls = model.vision.forward(batch.local).cls1;
-    const ce = softCrossEntropy(model.dinoHead.forward(localCls), teacherCls, model.dinoCentre, {
-      student: o.tauStudent,
-      teacher: o.tauTeacher,
-    });
+    const studentCls = model.dinoHead.forward(localCls);
+    const ce = distill(studentCls, teacherCls, model.dinoCentre, o.tauStudent, o.tauTeacher, o.centring);
     dino = mean(ce);
   }
   let mim: Tensor | null = null;
@@ -100,10 +129,14 @@ export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DE
     const t = teacher;
     teacherPatches = noGrad(() => model.teacher.ibotHead.forward(t.patches).reshape([b * n, k]));
     const studentPatches = model.ibotHead.forward(student.patches).reshape([b * n, k]);
-    const ce = softCrossEntropy(studentPatches, teacherPatches, model.ibotCentre, {
-      student: o.tauStudent,
-      teacher: o.tauTeacherPatch,
-    });
+    const ce = distill(
+      studentPatches,
+      teacherPatches,
+      model.ibotCentre,
+      o.tauStudent,
+      o.tauTeacherPatch,
+      o.centring,
+    );
     mim = sum(mul(ce, batch.mimWeights));
   }
   const parts: [Tensor | null, number][] = [

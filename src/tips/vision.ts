@@ -77,6 +77,7 @@ export class VisionEncoder {
             ffn: config.ffn,
             eps: config.eps,
             layerScale: config.layerScale,
+            initStd: config.initStd,
           },
           rng,
         ),

@@ -88,6 +88,7 @@ export function visionConfigOf(
     ffn: swiglu ? "swiglu" : "mlp",
     eps: 1e-6,
     layerScale: 1e-5, // loaded from the checkpoint
+    initStd: 0.02, // likewise
   };
 }
 

@@ -122,6 +122,14 @@ export function readCheckpoint(bytes: Uint8Array): {
     );
   }
   const config = parseField(metadata, "config") as TipsConfig;
+  const options = parseField(metadata, "options") as CheckpointInfo["options"];
+  if (typeof config?.vision !== "object" || typeof options !== "object" || options === null)
+    throw new CheckpointError(
+      'the header\'s "config" or "options" entry is not an object as a checkpoint has',
+    );
+  // Fields added since the first checkpoints, with the behaviour those checkpoints were made with.
+  config.vision.initStd ??= 0.02;
+  options.centring ??= "centre";
   try {
     validateConfig(config);
   } catch (err) {
@@ -131,7 +139,7 @@ export function readCheckpoint(bytes: Uint8Array): {
     info: {
       format,
       config,
-      options: parseField(metadata, "options") as CheckpointInfo["options"],
+      options,
       state: parseField(metadata, "state") as TrainerState,
       tokenizer: parseField(metadata, "tokenizer"),
       notes: (metadata.notes ? parseField(metadata, "notes") : {}) as Record<string, unknown>,

@@ -1,6 +1,6 @@
 // The TIPS training step: crops -> student and teacher forward -> combined loss -> backward
 // (accumulated over micro-batches) -> clip + AdamW (skipped on the GPU if a gradient is not
-// finite) -> EMA teacher -> teacher centres. One submission per step; the metrics come back
+// finite) -> EMA teacher -> teacher centres (when centring by running mean). One submission per step; the metrics come back
 // asynchronously, so the caller can keep a step or two in flight.
 import type { Example } from "../data/examples";
 import type { Gpu } from "../gpu/gpu";
@@ -11,7 +11,14 @@ import { Rng } from "../tensor/rng";
 import { keep, tidy } from "../tensor/scope";
 import type { Tensor } from "../tensor/tensor";
 import type { TipsConfig } from "../tips/config";
-import { DEFAULT_LOSS, type LossTerms, type LossWeights, tipsLoss, updateCentre } from "../tips/loss";
+import {
+  type Centring,
+  DEFAULT_LOSS,
+  type LossTerms,
+  type LossWeights,
+  tipsLoss,
+  updateCentre,
+} from "../tips/loss";
 import { type TeacherKind, TipsModel } from "../tips/model";
 import { AdamW } from "./adamw";
 import {
@@ -32,6 +39,8 @@ export interface TrainerOptions {
   accumulate: number;
   steps: number;
   weights: LossWeights;
+  /** Teacher targets for DINO and iBOT: Sinkhorn-Knopp (DINOv2, the default) or a running centre. */
+  centring: Centring;
   teacher: TeacherKind;
   views: ViewOptions;
   schedule: ScheduleOptions;
@@ -52,6 +61,7 @@ export function trainerOptions(
     accumulate: o.accumulate ?? 1,
     steps,
     weights: o.weights ?? { ...DEFAULT_LOSS.weights },
+    centring: o.centring ?? DEFAULT_LOSS.centring,
     teacher: o.teacher ?? "full",
     views: o.views ?? { ...DEFAULT_VIEWS },
     schedule: o.schedule ?? defaultSchedule(steps, o.lr ?? 1e-3),
@@ -124,7 +134,12 @@ export class Trainer {
     const lr = learningRate(o.schedule, step);
     const momentum = teacherMomentum(o.schedule, step);
     const teacherTemp = teacherTemperature(o.schedule, step);
-    const lossOptions = { ...DEFAULT_LOSS, weights: o.weights, tauTeacher: teacherTemp };
+    const lossOptions = {
+      ...DEFAULT_LOSS,
+      weights: o.weights,
+      centring: o.centring,
+      tauTeacher: teacherTemp,
+    };
     const micro = o.batch / o.accumulate;
     const present = TERMS.filter((t) => o.weights[t] > 0);
 
@@ -151,8 +166,10 @@ export class Trainer {
         if (a === 0) this.optimizer.setGrads(grads);
         else this.optimizer.accumulateGrads(grads);
         const t = terms as unknown as LossTerms;
-        if (t.teacherCls) updateCentre(this.model.dinoCentre, t.teacherCls);
-        if (t.teacherPatches) updateCentre(this.model.ibotCentre, t.teacherPatches);
+        if (o.centring === "centre") {
+          if (t.teacherCls) updateCentre(this.model.dinoCentre, t.teacherCls);
+          if (t.teacherPatches) updateCentre(this.model.ibotCentre, t.teacherPatches);
+        }
         const values = [t.total, ...present.map((name) => (t[name] as Tensor).reshape([1]))];
         sums = sums ? sums.map((s, i) => add(s, values[i])) : values;
       }

@@ -70,6 +70,7 @@ describe("tips train", () => {
       [["train", "--loss", "web=1,clip=2"], /--loss takes name=weight items/],
       [["train", "--loss", "web=0"], /--loss switches every term off/],
       [["train", "--teacher", "none"], /--teacher takes full or heads/],
+      [["train", "--centring", "mean"], /--centring takes sinkhorn or centre/],
       [["train", "--resume", join(dir, "missing.safetensors")], /cannot read --resume/],
       [["train", "--frobnicate"], /Unknown option '--frobnicate'/],
     ];

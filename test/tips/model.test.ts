@@ -7,7 +7,7 @@ import { Rng } from "../../src/tensor/rng";
 import { tidy } from "../../src/tensor/scope";
 import { Tensor } from "../../src/tensor/tensor";
 import { preset } from "../../src/tips/config";
-import { type TipsBatch, tipsLoss } from "../../src/tips/loss";
+import { DEFAULT_LOSS, type TipsBatch, tipsLoss } from "../../src/tips/loss";
 import { TipsModel } from "../../src/tips/model";
 import { textBatch } from "../../src/tips/text";
 import { testGpu } from "../gpu";
@@ -107,8 +107,13 @@ describe("TIPS model (tips-test) against the float64 reference", () => {
     batchRef = makeBatch(rng);
   });
 
-  for (const teacherKind of ["full", "heads"] as const) {
-    it(`matches every loss term and the total (${teacherKind} EMA teacher), relative error < 1e-4`, async () => {
+  const variants = [
+    ["full", "sinkhorn"],
+    ["heads", "sinkhorn"],
+    ["full", "centre"],
+  ] as const;
+  for (const [teacherKind, centring] of variants) {
+    it(`matches every loss term and the total (${teacherKind} EMA teacher, ${centring} targets), relative error < 1e-4`, async () => {
       const model = new TipsModel(gpu, config, { seed: 2, teacher: teacherKind });
       const names = model.params.tensors.map((t) => t.name!);
       student = randomize(
@@ -131,7 +136,7 @@ describe("TIPS model (tips-test) against the float64 reference", () => {
       }
       load(model, student, teacher);
       const batch = upload(gpu, batchRef);
-      const terms = tidy(() => tipsLoss(model, batch));
+      const terms = tidy(() => tipsLoss(model, batch, { ...DEFAULT_LOSS, centring }));
       const got = {
         web: (await terms.web!.read())[0],
         syn: (await terms.syn!.read())[0],
@@ -139,7 +144,7 @@ describe("TIPS model (tips-test) against the float64 reference", () => {
         mim: (await terms.mim!.read())[0],
         total: (await terms.total.read())[0],
       };
-      const want = tipsLossRef(config, student, teacher, batchRef);
+      const want = tipsLossRef(config, student, teacher, batchRef, centring);
       for (const key of ["web", "syn", "dino", "mim", "total"] as const) {
         expect(relative(got[key], want[key]), `${key}: GPU ${got[key]}, float64 ${want[key]}`).toBeLessThan(
           1e-4,

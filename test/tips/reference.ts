@@ -3,6 +3,7 @@
 // names), so that the GPU model's forward, loss terms and gradients can be checked against it.
 
 import { erf64 } from "../../src/ops/checks/gelu";
+import { refSinkhorn } from "../../src/ops/checks/sinkhorn";
 import type { TipsConfig } from "../../src/tips/config";
 import { resizeMatrix2d } from "../../src/tips/posembed";
 import { sinusoids } from "../../src/tips/text";
@@ -285,12 +286,21 @@ export interface LossRef {
   total: number;
 }
 
+/**
+ * Teacher targets as logits for softCe at temperature 1: log of the Sinkhorn-Knopp targets, or
+ * the logits over tau (a zero running centre).
+ */
+function targets(t: Float64Array, rows: number, k: number, tau: number, centring: "sinkhorn" | "centre") {
+  return centring === "sinkhorn" ? refSinkhorn(rows, k, tau, 3)([t]) : t.map((v) => v / tau);
+}
+
 /** The combined loss with all four weights 1 and zero centres, as tipsLoss with DEFAULT_LOSS. */
 export function tipsLossRef(
   c: TipsConfig,
   student: Params,
   teacher: Params,
   x: BatchRef,
+  centring: "sinkhorn" | "centre" = "sinkhorn",
   temps = { student: 0.1, teacher: 0.04, teacherPatch: 0.07 },
 ): LossRef {
   const { b } = x;
@@ -305,23 +315,23 @@ export function tipsLossRef(
   const local = visionRef(c, student, x.local, m * b, c.views.localSize);
   const dinoCe = softCe(
     headRef(c, student, "dino_head", local.cls1, m * b),
-    headRef(c, teacher, "dino_head", t.cls1, b),
+    targets(headRef(c, teacher, "dino_head", t.cls1, b), b, k, temps.teacher, centring),
     m * b,
     b,
     k,
     temps.student,
-    temps.teacher,
+    1,
   );
   const dino = dinoCe.reduce((a, v) => a + v, 0) / (m * b);
   const rows = b * s.n;
   const mimCe = softCe(
     headRef(c, student, "ibot_head", s.patches, rows),
-    headRef(c, teacher, "ibot_head", t.patches, rows),
+    targets(headRef(c, teacher, "ibot_head", t.patches, rows), rows, k, temps.teacherPatch, centring),
     rows,
     rows,
     k,
     temps.student,
-    temps.teacherPatch,
+    1,
   );
   const mim = mimCe.reduce((a, v, i) => a + v * x.mimWeights[i], 0);
   return { web, syn, dino, mim, total: web + syn + dino + mim };

@@ -7,6 +7,7 @@ import { Vocabulary } from "../../src/data/vocab";
 import type { Gpu } from "../../src/gpu/gpu";
 import { decodeSafetensors, encodeSafetensors, SafetensorsError } from "../../src/tensor/safetensors";
 import { preset } from "../../src/tips/config";
+import type { Centring } from "../../src/tips/loss";
 import {
   CheckpointError,
   exportWeights,
@@ -29,7 +30,8 @@ function scenesVocabulary(): Vocabulary {
   return Vocabulary.build(captions, config.text.vocabSize);
 }
 
-const options = () => trainerOptions(config, { batch: BATCH, steps: 4, lr: 3e-3, seed: 9 });
+const options = (centring: Centring = "sinkhorn") =>
+  trainerOptions(config, { batch: BATCH, steps: 4, lr: 3e-3, seed: 9, centring });
 
 async function run(trainer: Trainer, source: ScenesSource, steps: number): Promise<StepMetrics[]> {
   const pending: Promise<StepMetrics>[] = [];
@@ -54,30 +56,34 @@ describe("Trainer (tips-test)", () => {
     vocab = scenesVocabulary();
   });
 
-  it("continues exactly from a checkpoint: 4 steps straight = 2 steps, save, load, 2 steps", async () => {
-    const straight = new Trainer(gpu, options(), vocab);
-    const straightMetrics = await run(straight, new ScenesSource({ size: 24 }), 4);
-    const want = await allValues(straight);
-    straight.dispose();
+  // With the running centre, the centres are part of the state that must come back.
+  it.each(["sinkhorn", "centre"] as const)(
+    "continues exactly from a checkpoint (%s targets): 4 steps straight = 2 steps, save, load, 2 steps",
+    async (centring) => {
+      const straight = new Trainer(gpu, options(centring), vocab);
+      const straightMetrics = await run(straight, new ScenesSource({ size: 24 }), 4);
+      const want = await allValues(straight);
+      straight.dispose();
 
-    const first = new Trainer(gpu, options(), vocab);
-    const source = new ScenesSource({ size: 24 });
-    await run(first, source, 2);
-    const bytes = await saveCheckpoint(first, source.position(), vocab);
-    first.dispose();
+      const first = new Trainer(gpu, options(centring), vocab);
+      const source = new ScenesSource({ size: 24 });
+      await run(first, source, 2);
+      const bytes = await saveCheckpoint(first, source.position(), vocab);
+      first.dispose();
 
-    const restored = restoreTrainer(gpu, bytes, (json) => Vocabulary.fromJSON(json));
-    expect(restored.trainer.step).toBe(2);
-    expect(restored.source).toEqual({ kind: "scenes", next: 2 * BATCH });
-    const resumedSource = new ScenesSource({ size: 24, position: restored.source ?? undefined });
-    const resumedMetrics = await run(restored.trainer, resumedSource, 2);
-    const got = await allValues(restored.trainer);
-    restored.trainer.dispose();
+      const restored = restoreTrainer(gpu, bytes, (json) => Vocabulary.fromJSON(json));
+      expect(restored.trainer.step).toBe(2);
+      expect(restored.source).toEqual({ kind: "scenes", next: 2 * BATCH });
+      const resumedSource = new ScenesSource({ size: 24, position: restored.source ?? undefined });
+      const resumedMetrics = await run(restored.trainer, resumedSource, 2);
+      const got = await allValues(restored.trainer);
+      restored.trainer.dispose();
 
-    expect(resumedMetrics.map((m) => m.loss)).toEqual(straightMetrics.slice(2).map((m) => m.loss));
-    expect(got.length).toBe(want.length);
-    for (const [i, values] of got.entries()) expect(values).toEqual(want[i]);
-  });
+      expect(resumedMetrics.map((m) => m.loss)).toEqual(straightMetrics.slice(2).map((m) => m.loss));
+      expect(got.length).toBe(want.length);
+      for (const [i, values] of got.entries()) expect(values).toEqual(want[i]);
+    },
+  );
 
   it("reports every loss term, the learning rate and the gradient norm of each step", async () => {
     const trainer = new Trainer(gpu, options(), vocab);
@@ -134,5 +140,29 @@ describe("Trainer (tips-test)", () => {
     });
     expect(() => restoreTrainer(gpu, mixed, fromJSON)).toThrow(CheckpointError);
     expect(() => restoreTrainer(gpu, mixed, fromJSON)).toThrow(/dino_head\.last_layer\.weight/);
+    const noConfig = encodeSafetensors(Object.fromEntries(decoded.tensors), {
+      ...decoded.metadata,
+      config: "7",
+    });
+    expect(() => restoreTrainer(gpu, noConfig, fromJSON)).toThrow(
+      /"config" or "options" entry is not an object/,
+    );
+  });
+
+  it("reads checkpoints made before the centring and initStd settings with the behaviour they had", async () => {
+    const trainer = new Trainer(gpu, options(), vocab);
+    const decoded = decodeSafetensors(await saveCheckpoint(trainer, null, vocab));
+    trainer.dispose();
+    const { centring: _, ...oldOptions } = JSON.parse(decoded.metadata.options);
+    const oldConfig = JSON.parse(decoded.metadata.config);
+    delete oldConfig.vision.initStd;
+    const old = encodeSafetensors(Object.fromEntries(decoded.tensors), {
+      ...decoded.metadata,
+      options: JSON.stringify(oldOptions),
+      config: JSON.stringify(oldConfig),
+    });
+    const info = readCheckpoint(old).info;
+    expect(info.options.centring).toBe("centre");
+    expect(info.config.vision.initStd).toBe(0.02);
   });
 });

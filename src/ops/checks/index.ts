@@ -12,6 +12,7 @@ import { matmulCases } from "./matmul";
 import { normalizeCases } from "./normalize";
 import { patchifyCases } from "./patchify";
 import { reduceCases } from "./reduce";
+import { sinkhornCases } from "./sinkhorn";
 import { softmaxCases } from "./softmax";
 import { swigluCases } from "./swiglu";
 
@@ -21,6 +22,7 @@ export const opFamilies: Record<string, OpCase[]> = {
   swiglu: swigluCases,
   loss_clip: clipLossCases,
   loss_distill: distillCases,
+  sinkhorn: sinkhornCases,
   patchify: patchifyCases,
   attention: attentionCases,
   softmax: softmaxCases,

@@ -1,0 +1,75 @@
+// Sinkhorn-Knopp targets for self-distillation (DINOv2's centring): from teacher logits t [R, K],
+// the doubly normalised q = diag(a) exp(t / tau) diag(b) whose rows each sum to 1 and whose
+// columns (prototypes) each get the same mass, found by alternately normalising columns and rows.
+// It works in the log domain and writes log q, so the distillation loss reads it as logits:
+// softmax(log q) = q. Equipartition is what keeps a young teacher's targets from going uniform:
+// a batch whose rows are almost alike still spreads over the prototypes.
+// Entries, in order: init (log q = t / tau), then `iterations` times columns and rows.
+
+override THREADS: u32 = 256u;  // rows: a power of two, 32 to 256
+
+struct Params {
+  rows: u32,
+  k: u32,
+  inv_tau: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out_init: array<f32>;
+
+@compute @workgroup_size(256)
+fn init(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_id) lid: vec3u) {
+  let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
+  if (i >= p.rows * p.k) { return; }
+  out_init[i] = logits[i] * p.inv_tau;
+}
+
+@group(0) @binding(1) var<storage, read_write> lq: array<f32>;
+
+// Running log-sum-exp as (max, sum of exp(x - max)).
+fn lse_add(a: vec2f, x: f32) -> vec2f {
+  let m = max(a.x, x);
+  return vec2f(m, a.y * exp(a.x - m) + exp(x - m));
+}
+
+fn lse_merge(a: vec2f, b: vec2f) -> vec2f {
+  let m = max(a.x, b.x);
+  if (m == -3.0e38) { return a; }
+  return vec2f(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
+}
+
+// One thread per prototype: log q[:, c] -= log sum_r q[r, c] (neighbouring threads read
+// neighbouring columns, so each row's loads coalesce).
+@compute @workgroup_size(64)
+fn columns(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.k) { return; }
+  var acc = vec2f(-3.0e38, 0.0);
+  for (var r = 0u; r < p.rows; r++) { acc = lse_add(acc, lq[r * p.k + c]); }
+  let lse = acc.x + log(acc.y);
+  for (var r = 0u; r < p.rows; r++) { lq[r * p.k + c] -= lse; }
+}
+
+var<workgroup> tree: array<vec2f, THREADS>;
+
+// One workgroup per row: log q[r, :] -= log sum_c q[r, c].
+@compute @workgroup_size(THREADS)
+fn rows(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_id) lid: vec3u) {
+  let r = wg.y * nwg.x + wg.x;  // uniform: whole workgroups skip together
+  if (r >= p.rows) { return; }
+  let base = r * p.k;
+  var acc = vec2f(-3.0e38, 0.0);
+  for (var c = lid.x; c < p.k; c += THREADS) { acc = lse_add(acc, lq[base + c]); }
+  tree[lid.x] = acc;
+  workgroupBarrier();
+  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
+    if (lid.x < s) { tree[lid.x] = lse_merge(tree[lid.x], tree[lid.x + s]); }
+    workgroupBarrier();
+  }
+  let lse = tree[0].x + log(tree[0].y);
+  for (var c = lid.x; c < p.k; c += THREADS) { lq[base + c] -= lse; }
+}
