@@ -21,6 +21,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "write image (CLS#1, CLS#2, patches) and text embeddings of a frozen encoder to .safetensors",
     run: async (argv) => (await import("./embed")).embed(argv),
   },
+  ablate: {
+    summary: "train each row of the TIPS ablation with the same budget and seeds, evaluate, print the table",
+    run: async (argv) => (await import("./ablate")).ablate(argv),
+  },
   eval: {
     summary:
       "evaluate a frozen encoder on held-out scenes: probe mIoU and depth RMSE, kNN, zero-shot, retrieval R@1",
