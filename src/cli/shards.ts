@@ -6,9 +6,8 @@
 import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import cliProgress from "cli-progress";
-import sharp from "sharp";
 import { type CaptionTable, parseTable, TableError, type TableRow, tableFormat } from "../data/caption-table";
-import { decodeImage } from "../data/decode-node";
+import { decodeImage, loadSharp } from "../data/decode-node";
 import { DEFAULT_MAX_PIXELS, type ImageType } from "../data/image";
 import { OPENMOJI_LICENSE, OPENMOJI_SIZE, type OpenMojiSplit, openMojiSamples } from "../data/openmoji";
 import { loadOpenMoji, nodeOpenMojiRenderer } from "../data/openmoji-node";
@@ -271,6 +270,7 @@ function scenesInput(p: Parsed): Input {
   const count = intOption(p, "count", Math.min(10_000, available - start), 1, available - start);
   const encode = async (index: number): Promise<SampleToWrite> => {
     const scene = renderScene(index, { size, split, seed });
+    const sharp = await loadSharp();
     const png = await sharp(scene.image, { raw: { width: size, height: size, channels: 4 } })
       .removeAlpha() // always opaque: RGB decodes to the same RGBA
       .png()
@@ -463,6 +463,7 @@ async function checkImage(
     if (!decoded) return skipped.image_too_large > before ? "image_too_large" : "bad_image";
     return { bytes: file, type, width: decoded.width, height: decoded.height };
   }
+  const sharp = await loadSharp();
   try {
     const { data, info } = await sharp(file, { limitInputPixels: DEFAULT_MAX_PIXELS, autoOrient: true })
       .png()

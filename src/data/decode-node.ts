@@ -1,8 +1,27 @@
 // Image bytes to RGBA pixels in Node, with sharp (libvips). Same contract as decode-browser.ts.
 // sharp's limitInputPixels refuses an image from its header, before any pixels are allocated.
-import sharp from "sharp";
+import type SharpModule from "sharp";
 import { DEFAULT_MAX_PIXELS, type RgbaImage } from "./image";
 import type { SkipCounts } from "./skips";
+
+let sharpModule: Promise<typeof SharpModule> | null = null;
+
+/**
+ * sharp, loaded on first use: commands that decode nothing (training on scenes, say) then run
+ * where its native library is absent, such as from a bundle on a machine without node_modules.
+ */
+export function loadSharp(): Promise<typeof SharpModule> {
+  sharpModule ??= import("sharp").then(
+    (m) => m.default,
+    (err) => {
+      sharpModule = null;
+      throw new Error(
+        `decoding images in Node needs the sharp package (run npm ci): ${(err as Error).message}`,
+      );
+    },
+  );
+  return sharpModule;
+}
 
 /**
  * Decodes a JPEG, PNG or WebP to 8-bit sRGB RGBA, upright (EXIF orientation applied). Returns
@@ -14,6 +33,7 @@ export async function decodeImage(
   skipped: SkipCounts,
   maxPixels = DEFAULT_MAX_PIXELS,
 ): Promise<RgbaImage | null> {
+  const sharp = await loadSharp();
   try {
     const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, autoOrient: true })
       .toColourspace("srgb")

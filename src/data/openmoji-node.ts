@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import sharp from "sharp";
+import { loadSharp } from "./decode-node";
 import { OpenMoji, type OpenMojiOptions, type OpenMojiRecord } from "./openmoji";
 
 /** The folder of the installed openmoji package. */
@@ -32,6 +32,7 @@ export function nodeOpenMojiRenderer(packageDir = openMojiPackageDir()) {
     const svg = await readFile(join(packageDir, "color", "svg", `${hexcode}.svg`));
     // The SVGs are 72 units wide and librsvg draws a unit as a pixel at 72 dpi: `size` dpi gives
     // `size` pixels (the resize only guards against an SVG of another size).
+    const sharp = await loadSharp();
     const png = await sharp(svg, { density: size })
       .resize(size, size, { fit: "contain", background: "#ffffff" })
       .flatten({ background: "#ffffff" })
