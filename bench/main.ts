@@ -1,4 +1,4 @@
-// `npm run bench -- [matmul|attention ...] [--small] [--json FILE] [--reference FILE]`
+// `npm run bench -- [matmul|attention|step ...] [--small] [--json FILE] [--reference FILE]`
 // Times our kernels on this machine's GPU and prints one table per group; with --reference (the
 // JSON that bench/reference/bench.py writes on the same GPU) each row shows PyTorch's figure and
 // the ratio. --small runs tiny shapes (for SwiftShader and the test suite); its figures mean
@@ -9,9 +9,10 @@ import { Gpu } from "../src/gpu/gpu";
 import { type AttentionShape, benchAttention } from "./attention";
 import { benchMatmul, type MatmulShape } from "./matmul";
 import shapes from "./shapes.json";
+import { benchStep, type StepShape, stepConfig } from "./step";
 import { formatTables, type Reference, type Row } from "./table";
 
-const GROUPS = ["matmul", "attention"] as const;
+const GROUPS = ["matmul", "attention", "step"] as const;
 type Group = (typeof GROUPS)[number];
 
 function parse(argv: string[]) {
@@ -19,24 +20,32 @@ function parse(argv: string[]) {
   let small = false;
   let json: string | null = null;
   let reference: string | null = null;
+  let stepConfigs: string | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--small") small = true;
     else if (a === "--json") json = argv[++i] ?? null;
     else if (a === "--reference") reference = argv[++i] ?? null;
+    else if (a === "--write-step-configs") stepConfigs = argv[++i] ?? null;
     else if ((GROUPS as readonly string[]).includes(a)) groups.push(a as Group);
     else
       throw new Error(
-        `bench: unknown argument "${a}"; groups: ${GROUPS.join(", ")}; options: --small --json FILE --reference FILE`,
+        `bench: unknown argument "${a}"; groups: ${GROUPS.join(", ")}; options: --small --json FILE --reference FILE --write-step-configs FILE`,
       );
   }
-  return { groups: groups.length ? groups : [...GROUPS], small, json, reference };
+  return { groups: groups.length ? groups : [...GROUPS], small, json, reference, stepConfigs };
 }
 
 const o = parse(process.argv.slice(2));
+const size = o.small ? "small" : "full";
+if (o.stepConfigs) {
+  // The training-step rows' resolved model configurations, for the PyTorch reference; no GPU needed.
+  writeFileSync(o.stepConfigs, JSON.stringify((shapes.step[size] as StepShape[]).map(stepConfig), null, 2));
+  console.log(`wrote ${o.stepConfigs}`);
+  process.exit(0);
+}
 const reference: Reference | null = o.reference ? JSON.parse(readFileSync(o.reference, "utf8")) : null;
 const gpu = await Gpu.create({ gpu: await dawnGpu(FAST_DAWN_FLAGS) });
-const size = o.small ? "small" : "full";
 console.log(
   `# benchmarks ${new Date().toISOString().slice(0, 10)} on ${gpu.info.description || gpu.info.vendor} (${gpu.info.features.join(", ") || "no optional features"})${o.small ? ", small shapes: figures mean nothing" : ""}`,
 );
@@ -45,6 +54,7 @@ for (const g of o.groups) {
   if (g === "matmul") rows.push(...(await benchMatmul(gpu, shapes.matmul[size] as MatmulShape[], o.small)));
   if (g === "attention")
     rows.push(...(await benchAttention(gpu, shapes.attention[size] as AttentionShape[], o.small)));
+  if (g === "step") rows.push(...(await benchStep(gpu, shapes.step[size] as StepShape[], o.small)));
 }
 console.log(formatTables(rows, reference));
 if (o.json) writeFileSync(o.json, JSON.stringify({ device: gpu.info, rows }, null, 2));

@@ -18,7 +18,8 @@ out="${OUT:-/tmp}"
 source .device/env.sh
 case "$part" in
   bench)
-    python3 bench/reference/bench.py --out /tmp/bench-reference.json
+    node dist/bench/bench.mjs --write-step-configs /tmp/step-configs.json
+    python3 bench/reference/bench.py --out /tmp/bench-reference.json --step-configs /tmp/step-configs.json
     node dist/bench/bench.mjs "$@" --reference /tmp/bench-reference.json --json "$out/bench.json"
     ;;
   train)

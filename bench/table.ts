@@ -8,30 +8,36 @@ export interface Row {
   ms: number;
   /** Floating-point operations per call. */
   flops: number;
+  /** Images per call, for whole training steps: the table then shows images/s, not TFLOP/s. */
+  images?: number;
 }
 
 /** The PyTorch script's output: milliseconds per call by group and row name. */
 export type Reference = Record<string, Record<string, number>>;
 
 const tflops = (flops: number, ms: number) => flops / ms / 1e9;
+const perSecond = (items: number, ms: number) => (items * 1000) / ms;
 
 export function formatTables(rows: Row[], reference: Reference | null): string {
   const out: string[] = [];
   for (const group of [...new Set(rows.map((r) => r.group))]) {
-    const header = ["case", "ours ms", "ours TFLOP/s", "PyTorch ms", "PyTorch TFLOP/s", "ours/PyTorch"];
-    const lines = rows
-      .filter((r) => r.group === group)
-      .map((r) => {
-        const ref = reference?.[group]?.[r.name];
-        return [
-          r.name,
-          r.ms.toFixed(3),
-          tflops(r.flops, r.ms).toFixed(2),
-          ref === undefined ? "-" : ref.toFixed(3),
-          ref === undefined ? "-" : tflops(r.flops, ref).toFixed(2),
-          ref === undefined ? "-" : `${(ref / r.ms).toFixed(2)}x`,
-        ];
-      });
+    const mine = rows.filter((r) => r.group === group);
+    const images = mine.every((r) => r.images !== undefined);
+    const unit = images ? "images/s" : "TFLOP/s";
+    const rate = (r: Row, ms: number) =>
+      images ? perSecond(r.images ?? 0, ms).toFixed(1) : tflops(r.flops, ms).toFixed(2);
+    const header = ["case", "ours ms", `ours ${unit}`, "PyTorch ms", `PyTorch ${unit}`, "ours/PyTorch"];
+    const lines = mine.map((r) => {
+      const ref = reference?.[group]?.[r.name];
+      return [
+        r.name,
+        r.ms.toFixed(3),
+        rate(r, r.ms),
+        ref === undefined ? "-" : ref.toFixed(3),
+        ref === undefined ? "-" : rate(r, ref),
+        ref === undefined ? "-" : `${(ref / r.ms).toFixed(2)}x`,
+      ];
+    });
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
     const fmt = (cells: string[]) =>
       `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { expect, it } from "vitest";
 import type { Row } from "../bench/table";
 
-it("npm run bench -- --small times every matmul and attention row and merges a reference", async () => {
+it("npm run bench -- --small times every matmul, attention and training-step row and merges a reference", async () => {
   const dir = await mkdtemp(join(tmpdir(), "tips-bench-"));
   const reference = { matmul: { "small odd 33x65x17 fwd A B": 0.5 } };
   await writeFile(join(dir, "ref.json"), JSON.stringify(reference));
@@ -27,12 +27,22 @@ it("npm run bench -- --small times every matmul and attention row and merges a r
     "small 64x64x64 bwd A^T dC",
     "small B=2 H=2 S=19 Dh=8 fwd",
     "small B=2 H=2 S=19 Dh=8 fwd+bwd",
+    "tips-test batch 4",
   ]);
   for (const row of rows) expect(row.ms).toBeGreaterThan(0);
   const line = r.stdout.split("\n").find((l) => l.includes("small odd 33x65x17 fwd A B"))!;
   const ours = rows[0].ms;
   expect(line).toContain(`${(0.5 / ours).toFixed(2)}x`);
   expect(r.stdout).toContain("### attention");
+  expect(r.stdout).toMatch(/### step\n\n\| case +\| ours ms \| ours images\/s \|/);
+  // The PyTorch reference of the step rows reads the configurations written here.
+  const configs = join(dir, "configs.json");
+  const w = spawnSync(process.execPath, ["scripts/bench.mjs", "--small", "--write-step-configs", configs], {
+    encoding: "utf8",
+  });
+  expect(w.status, w.stderr).toBe(0);
+  const [entry] = JSON.parse(await readFile(configs, "utf8"));
+  expect(entry).toMatchObject({ name: "tips-test batch 4", batch: 4, config: { name: "tips-test" } });
   const bad = spawnSync(process.execPath, ["scripts/bench.mjs", "--frobnicate"], { encoding: "utf8" });
   expect(bad.status).not.toBe(0);
   expect(bad.stderr).toContain('unknown argument "--frobnicate"');

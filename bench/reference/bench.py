@@ -2,7 +2,8 @@
 timed with CUDA events (warm-up, then the median of 5 repetitions), written as JSON
 {group: {row name: milliseconds per call}} for `npm run bench -- --reference FILE`.
 
-Usage: python3 bench/reference/bench.py --out ref.json [--small]
+Usage: python3 bench/reference/bench.py --out ref.json [--small] [--step-configs FILE]
+(FILE: the training-step configurations, from `npm run bench -- --write-step-configs FILE`)
 """
 import argparse
 import json
@@ -11,6 +12,7 @@ import statistics
 
 import torch
 import torch.nn.functional as F
+from tips_step import step_rows
 
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
@@ -71,6 +73,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", required=True)
     p.add_argument("--small", action="store_true")
+    p.add_argument("--step-configs")
     args = p.parse_args()
     with open(os.path.join(os.path.dirname(__file__), "..", "shapes.json")) as f:
         shapes = json.load(f)
@@ -79,6 +82,9 @@ def main():
         "matmul": matmul_rows(shapes["matmul"][size], args.small),
         "attention": attention_rows(shapes["attention"][size], args.small),
     }
+    if args.step_configs:
+        with open(args.step_configs) as f:
+            result["step"] = step_rows(json.load(f), DEVICE, args.small)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)
     print(f"PyTorch {torch.__version__} on {torch.cuda.get_device_name()}: wrote {args.out}")
