@@ -3,7 +3,7 @@
 // columns lid, lid + THREADS, ... and keeps them in registers (PER_THREAD of them, at most CACHE:
 // rows of at most 4096 values), so each row is read once. The variance is the mean of squared
 // deviations from the mean (two passes over the registers).
-// Reductions are trees in workgroup memory, reached by the whole workgroup (padding rows too).
+// Reductions are the trees of block_reduce.wgsl, reached by the whole workgroup (padding rows too).
 
 override THREADS: u32 = 256u;    // a power of two, 32 to 256
 override PER_THREAD: u32 = 16u;  // ceil(cols / THREADS), at most CACHE
@@ -19,21 +19,6 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-
-var<workgroup> scratch: array<vec2f, THREADS>;
-
-// Sum over the workgroup, returned to every invocation. Call from uniform control flow.
-fn block_sum(value: vec2f, lid: u32) -> vec2f {
-  scratch[lid] = value;
-  workgroupBarrier();
-  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { scratch[lid] += scratch[lid + s]; }
-    workgroupBarrier();
-  }
-  let total = scratch[0];
-  workgroupBarrier();  // the next reduction overwrites scratch
-  return total;
-}
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
@@ -54,7 +39,7 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
     s += v[k];
   }
   let n = f32(p.cols);
-  let mean = block_sum(vec2f(s, 0.0), lid).x / n;
+  let mean = block_sum(vec4f(s), lid).x / n;
   var q = 0.0;
   for (var k = 0u; k < PER_THREAD; k++) {
     if (k * THREADS + lid < p.cols) {
@@ -62,7 +47,7 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
       q += d * d;
     }
   }
-  let rstd = inverseSqrt(block_sum(vec2f(q, 0.0), lid).x / n + p.eps);
+  let rstd = inverseSqrt(block_sum(vec4f(q), lid).x / n + p.eps);
   for (var k = 0u; k < PER_THREAD; k++) {
     let c = k * THREADS + lid;
     if (live && c < p.cols) { y[row * p.cols + c] = (v[k] - mean) * rstd * weight[c] + bias[c]; }
@@ -118,7 +103,7 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3
       let h = g[k] * w[k];
       sums += vec2f(h, h * xhat[k]);
     }
-    let means = block_sum(sums, lid) / n;
+    let means = block_sum(vec4f(sums, 0.0, 0.0), lid).xy / n;
     for (var k = 0u; k < PER_THREAD; k++) {
       let c = k * THREADS + lid;
       if (live && c < p.cols) {

@@ -14,32 +14,6 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-var<workgroup> tree: array<f32, THREADS>;
-
-fn tree_max(lid: u32, v: f32) -> f32 {
-  tree[lid] = v;
-  workgroupBarrier();
-  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { tree[lid] = max(tree[lid], tree[lid + s]); }
-    workgroupBarrier();
-  }
-  let r = tree[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn tree_sum(lid: u32, v: f32) -> f32 {
-  tree[lid] = v;
-  workgroupBarrier();
-  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { tree[lid] += tree[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = tree[0];
-  workgroupBarrier();
-  return r;
-}
-
 @group(0) @binding(1) var<storage, read> sim: array<f32>;
 
 fn at(line: u32, k: u32) -> f32 {
@@ -55,10 +29,10 @@ fn lse(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3
   let t = exp(log_scale[0]);
   var m = -3.0e38;
   for (var k = lid.x; k < p.b; k += THREADS) { m = max(m, t * at(line, k)); }
-  m = tree_max(lid.x, m);
+  m = block_max(vec4f(m), lid.x).x;
   var s = 0.0;
   for (var k = lid.x; k < p.b; k += THREADS) { s += exp(t * at(line, k) - m); }
-  s = tree_sum(lid.x, s);
+  s = block_sum(vec4f(s), lid.x).x;
   if (lid.x == 0u) { lse_out[line] = m + log(s); }
 }
 
@@ -75,7 +49,7 @@ fn total(@builtin(local_invocation_id) lid: vec3u) {
   for (var i = lid.x; i < p.b; i += THREADS) {
     s += lse_rows[i] + lse_cols[i] - 2.0 * t * sim_t[i * p.b + i];
   }
-  s = tree_sum(lid.x, s);
+  s = block_sum(vec4f(s), lid.x).x;
   if (lid.x == 0u) { loss[0] = s / (2.0 * f32(p.b)); }
 }
 
@@ -116,6 +90,6 @@ fn grad_scale(@builtin(local_invocation_id) lid: vec3u) {
     let j = idx - i * p.b;
     s += bracket(i, j, t, sim_g[idx]) * sim_g[idx];
   }
-  s = tree_sum(lid.x, s);
+  s = block_sum(vec4f(s), lid.x).x;
   if (lid.x == 0u) { dlog_scale[0] = dloss[0] * t * s / (2.0 * f32(p.b)); }
 }

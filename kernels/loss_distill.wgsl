@@ -4,8 +4,8 @@
 // a batch of T images, crop-major; iBOT: R = T). The teacher gets no gradient.
 //   d ce_r / d s_rk = (softmax(s_r / tau_s)_k - q_rk) / tau_s
 
-// The forward runs THREADS (32 to 256, sized to K by the op) per row; its reductions are trees
-// in workgroup memory, the two maxima together and then the three sums together.
+// The forward runs THREADS (32 to 256, sized to K by the op) per row; its reductions
+// (block_reduce.wgsl) take the two maxima together and then the three sums together.
 override THREADS: u32 = 256u;  // a power of two, 32 to 256
 
 struct Params {
@@ -17,34 +17,6 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-
-var<workgroup> tree: array<vec3f, THREADS>;
-
-// Elementwise max (x, y) and sum (x, y, z) over the workgroup, returned to every invocation.
-// Call from uniform control flow.
-fn tree_max(lid: u32, v: vec2f) -> vec2f {
-  tree[lid] = vec3f(v, 0.0);
-  workgroupBarrier();
-  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { tree[lid] = max(tree[lid], tree[lid + s]); }
-    workgroupBarrier();
-  }
-  let r = tree[0].xy;
-  workgroupBarrier();
-  return r;
-}
-
-fn tree_sum(lid: u32, v: vec3f) -> vec3f {
-  tree[lid] = v;
-  workgroupBarrier();
-  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { tree[lid] += tree[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = tree[0];
-  workgroupBarrier();
-  return r;
-}
 
 @group(0) @binding(1) var<storage, read> student: array<f32>;
 @group(0) @binding(2) var<storage, read> teacher: array<f32>;
@@ -68,7 +40,7 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
   for (var k = lid.x; k < p.k; k += THREADS) {
     m = max(m, vec2f(student[s_base + k] * p.inv_tau_s, teacher_logit(t_base, k)));
   }
-  m = tree_max(lid.x, m);
+  m = block_max(vec4f(m, 0.0, 0.0), lid.x).xy;
   let ms = m.x;
   let mt = m.y;
   // sum_k exp(s_k - ms), sum_k exp(t_k - mt), sum_k exp(t_k - mt) * s_k (normalised below)
@@ -78,7 +50,7 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
     let e = exp(teacher_logit(t_base, k) - mt);
     sums += vec3f(exp(sl - ms), e, e * sl);
   }
-  sums = tree_sum(lid.x, sums);
+  sums = block_sum(vec4f(sums, 0.0), lid.x).xyz;
   if (lid.x == 0u) {
     let lse_s = ms + log(sums.x);
     let ce = lse_s - sums.z / sums.y;

@@ -3,7 +3,7 @@
 // Thread `lid` owns columns lid, lid + THREADS, ...; it holds up to PER_THREAD of them in
 // registers, so a row of up to PER_THREAD * THREADS values (4096 at most) is read once. Longer
 // rows are walked in tiles of PER_THREAD * THREADS values and re-read for each pass.
-// Reductions are trees in workgroup memory, reached by the whole workgroup (padding rows too).
+// Reductions are the trees of block_reduce.wgsl, reached by the whole workgroup (padding rows too).
 
 override THREADS: u32 = 256u;    // a power of two, 32 to 256
 override PER_THREAD: u32 = 16u;  // ceil(cols / THREADS), at most CACHE
@@ -18,7 +18,6 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-var<workgroup> scratch: array<vec2f, THREADS>;
 // The current tile of the row: v holds x, g holds dy (backward).
 var<private> v: array<f32, CACHE>;
 var<private> g: array<f32, CACHE>;
@@ -29,19 +28,6 @@ fn column(t: u32, k: u32, lid: u32) -> u32 {
 
 fn tile_count() -> u32 {
   return (p.cols + PER_THREAD * THREADS - 1u) / (PER_THREAD * THREADS);
-}
-
-// Sum over the workgroup, returned to every invocation. Call from uniform control flow.
-fn block_sum(value: vec2f, lid: u32) -> vec2f {
-  scratch[lid] = value;
-  workgroupBarrier();
-  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { scratch[lid] += scratch[lid + s]; }
-    workgroupBarrier();
-  }
-  let total = scratch[0];
-  workgroupBarrier();  // the next reduction overwrites scratch
-  return total;
 }
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -66,7 +52,7 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
     load_x(row, t, lid);
     for (var k = 0u; k < PER_THREAD; k++) { squares += v[k] * v[k]; }
   }
-  let inv = 1.0 / max(sqrt(block_sum(vec2f(squares, 0.0), lid).x), p.eps);
+  let inv = 1.0 / max(sqrt(block_sum(vec4f(squares), lid).x), p.eps);
   for (var t = 0u; t < tiles; t++) {
     if (tiles > 1u) { load_x(row, t, lid); }
     for (var k = 0u; k < PER_THREAD; k++) {
@@ -104,7 +90,7 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3
     load_x_dy(row, t, lid);
     for (var k = 0u; k < PER_THREAD; k++) { sums += v[k] * vec2f(v[k], g[k]); }
   }
-  let total = block_sum(sums, lid);
+  let total = block_sum(vec4f(sums, 0.0, 0.0), lid).xy;
   let norm = sqrt(total.x);
   let clipped = norm < p.eps;
   let inv = 1.0 / select(norm, p.eps, clipped);

@@ -35,12 +35,6 @@ fn lse_add(a: vec2f, x: f32) -> vec2f {
   return vec2f(m, a.y * exp(a.x - m) + exp(x - m));
 }
 
-fn lse_merge(a: vec2f, b: vec2f) -> vec2f {
-  let m = max(a.x, b.x);
-  if (m == -3.0e38) { return a; }
-  return vec2f(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
-}
-
 // One thread per prototype: log q[:, c] -= log sum_r q[r, c] (neighbouring threads read
 // neighbouring columns, so each row's loads coalesce).
 @compute @workgroup_size(64)
@@ -53,8 +47,6 @@ fn columns(@builtin(global_invocation_id) gid: vec3u) {
   for (var r = 0u; r < p.rows; r++) { lq[r * p.k + c] -= lse; }
 }
 
-var<workgroup> tree: array<vec2f, THREADS>;
-
 // One workgroup per row: log q[r, :] -= log sum_c q[r, c].
 @compute @workgroup_size(THREADS)
 fn rows(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -62,14 +54,11 @@ fn rows(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let r = wg.y * nwg.x + wg.x;  // uniform: whole workgroups skip together
   if (r >= p.rows) { return; }
   let base = r * p.k;
-  var acc = vec2f(-3.0e38, 0.0);
-  for (var c = lid.x; c < p.k; c += THREADS) { acc = lse_add(acc, lq[base + c]); }
-  tree[lid.x] = acc;
-  workgroupBarrier();
-  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
-    if (lid.x < s) { tree[lid.x] = lse_merge(tree[lid.x], tree[lid.x + s]); }
-    workgroupBarrier();
-  }
-  let lse = tree[0].x + log(tree[0].y);
+  var m = -3.0e38;
+  for (var c = lid.x; c < p.k; c += THREADS) { m = max(m, lq[base + c]); }
+  m = block_max(vec4f(m), lid.x).x;
+  var s = 0.0;
+  for (var c = lid.x; c < p.k; c += THREADS) { s += exp(lq[base + c] - m); }
+  let lse = m + log(block_sum(vec4f(s), lid.x).x);
   for (var c = lid.x; c < p.k; c += THREADS) { lq[base + c] -= lse; }
 }

@@ -2,7 +2,7 @@
 // to 256, sized to the row by the op) per row. Thread `lid` owns columns lid, lid + THREADS, ...;
 // it holds up to PER_THREAD of them in registers, so a row of up to PER_THREAD * THREADS values
 // (4096 at most) is read once. Longer rows are walked in tiles of PER_THREAD * THREADS values and
-// re-read for each pass. Reductions are trees in workgroup memory; every barrier is reached by
+// re-read for each pass. Reductions are the trees of block_reduce.wgsl; every barrier is reached by
 // the whole workgroup (padding rows included).
 
 override THREADS: u32 = 256u;    // a power of two, 32 to 256
@@ -19,7 +19,6 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-var<workgroup> scratch: array<f32, THREADS>;
 // The current tile of the row: v holds x (forward) or y (backward), g holds dy.
 var<private> v: array<f32, CACHE>;
 var<private> g: array<f32, CACHE>;
@@ -30,31 +29,6 @@ fn column(t: u32, k: u32, lid: u32) -> u32 {
 
 fn tile_count() -> u32 {
   return (p.cols + PER_THREAD * THREADS - 1u) / (PER_THREAD * THREADS);
-}
-
-// Max over the workgroup, returned to every invocation. Call from uniform control flow.
-fn block_max(value: f32, lid: u32) -> f32 {
-  scratch[lid] = value;
-  workgroupBarrier();
-  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { scratch[lid] = max(scratch[lid], scratch[lid + s]); }
-    workgroupBarrier();
-  }
-  let total = scratch[0];
-  workgroupBarrier();  // the next reduction overwrites scratch
-  return total;
-}
-
-fn block_sum(value: f32, lid: u32) -> f32 {
-  scratch[lid] = value;
-  workgroupBarrier();
-  for (var s = THREADS / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { scratch[lid] += scratch[lid + s]; }
-    workgroupBarrier();
-  }
-  let total = scratch[0];
-  workgroupBarrier();
-  return total;
 }
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -80,13 +54,13 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
     load_x(row, t, lid);
     for (var k = 0u; k < PER_THREAD; k++) { m = max(m, v[k]); }
   }
-  let row_max = block_max(m, lid);
+  let row_max = block_max(vec4f(m), lid).x;
   var s = 0.0;
   for (var t = 0u; t < tiles; t++) {
     if (tiles > 1u) { load_x(row, t, lid); }
     for (var k = 0u; k < PER_THREAD; k++) { s += exp(v[k] - row_max); }
   }
-  let row_sum = block_sum(s, lid);
+  let row_sum = block_sum(vec4f(s), lid).x;
   let log_sum = log(row_sum);
   let inv_sum = 1.0 / row_sum;
   for (var t = 0u; t < tiles; t++) {
@@ -128,7 +102,7 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3
     load_y_dy(row, t, lid);
     for (var k = 0u; k < PER_THREAD; k++) { s += select(g[k] * v[k], g[k], LOG); }
   }
-  let total = block_sum(s, lid);
+  let total = block_sum(vec4f(s), lid).x;
   for (var t = 0u; t < tiles; t++) {
     if (tiles > 1u) { load_y_dy(row, t, lid); }
     for (var k = 0u; k < PER_THREAD; k++) {

@@ -1,11 +1,14 @@
 // layerNorm(x, weight, bias, eps): normalises each row of the last axis to zero mean and unit
 // variance, then scales by weight [D] and shifts by bias [D]. The forward saves mean and rstd per
 // row; the backward gives dx, dweight and dbias (the latter summed over rows in a fixed order).
-import code from "../../kernels/layernorm.wgsl?raw";
+import blockReduceCode from "../../kernels/block_reduce.wgsl?raw";
+import rowCode from "../../kernels/layernorm.wgsl?raw";
 import { ceilDiv, f32, grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
 import { rowThreads } from "./rows";
+
+const code = blockReduceCode + rowCode;
 
 const forwardKernel = kernel("layernorm.forward", code, "forward");
 const backwardKernel = kernel("layernorm.backward", code, "backward");

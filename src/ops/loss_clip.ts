@@ -2,11 +2,14 @@
 // L2-normalised image and text embeddings and a learned log-scale: one scalar, with gradients
 // for the similarities and the log-scale. TIPS uses it twice (web caption -> CLS#1,
 // synthetic caption -> CLS#2).
-import code from "../../kernels/loss_clip.wgsl?raw";
+import blockReduceCode from "../../kernels/block_reduce.wgsl?raw";
+import rowCode from "../../kernels/loss_clip.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { shapeString, Tensor } from "../tensor/tensor";
 import { rowThreads } from "./rows";
+
+const code = blockReduceCode + rowCode;
 
 const lseKernel = kernel("loss_clip.lse", code, "lse");
 const totalKernel = kernel("loss_clip.total", code, "total");

@@ -1,11 +1,14 @@
 // Per-row teacher-student cross-entropy for DINO (CLS of local crops vs the teacher's global
 // crop) and iBOT (patch tokens vs the teacher's patches): the caller weights and sums the rows
 // (a mean for DINO; masked patches per image for iBOT), so one kernel serves both.
-import code from "../../kernels/loss_distill.wgsl?raw";
+import blockReduceCode from "../../kernels/block_reduce.wgsl?raw";
+import rowCode from "../../kernels/loss_distill.wgsl?raw";
 import { f32, grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { shapeString, Tensor } from "../tensor/tensor";
 import { rowThreads } from "./rows";
+
+const code = blockReduceCode + rowCode;
 
 const forwardKernel = kernel("loss_distill.forward", code, "forward");
 const backwardKernel = kernel("loss_distill.backward", code, "backward");

@@ -1,9 +1,12 @@
 // l2Normalize(x, eps): x / max(||x||_2, eps) over the last axis, as torch.nn.functional.normalize.
-import code from "../../kernels/normalize.wgsl?raw";
+import blockReduceCode from "../../kernels/block_reduce.wgsl?raw";
+import rowCode from "../../kernels/normalize.wgsl?raw";
 import { f32, grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
 import { rowThreads } from "./rows";
+
+const code = blockReduceCode + rowCode;
 
 const forwardKernel = kernel("normalize.forward", code, "forward");
 const backwardKernel = kernel("normalize.backward", code, "backward");

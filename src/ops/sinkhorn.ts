@@ -1,10 +1,13 @@
 // Sinkhorn-Knopp self-distillation targets (DINOv2): log q for teacher logits [R, K], rows of q
 // summing to 1 with equal mass per prototype over the batch. No gradient (teacher side only).
-import code from "../../kernels/sinkhorn.wgsl?raw";
+import blockReduceCode from "../../kernels/block_reduce.wgsl?raw";
+import rowCode from "../../kernels/sinkhorn.wgsl?raw";
 import { f32, grid1d, kernel } from "../gpu/kernel";
 import { noGrad } from "../tensor/tape";
 import { shapeString, Tensor } from "../tensor/tensor";
 import { rowThreads } from "./rows";
+
+const code = blockReduceCode + rowCode;
 
 const initKernel = kernel("sinkhorn.init", code, "init");
 const columnsKernel = kernel("sinkhorn.columns", code, "columns");

@@ -1,9 +1,12 @@
 // softmax(x) and logSoftmax(x) over the last axis (any leading shape), numerically stable.
-import code from "../../kernels/softmax.wgsl?raw";
+import blockReduceCode from "../../kernels/block_reduce.wgsl?raw";
+import rowCode from "../../kernels/softmax.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
 import { rowThreads } from "./rows";
+
+const code = blockReduceCode + rowCode;
 
 const forwardKernel = kernel("softmax.forward", code, "forward");
 const backwardKernel = kernel("softmax.backward", code, "backward");
