@@ -1,6 +1,7 @@
 // Whole training steps: images/s of Trainer.trainStep (crops on the GPU, student with masks, text
 // encoder twice, teacher, local crops, heads, the combined loss, backward, clipping, AdamW, EMA)
-// on a fixed set of scenes rendered beforehand, so that data preparation is not timed. The
+// on a fixed set of scenes rendered beforehand, so that data preparation is not timed, and the
+// peak of GPU storage (buffer pool and parameter slabs) the run needed. The
 // PyTorch reference (bench/reference/tips_step.py) trains the same model and losses from the
 // configurations this file writes with --write-step-configs.
 import { ScenesSource } from "../src/data/examples";
@@ -39,6 +40,8 @@ export async function benchStep(gpu: Gpu, shapes: StepShape[], small: boolean): 
   const rows: Row[] = [];
   for (const shape of shapes) {
     const { name, batch, config } = stepConfig(shape);
+    gpu.pool.trim();
+    gpu.pool.resetPeak();
     const captions = Array.from(
       { length: 200 },
       (_, i) => describeScene(i, { split: "train" }).syntheticCaption,
@@ -58,9 +61,10 @@ export async function benchStep(gpu: Gpu, shapes: StepShape[], small: boolean): 
       await Promise.all(pending);
       samples.push((performance.now() - start) / steps);
     }
+    const memoryMiB = gpu.pool.peakBytes / 2 ** 20;
     trainer.dispose();
     samples.sort((a, b) => a - b);
-    rows.push({ group: "step", name, ms: samples[1], flops: 0, images: batch });
+    rows.push({ group: "step", name, ms: samples[1], flops: 0, images: batch, memoryMiB });
   }
   return rows;
 }

@@ -10,6 +10,8 @@ export interface Row {
   flops: number;
   /** Images per call, for whole training steps: the table then shows images/s, not TFLOP/s. */
   images?: number;
+  /** Peak GPU memory of the run, where measured (the reference's group "<group> memory"). */
+  memoryMiB?: number;
 }
 
 /** The PyTorch script's output: milliseconds per call by group and row name. */
@@ -26,10 +28,12 @@ export function formatTables(rows: Row[], reference: Reference | null): string {
     const unit = images ? "images/s" : "TFLOP/s";
     const rate = (r: Row, ms: number) =>
       images ? perSecond(r.images ?? 0, ms).toFixed(1) : tflops(r.flops, ms).toFixed(2);
+    const memory = mine.some((r) => r.memoryMiB !== undefined);
     const header = ["case", "ours ms", `ours ${unit}`, "PyTorch ms", `PyTorch ${unit}`, "ours/PyTorch"];
+    if (memory) header.push("ours MiB", "PyTorch MiB");
     const lines = mine.map((r) => {
       const ref = reference?.[group]?.[r.name];
-      return [
+      const cells = [
         r.name,
         r.ms.toFixed(3),
         rate(r, r.ms),
@@ -37,6 +41,11 @@ export function formatTables(rows: Row[], reference: Reference | null): string {
         ref === undefined ? "-" : rate(r, ref),
         ref === undefined ? "-" : `${(ref / r.ms).toFixed(2)}x`,
       ];
+      if (memory) {
+        const refMiB = reference?.[`${group} memory`]?.[r.name];
+        cells.push(r.memoryMiB?.toFixed(0) ?? "-", refMiB === undefined ? "-" : refMiB.toFixed(0));
+      }
+      return cells;
     });
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
     const fmt = (cells: string[]) =>

@@ -84,7 +84,7 @@ def main():
     }
     if args.step_configs:
         with open(args.step_configs) as f:
-            result["step"] = step_rows(json.load(f), DEVICE, args.small)
+            result.update(step_rows(json.load(f), DEVICE, args.small))
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)
     print(f"PyTorch {torch.__version__} on {torch.cuda.get_device_name()}: wrote {args.out}")

@@ -232,8 +232,12 @@ def teacher_params(student):
 
 
 def step_ms(entry, device, steps, repeats=3):
-    """Median milliseconds per training step of one configuration (after one warm-up step)."""
+    """Median milliseconds per training step of one configuration (after one warm-up step), and
+    the peak of memory PyTorch allocated on the GPU for it (MiB; None on the CPU)."""
     c, b = entry["config"], entry["batch"]
+    if device == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
     torch.manual_seed(0)
     student = Student(c).to(device)
     teacher = Student(c).to(device)
@@ -269,8 +273,15 @@ def step_ms(entry, device, steps, repeats=3):
             step(batches[i % 2])
         sync()
         samples.append((time.perf_counter() - start) * 1000 / steps)
-    return statistics.median(samples)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None
+    return statistics.median(samples), peak
 
 
 def step_rows(configs, device, small):
-    return {e["name"]: step_ms(e, device, 2 if small else 10) for e in configs}
+    """{"step": {name: ms}, "step memory": {name: MiB}} for the reference JSON."""
+    times, memory = {}, {}
+    for e in configs:
+        times[e["name"]], peak = step_ms(e, device, 2 if small else 10)
+        if peak is not None:
+            memory[e["name"]] = peak
+    return {"step": times, "step memory": memory}

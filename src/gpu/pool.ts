@@ -16,7 +16,10 @@ export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
   /** GPUBuffers created so far; a memory test checks that it stops growing. */
   created = 0;
+  /** Bytes of live storage buffers: pooled ones and the unpooled ones below (parameter slabs). */
   bytesCreated = 0;
+  /** The most bytesCreated has been since the last resetPeak(): the GPU memory a job needed. */
+  peakBytes = 0;
   bytesInUse = 0;
 
   constructor(private device: GPUDevice) {}
@@ -28,8 +31,28 @@ export class BufferPool {
     const reused = list?.pop();
     if (reused) return reused;
     this.created++;
-    this.bytesCreated += size;
+    this.grew(size);
     return this.device.createBuffer({ size, usage: STORAGE });
+  }
+
+  /** A storage buffer of exactly `bytes` that the caller owns (a slab), counted with the rest. */
+  createUnpooled(bytes: number): GPUBuffer {
+    this.grew(bytes);
+    return this.device.createBuffer({ size: bytes, usage: STORAGE });
+  }
+
+  destroyUnpooled(buffer: GPUBuffer): void {
+    this.bytesCreated -= buffer.size;
+    buffer.destroy();
+  }
+
+  resetPeak(): void {
+    this.peakBytes = this.bytesCreated;
+  }
+
+  private grew(bytes: number): void {
+    this.bytesCreated += bytes;
+    this.peakBytes = Math.max(this.peakBytes, this.bytesCreated);
   }
 
   release(buffer: GPUBuffer): void {

@@ -167,8 +167,7 @@ export class Slab {
   }
 
   private static create(gpu: Gpu, bytes: number): GPUBuffer {
-    // STORAGE | COPY_SRC | COPY_DST
-    return gpu.device.createBuffer({ size: bytes, usage: 0x80 | 0x04 | 0x08 });
+    return gpu.pool.createUnpooled(bytes);
   }
 
   get buffer(): GPUBuffer {
@@ -200,10 +199,10 @@ export class Slab {
     if (this.used) this.gpu.copy(old, next, this.used);
     this.gpu.flush();
     this.storage.buffer = next;
-    old.destroy();
+    this.gpu.pool.destroyUnpooled(old);
   }
 
   destroy(): void {
-    this.storage.buffer.destroy();
+    this.gpu.pool.destroyUnpooled(this.storage.buffer);
   }
 }
