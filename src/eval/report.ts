@@ -5,10 +5,10 @@ function fixed(v: number, digits = 3): string {
   return Number.isFinite(v) ? v.toFixed(digits) : String(v);
 }
 
-export function formatEvalTable(r: EvalResult): string {
+/** Each metric as [name, value, its baselines and limits], for the CLI's table and the app's. */
+export function evalTableRows(r: EvalResult): [string, string, string][] {
   const s = r.setup;
-  const rows: [string, string, string][] = [
-    ["metric", "value", "baselines (featureless guesses) and limits"],
+  return [
     [
       "segmentation mIoU (linear probe, pixels)",
       fixed(r.segmentation.mIoU),
@@ -49,6 +49,14 @@ export function formatEvalTable(r: EvalResult): string {
       fixed(r.retrieval.synthetic.textToImage),
       `${fixed(r.retrieval.chance)} random`,
     ],
+  ];
+}
+
+export function formatEvalTable(r: EvalResult): string {
+  const s = r.setup;
+  const rows: [string, string, string][] = [
+    ["metric", "value", "baselines (featureless guesses) and limits"],
+    ...evalTableRows(r),
   ];
   const w0 = Math.max(...rows.map((x) => x[0].length));
   const w1 = Math.max(...rows.map((x) => x[1].length));
