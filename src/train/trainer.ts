@@ -3,6 +3,7 @@
 // finite) -> EMA teacher -> teacher centres (when centring by running mean). One submission per step; the metrics come back
 // asynchronously, so the caller can keep a step or two in flight.
 import type { Example } from "../data/examples";
+import { MissingFeatureError } from "../gpu/errors";
 import type { Gpu } from "../gpu/gpu";
 import { concat } from "../ops/concat";
 import { add, full, scale } from "../ops/elementwise";
@@ -21,6 +22,7 @@ import {
 } from "../tips/loss";
 import { type TeacherKind, TipsModel } from "../tips/model";
 import { AdamW } from "./adamw";
+import { checkTrainingFits } from "./fits";
 import {
   defaultSchedule,
   learningRate,
@@ -116,6 +118,8 @@ export class Trainer {
       throw new Error("contrastive terms need at least 2 examples per micro-batch");
     if (TERMS.every((t) => o.weights[t] <= 0))
       throw new Error("every loss weight is 0: switch at least one term on");
+    const tooBig = checkTrainingFits(o.config, o.batch, o.accumulate, gpu.info.limits);
+    if (tooBig) throw new MissingFeatureError(tooBig);
     this.model = new TipsModel(gpu, o.config, { seed: o.seed, teacher: o.teacher });
     this.optimizer = new AdamW(this.model.params, { weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm });
     this.rng = new Rng(o.seed).fork(); // not the model initialiser's stream
