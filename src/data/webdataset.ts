@@ -16,6 +16,8 @@
 //
 // Bad data never throws out of the iterator: it is skipped and counted in `skipped`. Only misuse
 // throws (an empty shard list, a local path without openFile, a position from other options).
+// When a whole epoch yields no sample at all (every shard failed), the stream ends, even with
+// epochs = Infinity.
 import { Rng } from "../tensor/rng";
 import { type Group, ShardGroups } from "./groups";
 import { type Sample, toSample } from "./sample";
@@ -99,6 +101,9 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
   private turn = 0;
   private buffer: Held[] = [];
   private samples = 0;
+  /** Epoch ends passed in a row without a sample read since the previous one (all shards failing). */
+  private barren = 0;
+  private pulledSinceEpochEnd = false;
   private restore: WebDatasetPosition | null;
   private started = false;
   private busy = false;
@@ -236,6 +241,7 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
           continue;
         }
         this.turn++;
+        this.pulledSinceEpochEnd = true;
         return { shard: o.shard, sample };
       }
       if (o.groups.failure) this.count(o.groups.failure);
@@ -252,6 +258,11 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
       if (this.nextInOrder < order.length) return this.openShard(order[this.nextInOrder++]);
       this.epoch++;
       this.nextInOrder = 0;
+      // A whole epoch without one sample (every shard failed or was empty): more epochs would
+      // only fail again, so the stream ends instead of spinning.
+      this.barren = this.pulledSinceEpochEnd ? 0 : this.barren + 1;
+      this.pulledSinceEpochEnd = false;
+      if (this.barren >= 2) return null;
     }
     return null;
   }
