@@ -9,6 +9,7 @@ import type { OpenMoji, OpenMojiRenderer } from "./openmoji";
 import { OpenMojiSource } from "./openmoji-source";
 import { describeScene } from "./scenes";
 import { type ResolveOptions, resolveShards } from "./shards";
+import { describeSkips } from "./skips";
 import { type ShardRef, type SourceOptions, shardName } from "./source";
 import { WebDataset, type WebDatasetOptions } from "./webdataset";
 
@@ -59,6 +60,30 @@ export function dataNotes(spec: DataSpec): DataNotes {
     return { data: names.join(","), dataFiles: names };
   }
   return { data: spec.kind === "shards" ? spec.spec : spec.kind };
+}
+
+/**
+ * The data a checkpoint was trained on, from its notes; shards that were picked as files must be
+ * given again (`files`, with the same names in the same order).
+ */
+export function dataSpecFromNotes(notes: Record<string, unknown>, files: readonly File[] = []): DataSpec {
+  const names = notes.dataFiles;
+  if (Array.isArray(names)) {
+    const list = names.map(String);
+    const picked = files.map((f) => f.name);
+    if (picked.length === 0)
+      throw new Error(
+        `this run read its shards from local files (${list.join(", ")}): pick the same files again ` +
+          "(Dataset: shard files or a folder), then resume",
+      );
+    if (picked.join("\n") !== list.join("\n"))
+      throw new Error(
+        `this run read the shard files ${list.join(", ")}, but ${picked.join(", ")} are picked: ` +
+          "pick the same files (same names, same order), then resume",
+      );
+    return { kind: "files", files: [...files] };
+  }
+  return dataSpecOf(typeof notes.data === "string" && notes.data ? notes.data : "scenes");
 }
 
 /** The shards of a spec; an empty list is an error that says what to give. */
@@ -137,9 +162,10 @@ export async function vocabularyCaptions(spec: DataSpec, env: DataEnv, samples =
   }
   await dataset.close();
   if (captions.length === 0) {
-    const skips = Object.entries(dataset.skipped).filter(([, n]) => n > 0);
-    const why = skips.length ? ` (skipped: ${skips.map(([r, n]) => `${r} ${n}`).join(", ")})` : "";
-    throw new Error(`no captions could be read from ${shards.map(shardName).join(", ")}${why}`);
+    const skips = describeSkips(dataset.skipped);
+    throw new Error(
+      `no captions could be read from ${shards.map(shardName).join(", ")}${skips ? ` (skipped: ${skips})` : ""}`,
+    );
   }
   return captions;
 }
