@@ -36,6 +36,8 @@ export function startDataWorker(onError: (message: string) => void): MessagePort
       } satisfies RenderReply);
     }
   };
-  worker.postMessage({ feed: feed.port1, render: render.port1 }, [feed.port1, render.port1]);
+  // Relative shard URLs are on the page's site, not relative to the worker's script.
+  const base = location.href;
+  worker.postMessage({ feed: feed.port1, render: render.port1, base }, [feed.port1, render.port1]);
   return feed.port2;
 }

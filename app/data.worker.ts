@@ -30,8 +30,8 @@ function pageRenderer(port: MessagePort): OpenMojiRenderer {
     });
 }
 
-self.onmessage = (event: MessageEvent<{ feed: MessagePort; render: MessagePort }>) => {
-  const { feed, render } = event.data;
+self.onmessage = (event: MessageEvent<{ feed: MessagePort; render: MessagePort; base: string }>) => {
+  const { feed, render, base } = event.data;
   let openmoji: Promise<{ dataset: OpenMoji; render: OpenMojiRenderer }> | null = null;
   const renderer = pageRenderer(render);
   const env: DataEnv = {
@@ -43,8 +43,8 @@ self.onmessage = (event: MessageEvent<{ feed: MessagePort; render: MessagePort }
       });
       return openmoji;
     },
-    // A relative shard path is a URL on this site.
-    toUrl: (item) => new URL(item, self.location.href).href,
+    // A relative shard path is a URL relative to the page.
+    toUrl: (item) => new URL(item, base).href,
     source: { attempts: 4, baseDelayMs: 500, stallMs: 30_000 },
   };
   serveFeed(feed as FeedPort, {

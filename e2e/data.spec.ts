@@ -1,17 +1,20 @@
 // The Train page on shards picked as files: shards written by `tips shards` and one whose images
 // are all corrupt are picked in the Dataset section; the data worker decodes them and feeds the
 // trainer worker, tips-test trains a few steps with losses shown, and the corrupt images are
-// counted as skipped. Resuming the saved run needs the same files picked again, and says so.
+// counted as skipped. A second run reads the shards from URLs, one of which fails (counted).
+// Resuming the saved run needs the same files picked again, and says so.
 import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, expect, type Page, test } from "@playwright/test";
 import { launchChromium, WEBGPU_FLAGS } from "./chromium";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const STEPS = 2;
+/** Where the test serves the shards over http (any other name there answers 404). */
+const PLACE = "__e2e_data__";
 
 let browser: Browser | null = null;
 let page: Page;
@@ -81,6 +84,12 @@ test("tips-test trains on picked shard files; corrupt images are skipped and cou
   await writeFile(bad, corruptImages(new Uint8Array(await readFile(good[0]))));
   const files = [...good, bad];
 
+  await page.route(`${baseURL}/${PLACE}/**`, async (route) => {
+    const name = basename(new URL(route.request().url()).pathname);
+    if (files.some((f) => basename(f) === name))
+      await route.fulfill({ body: await readFile(join(dir, name)), contentType: "application/x-tar" });
+    else await route.fulfill({ status: 404, body: "no such shard" });
+  });
   await page.goto(baseURL!);
   await expect(page.locator("#train-gpu-name")).toContainText(/swiftshader/i, { timeout: 60_000 });
   await expect(page.locator("#train-start")).toBeEnabled();
@@ -113,6 +122,17 @@ test("tips-test trains on picked shard files; corrupt images are skipped and cou
   await expect(skipped).toContainText("bad image");
   const row = page.locator('#checkpoint-rows tr[data-name="shards run"]');
   await expect(row).toHaveAttribute("data-step", String(STEPS));
+
+  // The same shards from URLs (relative to the page, a brace pattern), and one that is missing:
+  // it is skipped and counted, and training goes on with the others.
+  await page.check('input[name="data"][value="urls"]');
+  await page.fill("#set-data-urls", `${PLACE}/scenes-train-{000000..000001}.tar\n${PLACE}/gone.tar`);
+  await page.fill("#set-steps", "1");
+  await page.fill("#set-name", "url run");
+  await page.click("#train-start");
+  await expect(page.locator("#run-status")).toHaveAttribute("data-status", "done", { timeout: 120_000 });
+  await expect(page.locator("#metric-total")).toHaveText(/^\d/);
+  await expect(page.locator("#count-skipped")).toContainText("shard failed: 1");
 
   // After a reload the files are gone: resuming says to pick them again, then works.
   await page.reload();

@@ -66,7 +66,10 @@ export function dataNotes(spec: DataSpec): DataNotes {
  * The data a checkpoint was trained on, from its notes; shards that were picked as files must be
  * given again (`files`, with the same names in the same order).
  */
-export function dataSpecFromNotes(notes: Record<string, unknown>, files: readonly File[] = []): DataSpec {
+export function dataSpecFromNotes(
+  notes: { data?: unknown; dataFiles?: unknown },
+  files: readonly File[] = [],
+): DataSpec {
   const names = notes.dataFiles;
   if (Array.isArray(names)) {
     const list = names.map(String);

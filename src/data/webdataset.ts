@@ -104,6 +104,12 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
   /** Epoch ends passed in a row without a sample read since the previous one (all shards failing). */
   private barren = 0;
   private pulledSinceEpochEnd = false;
+  /**
+   * Shards that could not be read after all retries (shard_failed): later epochs of this reader
+   * leave them out rather than wait through their retries again each epoch. Not part of the
+   * position: a resumed reader tries them again.
+   */
+  private readonly failed = new Set<number>();
   private restore: WebDatasetPosition | null;
   private started = false;
   private busy = false;
@@ -245,6 +251,7 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
         return { shard: o.shard, sample };
       }
       if (o.groups.failure) this.count(o.groups.failure);
+      if (o.groups.failure === "shard_failed") this.failed.add(o.shard);
       const replacement = this.openNext();
       if (replacement) this.open[this.turn] = replacement;
       else this.open.splice(this.turn, 1);
@@ -255,7 +262,11 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
   private openNext(): OpenShard | null {
     while (this.epoch < this.epochs) {
       const order = this.epochOrder(this.epoch);
-      if (this.nextInOrder < order.length) return this.openShard(order[this.nextInOrder++]);
+      if (this.nextInOrder < order.length) {
+        const shard = order[this.nextInOrder++];
+        if (this.failed.has(shard)) continue;
+        return this.openShard(shard);
+      }
       this.epoch++;
       this.nextInOrder = 0;
       // A whole epoch without one sample (every shard failed or was empty): more epochs would
