@@ -1,7 +1,8 @@
 // The Train page on shards picked as files: shards written by `tips shards` and one whose images
 // are all corrupt are picked in the Dataset section; the data worker decodes them and feeds the
 // trainer worker, tips-test trains a few steps with losses shown, and the corrupt images are
-// counted as skipped. A second run reads the shards from URLs, one of which fails (counted).
+// counted as skipped. A second run reads the shards from URLs, one of which fails (counted), a
+// third trains on the built-in openmoji.
 // Resuming the saved run needs the same files picked again, and says so.
 import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -133,6 +134,15 @@ test("tips-test trains on picked shard files; corrupt images are skipped and cou
   await expect(page.locator("#run-status")).toHaveAttribute("data-status", "done", { timeout: 120_000 });
   await expect(page.locator("#metric-total")).toHaveText(/^\d/);
   await expect(page.locator("#count-skipped")).toContainText("shard failed: 1");
+
+  // The built-in openmoji: the page draws the SVGs for the data worker.
+  await page.check('input[name="data"][value="openmoji"]');
+  await expect(page.locator("#data-note")).toContainText("OpenMoji");
+  await page.fill("#set-name", "openmoji run");
+  await page.click("#train-start");
+  await expect(page.locator("#run-status")).toHaveAttribute("data-status", "done", { timeout: 120_000 });
+  await expect(page.locator("#metric-total")).toHaveText(/^\d/);
+  await expect(page.locator("#count-skipped")).toHaveAttribute("data-count", "0");
 
   // After a reload the files are gone: resuming says to pick them again, then works.
   await page.reload();
