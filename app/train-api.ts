@@ -1,6 +1,7 @@
 // What the Train page and the trainer worker say to each other: the settings of a run, what it
 // reports, and its events. Types and constants only, so that the page can import them without
 // loading the worker's code (the engine) on its own thread.
+import type { DataSpec } from "../src/data/datasets";
 import type { SkipCounts } from "../src/data/skips";
 import type { DeviceInfo } from "../src/gpu/device";
 import type { CheckpointEntry, MetricHistory } from "../src/train/catalogue";
@@ -23,6 +24,8 @@ export interface TrainSettings {
   saveEvery: number;
   /** The name checkpoints of this run are saved under. */
   name: string;
+  /** What it trains on: scenes, openmoji, shard URLs or picked shard files (read by the data worker). */
+  data: DataSpec;
 }
 
 export type RunStatus = "running" | "pausing" | "paused" | "stopping" | "stopped" | "done" | "failed";

@@ -5,6 +5,8 @@ import * as Comlink from "comlink";
 import type { DeviceInfo } from "../src/gpu/device";
 import { CheckpointCatalogue, type CheckpointEntry, exportFileName } from "../src/train/catalogue";
 import { LineChart } from "./charts";
+import { startDataWorker } from "./data-link";
+import { DatasetForm } from "./dataset-form";
 import { byId, el, errorMessage, errorName, formatBytes, formatDuration, formatValue } from "./dom";
 import {
   LOSS_TERMS,
@@ -54,6 +56,7 @@ export class TrainPage {
   /** The checkpoint the current run saves to (for "resume from the last checkpoint"). */
   private checkpoint: CheckpointEntry | null = null;
   private entries: CheckpointEntry[] = [];
+  private readonly dataset = new DatasetForm();
   private readonly charts: { loss: LineChart; lr: LineChart; grad: LineChart; ips: LineChart };
   private readonly buttons = {
     start: byId<HTMLButtonElement>("train-start"),
@@ -72,6 +75,9 @@ export class TrainPage {
       else this.showRunError("The trainer stopped", err.message);
     });
     this.worker = Comlink.wrap<TrainerApi>(worker);
+    // Batches go from the data worker to the trainer worker directly, over this port.
+    const dataPort = startDataWorker((message) => this.showRunError("The data worker stopped", message));
+    this.worker.connectData(Comlink.transfer(dataPort, [dataPort]));
     this.charts = {
       loss: new LineChart(
         byId("chart-loss"),
@@ -173,6 +179,8 @@ export class TrainPage {
   private settings(): TrainSettings | string {
     const num = (id: string) => Number(byId<HTMLInputElement>(id).value);
     const presetName = byId<HTMLSelectElement>("set-preset").value;
+    const data = this.dataset.spec();
+    if (typeof data === "string") return data;
     const s: TrainSettings = {
       preset: presetName,
       batch: num("set-batch"),
@@ -191,6 +199,7 @@ export class TrainPage {
           | "heads") ?? "full",
       saveEvery: num("set-save-every"),
       name: byId<HTMLInputElement>("set-name").value.trim(),
+      data,
     };
     if (!Number.isInteger(s.batch) || s.batch < 1) return "Batch must be a whole number of at least 1.";
     if (!Number.isInteger(s.steps) || s.steps < 1) return "Steps must be a whole number of at least 1.";
@@ -218,6 +227,7 @@ export class TrainPage {
     for (const r of document.querySelectorAll<HTMLInputElement>('input[name="teacher"]'))
       r.checked = r.value === s.teacher;
     byId<HTMLInputElement>("set-name").value = s.name;
+    this.dataset.fill(s.data);
   }
 
   private async start(): Promise<void> {
@@ -243,7 +253,7 @@ export class TrainPage {
     this.beginRun("starting");
     try {
       const saveEvery = Number(byId<HTMLInputElement>("set-save-every").value) || 0;
-      const info = await this.worker.resumeFrom(id, this.onEvent, saveEvery);
+      const info = await this.worker.resumeFrom(id, this.onEvent, saveEvery, this.dataset.files());
       this.fillSettings(info.settings);
       this.charts.loss.load(info.history);
       this.charts.lr.load(info.history);
@@ -436,6 +446,7 @@ export class TrainPage {
       if (input.id === "set-name") input.disabled = s === "nogpu";
       else input.disabled = active || s === "nogpu" || s === "connecting";
     }
+    this.dataset.disable(active || s === "nogpu" || s === "connecting");
     const pill = byId("run-status");
     const label: Record<PageState, string> = {
       nogpu: "no GPU",

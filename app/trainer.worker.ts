@@ -3,13 +3,14 @@
 // resumeFrom) and hears about every step through a callback (a Comlink.proxy). Checkpoints go
 // straight from here into IndexedDB (the catalogue), so their bytes never cross to the page.
 //
-// Data: the built-in scenes are rendered here, in this worker, for now: a scene at the small
-// presets' render sizes takes well under a millisecond, next to a training step's tens or
-// hundreds. WebDataset shards (decoding with createImageBitmap) will come from a data worker
-// over a MessagePort, as DESIGN.md plans.
+// Data comes from the data worker (app/data.worker.ts) over a MessagePort that the page hands
+// over once (connectData): it opens the run's source, builds a new run's vocabulary from the
+// captions, and sends decoded batches a few steps ahead, each with the position after it.
 import * as Comlink from "comlink";
-import { ScenesSource, type SourcePosition } from "../src/data/examples";
-import { describeScene } from "../src/data/scenes";
+import { type DataSpec, dataNotes, dataSpecFromNotes, renderSize } from "../src/data/datasets";
+import type { ExampleSource, SourcePosition } from "../src/data/examples";
+import { FeedClient, type FeedPort, type RemoteSource } from "../src/data/feed";
+import { describeSkips } from "../src/data/skips";
 import { Vocabulary } from "../src/data/vocab";
 import { DeviceLostError } from "../src/gpu/errors";
 import { Gpu } from "../src/gpu/gpu";
@@ -30,26 +31,30 @@ import {
   type WorkerInfo,
 } from "./train-api";
 
-/** Scenes are rendered 1.5x the model's input so that random-resized crops have pixels to spare (as src/cli/data.ts). */
-function scenesRenderSize(config: TipsConfig): number {
-  return Math.round((config.vision.imageSize * 1.5) / 8) * 8;
-}
+/** Batches the data worker decodes ahead of the trainer. */
+const PREFETCH = 3;
 
-const vocabularies = new Map<number, Vocabulary>();
+let feed: FeedClient | null = null;
 
-/** The scenes vocabulary as the CLI builds it: the most frequent words of 5000 samples' captions. */
-function scenesVocabulary(size: number, samples = 5000): Vocabulary {
-  let v = vocabularies.get(size);
-  if (!v) {
-    const captions: string[] = [];
-    for (let i = 0; i < samples; i++) {
-      const d = describeScene(i, { split: "train" });
-      captions.push(d.webCaption, d.syntheticCaption);
-    }
-    v = Vocabulary.build(captions, size);
-    vocabularies.set(size, v);
-  }
-  return v;
+/** Opens the run's data in the data worker; a new run gets its vocabulary from the captions. */
+function openData(
+  spec: DataSpec,
+  config: TipsConfig,
+  batch: number,
+  seed: number,
+  position: SourcePosition | null,
+  vocabulary: boolean,
+): Promise<{ source: RemoteSource; words: string[] | null }> {
+  if (!feed) throw new Error("the data worker is not connected: reload the page");
+  return feed.open({
+    spec,
+    batch,
+    prefetch: PREFETCH,
+    size: renderSize(config),
+    seed,
+    position,
+    vocabularySize: vocabulary ? config.text.vocabSize : null,
+  });
 }
 
 function toWorkerError(err: unknown): WorkerError {
@@ -108,7 +113,7 @@ class Run {
   constructor(
     readonly trainer: Trainer,
     readonly vocab: Vocabulary,
-    readonly source: ScenesSource,
+    readonly source: ExampleSource,
     readonly settings: TrainSettings,
     private checkpoint: CheckpointEntry | null,
     history: MetricHistory | null,
@@ -166,7 +171,12 @@ class Run {
         // Keep at most 2 steps in flight: wait for the oldest before recording another.
         if (this.pending.length >= 2) this.report(await this.pending.shift()!);
         const examples = await source.next(o.batch);
-        if (examples.length < o.batch) throw new Error(`the data ran out after ${trainer.step} steps`);
+        if (examples.length < o.batch) {
+          const skips = describeSkips(source.skipped);
+          throw new Error(
+            `the data ran out after ${trainer.step} steps${skips ? `; samples skipped: ${skips}` : ""}`,
+          );
+        }
         this.consumed = source.position();
         const step = trainer.trainStep(examples);
         step.catch(() => {}); // reported where it is awaited; never an unhandled rejection
@@ -188,6 +198,7 @@ class Run {
     } finally {
       this.finished = true;
       this.parkedAt?.resolve();
+      source.close().catch(() => {});
     }
   }
 
@@ -327,7 +338,7 @@ class Run {
     const trimmed =
       (auto ? this.checkpoint?.name : undefined) ?? (name.trim() || `${this.settings.preset} run`);
     const bytes = await saveCheckpoint(this.trainer, this.consumed, this.vocab, {
-      data: "scenes",
+      ...dataNotes(this.settings.data),
       loss: this.last?.loss ?? null,
       name: trimmed,
     });
@@ -367,7 +378,7 @@ async function replaceRun(): Promise<void> {
   run = null;
 }
 
-function settingsOf(trainer: Trainer, name: string, saveEvery: number): TrainSettings {
+function settingsOf(trainer: Trainer, name: string, saveEvery: number, data: DataSpec): TrainSettings {
   const o = trainer.options;
   const w = o.weights;
   return {
@@ -380,6 +391,7 @@ function settingsOf(trainer: Trainer, name: string, saveEvery: number): TrainSet
     teacher: o.teacher,
     saveEvery,
     name,
+    data,
   };
 }
 
@@ -399,7 +411,15 @@ const api = {
     const weights = Object.fromEntries(
       LOSS_TERMS.map((t) => [t, settings.terms[t] ? 1 : 0]),
     ) as unknown as LossWeights;
-    const vocab = scenesVocabulary(config.text.vocabSize);
+    const { source, words } = await openData(
+      settings.data,
+      config,
+      settings.batch,
+      settings.seed,
+      null,
+      true,
+    );
+    const vocab = new Vocabulary(words!);
     const options = trainerOptions(config, {
       steps: settings.steps,
       batch: settings.batch,
@@ -408,8 +428,13 @@ const api = {
       weights,
       teacher: settings.teacher,
     });
-    const trainer = new Trainer(g, options, vocab);
-    const source = new ScenesSource({ size: scenesRenderSize(config), seed: 0 });
+    let trainer: Trainer;
+    try {
+      trainer = new Trainer(g, options, vocab);
+    } catch (err) {
+      await source.close();
+      throw err;
+    }
     run = new Run(trainer, vocab, source, settings, null, null, onEvent);
     run.begin();
     return run.info(null);
@@ -433,29 +458,30 @@ const api = {
     return run.save(name);
   },
 
-  /** Continues a catalogued checkpoint's run from its step, with its options and data position. */
-  async resumeFrom(id: string, onEvent: OnTrainEvent, saveEvery = 0): Promise<RunInfo> {
+  /**
+   * Continues a catalogued checkpoint's run from its step, with its options and data position.
+   * A run on shards picked as files needs the same files again (`files`).
+   */
+  async resumeFrom(id: string, onEvent: OnTrainEvent, saveEvery = 0, files: File[] = []): Promise<RunInfo> {
     await replaceRun();
     const { entry, bytes, history } = await catalogue.get(id);
     const g = await ensureGpu();
     const restored = restoreTrainer(g, bytes, (json) => Vocabulary.fromJSON(json));
-    const { trainer, tokenizer, source } = restored;
-    if (source && source.kind !== "scenes") {
+    const { trainer, tokenizer } = restored;
+    const o = trainer.options;
+    let source: RemoteSource;
+    let data: DataSpec;
+    try {
+      data = dataSpecFromNotes(restored.info.notes, files);
+      source = (await openData(data, o.config, o.batch, o.seed, restored.source, false)).source;
+    } catch (err) {
       trainer.dispose();
-      throw new CheckpointError(
-        "this checkpoint was trained on WebDataset shards; the browser trains on the built-in scenes only " +
-          "for now: resume it with `tips train --resume` in Node",
-      );
+      throw new CheckpointError((err as Error).message);
     }
-    const scenes = new ScenesSource({
-      size: scenesRenderSize(trainer.options.config),
-      seed: 0,
-      position: source ?? undefined,
-    });
-    const settings = settingsOf(trainer, entry.name, saveEvery);
-    run = new Run(trainer, tokenizer, scenes, settings, entry, history, onEvent);
+    const settings = settingsOf(trainer, entry.name, saveEvery, data);
+    run = new Run(trainer, tokenizer, source, settings, entry, history, onEvent);
     const info = run.info(history);
-    if (trainer.step >= trainer.options.steps) {
+    if (trainer.step >= o.steps) {
       // Nothing left to do: keep it loaded (it can still be saved) and say so.
       run.status = "done";
       Promise.resolve(onEvent({ type: "status", status: "done", step: trainer.step })).catch(() => {});
@@ -466,6 +492,11 @@ const api = {
   /** Validates a checkpoint file and adds it to the catalogue (nothing is saved if it is invalid). */
   importCheckpoint(bytes: Uint8Array, name: string): Promise<CheckpointEntry> {
     return catalogue.import(bytes, name);
+  },
+
+  /** Joins the data worker (app/data-link.ts): batches come over this port. */
+  connectData(port: MessagePort): void {
+    feed = new FeedClient(port as FeedPort);
   },
 };
 

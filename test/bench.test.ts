@@ -49,3 +49,37 @@ it("npm run bench -- --small times every matmul, attention and training-step row
   expect(bad.stderr).toContain('unknown argument "--frobnicate"');
   await rm(dir, { recursive: true, force: true });
 }, 300_000);
+
+it("npm run bench -- data --small times every data row on the CPU without a GPU", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tips-bench-data-"));
+  const r = spawnSync(
+    process.execPath,
+    ["scripts/bench.mjs", "data", "--small", "--json", join(dir, "out.json")],
+    {
+      encoding: "utf8",
+    },
+  );
+  expect(r.status, r.stdout + r.stderr).toBe(0);
+  const out = JSON.parse(await readFile(join(dir, "out.json"), "utf8")) as {
+    device: unknown;
+    rows: Row[];
+    data: { name: string; samples: number; seconds: number }[];
+  };
+  expect(out.device).toBeNull(); // no GPU was asked for
+  expect(out.rows).toEqual([]);
+  expect(out.data.map((d) => d.name.split(" (")[0])).toEqual([
+    "scenes 96 px",
+    "scenes 224 px",
+    "openmoji 96 px",
+    "shards PNG 96 px",
+    "shards PNG 224 px",
+    "shards JPEG 224 px",
+  ]);
+  for (const d of out.data) {
+    expect(d.samples).toBe(64);
+    expect(d.seconds).toBeGreaterThan(0);
+  }
+  expect(r.stdout).toContain("### data");
+  expect(r.stdout).toContain("samples/s");
+  await rm(dir, { recursive: true, force: true });
+}, 300_000);

@@ -19,7 +19,7 @@ Trains a TIPS model (image encoder with two CLS tokens, text encoder, DINO and i
 the combined CLIP (web + synthetic captions), self-distillation and masked-image-modelling loss.
 
   --preset NAME        model size: ${Object.keys(PRESETS).join(", ")} (default tips-micro)
-  --data SPEC          "scenes" (built in, default) or WebDataset shards: a brace pattern
+  --data SPEC          "scenes" (built in, default), "openmoji" (built in) or WebDataset shards: a brace pattern
                        (shards-{000000..000009}.tar), a folder of .tar files, URLs
   --steps N            optimiser steps (default 2000)
   --batch N            examples per step (default 64)

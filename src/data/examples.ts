@@ -1,7 +1,8 @@
 // What the trainer consumes: decoded examples (RGBA image, web caption, synthetic caption) in
 // batches, from a source that can say where it stands so that a checkpoint can resume it
-// exactly. Two sources: the built-in `scenes` generator and WebDataset shards with a decoder
-// (sharp in Node, createImageBitmap in the browser).
+// exactly. Three sources: the built-in `scenes` generator, the built-in `openmoji` emoji
+// (openmoji-source.ts) and WebDataset shards with a decoder (sharp in Node, createImageBitmap in
+// the browser).
 import type { RgbaImage } from "./image";
 import { renderScene, type SceneSplit, scenesSplit } from "./scenes";
 import { emptySkipCounts, type SkipCounts } from "./skips";
@@ -18,6 +19,7 @@ export interface Example {
 
 export type SourcePosition =
   | { kind: "scenes"; next: number }
+  | { kind: "openmoji"; next: number }
   | { kind: "shards"; position: WebDatasetPosition };
 
 export interface ExampleSource {

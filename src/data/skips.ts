@@ -30,3 +30,11 @@ export type SkipCounts = Record<SkipReason, number>;
 export function emptySkipCounts(): SkipCounts {
   return Object.fromEntries(SKIP_REASONS.map((r) => [r, 0])) as SkipCounts;
 }
+
+/** "shard_failed 2, bad_image 1" for the counts that are not zero ("" if none). */
+export function describeSkips(counts: SkipCounts): string {
+  return Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(", ");
+}

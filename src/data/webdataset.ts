@@ -16,6 +16,8 @@
 //
 // Bad data never throws out of the iterator: it is skipped and counted in `skipped`. Only misuse
 // throws (an empty shard list, a local path without openFile, a position from other options).
+// When a whole epoch yields no sample at all (every shard failed), the stream ends, even with
+// epochs = Infinity.
 import { Rng } from "../tensor/rng";
 import { type Group, ShardGroups } from "./groups";
 import { type Sample, toSample } from "./sample";
@@ -99,6 +101,15 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
   private turn = 0;
   private buffer: Held[] = [];
   private samples = 0;
+  /** Epoch ends passed in a row without a sample read since the previous one (all shards failing). */
+  private barren = 0;
+  private pulledSinceEpochEnd = false;
+  /**
+   * Shards that could not be read after all retries (shard_failed): later epochs of this reader
+   * leave them out rather than wait through their retries again each epoch. Not part of the
+   * position: a resumed reader tries them again.
+   */
+  private readonly failed = new Set<number>();
   private restore: WebDatasetPosition | null;
   private started = false;
   private busy = false;
@@ -236,9 +247,11 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
           continue;
         }
         this.turn++;
+        this.pulledSinceEpochEnd = true;
         return { shard: o.shard, sample };
       }
       if (o.groups.failure) this.count(o.groups.failure);
+      if (o.groups.failure === "shard_failed") this.failed.add(o.shard);
       const replacement = this.openNext();
       if (replacement) this.open[this.turn] = replacement;
       else this.open.splice(this.turn, 1);
@@ -249,9 +262,18 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
   private openNext(): OpenShard | null {
     while (this.epoch < this.epochs) {
       const order = this.epochOrder(this.epoch);
-      if (this.nextInOrder < order.length) return this.openShard(order[this.nextInOrder++]);
+      if (this.nextInOrder < order.length) {
+        const shard = order[this.nextInOrder++];
+        if (this.failed.has(shard)) continue;
+        return this.openShard(shard);
+      }
       this.epoch++;
       this.nextInOrder = 0;
+      // A whole epoch without one sample (every shard failed or was empty): more epochs would
+      // only fail again, so the stream ends instead of spinning.
+      this.barren = this.pulledSinceEpochEnd ? 0 : this.barren + 1;
+      this.pulledSinceEpochEnd = false;
+      if (this.barren >= 2) return null;
     }
     return null;
   }

@@ -1,0 +1,113 @@
+// `npm run bench -- data`: how many decoded samples per second the data side delivers in Node
+// (sharp as the native decoder), through the same BatchPrefetcher that feeds the trainer: the
+// built-in scenes (rendered), openmoji (SVG rasterised, then decoded) and shards as `tips shards`
+// writes them (tar parsing, shuffle buffer, decoding). CPU only; no GPU is used.
+import { mkdtemp, rm } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
+import { NODE_DATA } from "../src/cli/data";
+import { BatchPrefetcher } from "../src/data/batches";
+import { type DataSpec, openExampleSource } from "../src/data/datasets";
+import { renderScene } from "../src/data/scenes";
+import { folderSink } from "../src/data/sink-node";
+import { type SampleToWrite, writeShards } from "../src/data/write";
+
+export interface DataRow {
+  name: string;
+  /** Samples decoded in the timed part. */
+  samples: number;
+  seconds: number;
+}
+
+const BATCH = 64;
+
+/** Samples per second over at least `minSeconds` (after one warm-up batch). */
+async function measure(
+  spec: DataSpec,
+  size: number,
+  minSeconds: number,
+  maxBatches: number,
+): Promise<DataRow> {
+  const source = await openExampleSource(spec, { size, seed: 0 }, NODE_DATA);
+  const prefetcher = new BatchPrefetcher(source, BATCH, 3);
+  await prefetcher.next(); // warm-up: loading, first shard reads, filling the shuffle buffer
+  const start = performance.now();
+  let samples = 0;
+  let batches = 0;
+  while (batches === 0 || (batches < maxBatches && (performance.now() - start) / 1000 < minSeconds)) {
+    const b = await prefetcher.next();
+    if (!b) throw new Error(`${JSON.stringify(spec)} ran out of data`);
+    samples += b.keys.length;
+    batches++;
+  }
+  const seconds = (performance.now() - start) / 1000;
+  await source.close();
+  return { name: "", samples, seconds };
+}
+
+async function* sceneSamples(
+  count: number,
+  size: number,
+  type: "png" | "jpeg",
+): AsyncGenerator<SampleToWrite> {
+  for (let i = 0; i < count; i++) {
+    const s = renderScene(i, { size, split: "train" });
+    const raw = sharp(s.image, { raw: { width: s.size, height: s.size, channels: 4 } });
+    const image = new Uint8Array(await (type === "png" ? raw.png() : raw.jpeg({ quality: 90 })).toBuffer());
+    yield { image, imageType: type, webCaption: s.webCaption, syntheticCaption: s.syntheticCaption };
+  }
+}
+
+export async function benchData(small: boolean): Promise<DataRow[]> {
+  const minSeconds = small ? 0 : 3;
+  const maxBatches = small ? 1 : 1000;
+  const count = small ? 2 * BATCH : 1024;
+  const dir = await mkdtemp(join(tmpdir(), "tips-bench-data-"));
+  const rows: DataRow[] = [];
+  const row = async (name: string, spec: DataSpec, size: number) => {
+    rows.push({ ...(await measure(spec, size, minSeconds, maxBatches)), name });
+  };
+  try {
+    await row("scenes 96 px (rendered)", { kind: "scenes" }, 96);
+    await row("scenes 224 px (rendered)", { kind: "scenes" }, 224);
+    await row("openmoji 96 px (SVG rasterised + PNG decoded)", { kind: "openmoji" }, 96);
+    for (const [size, type] of [
+      [96, "png"],
+      [224, "png"],
+      [224, "jpeg"],
+    ] as const) {
+      const prefix = `scenes-${size}-${type}`;
+      await writeShards(sceneSamples(count, size, type), folderSink(dir), {
+        prefix,
+        samplesPerShard: count / 4,
+      });
+      const spec = { kind: "shards", spec: join(dir, `${prefix}-{000000..000003}.tar`) } as const;
+      await row(`shards ${type.toUpperCase()} ${size} px (tar + shuffle + decode)`, spec, 0);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+export function formatDataTable(rows: DataRow[]): string {
+  const header = ["case", "samples", "seconds", "samples/s", "ms/sample"];
+  const lines = rows.map((r) => [
+    r.name,
+    String(r.samples),
+    r.seconds.toFixed(2),
+    (r.samples / r.seconds).toFixed(1),
+    ((1000 * r.seconds) / r.samples).toFixed(2),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
+  return [
+    `\n### data (Node, one process, ${cpus().length} CPU cores: ${cpus()[0]?.model ?? "unknown CPU"}; batches of ${BATCH})\n`,
+    fmt(header),
+    `| ${widths.map((w, i) => (i === 0 ? "-".repeat(w) : `${"-".repeat(w - 1)}:`)).join(" | ")} |`,
+    ...lines.map(fmt),
+    "\nThe GPU side (images/s a tips-micro training step consumes) is measured on a GPU only; compare the two there.",
+  ].join("\n");
+}
