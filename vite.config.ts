@@ -9,4 +9,10 @@ export default defineConfig({
   preview: { host: "127.0.0.1", port: APP_PORT, strictPort: true },
   build: { outDir: "../dist/app", emptyOutDir: true, target: "es2022" },
   worker: { format: "es" },
+  // This checkout's own dependency cache (node_modules may be shared between checkouts, and
+  // another dev server rewriting node_modules/.vite would break this one's workers mid-load).
+  cacheDir: "../.vite",
+  // Pre-bundled at start: a dependency first seen inside a worker would otherwise make Vite
+  // re-optimise and reload the page in the middle of a session.
+  optimizeDeps: { include: ["comlink", "idb-keyval", "uplot", "fflate", "modern-tar"] },
 });

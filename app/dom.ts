@@ -1,4 +1,5 @@
 // Small DOM helpers shared by the pages (no framework).
+import type { DeviceInfo } from "../src/gpu/device";
 
 export function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -56,4 +57,13 @@ export function formatValue(v: number | null | undefined, digits = 4): string {
   if (!Number.isFinite(v)) return Number.isNaN(v) ? "NaN" : "inf";
   if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5)) return v.toExponential(2);
   return v.toPrecision(digits);
+}
+
+/** "SwiftShader Device (Subzero) · google swiftshader": the adapter's description and vendor. */
+export function deviceName(info: DeviceInfo): string {
+  const parts = [
+    info.description,
+    info.vendor && info.architecture ? `${info.vendor} ${info.architecture}` : "",
+  ];
+  return parts.filter(Boolean).join(" · ") || info.vendor || "unnamed adapter";
 }

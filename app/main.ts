@@ -1,9 +1,19 @@
-// The app shell: two pages behind a small nav (Train, the default, and Self-check), each started
-// the first time it is shown. Without WebGPU both say so with the same message.
+// The app shell: four pages behind a small nav (Train, the default; Inference; Checkpoints;
+// Self-check), each started the first time it is shown. Without WebGPU each GPU page says so
+// with the same message; the Checkpoints page works without a GPU.
+import type { CheckpointEntry } from "../src/train/catalogue";
 import { byId } from "./dom";
+import type { TrainPage } from "./train";
 
-const PAGES = ["train", "selfcheck"] as const;
+const PAGES = ["train", "infer", "checkpoints", "selfcheck"] as const;
 type PageName = (typeof PAGES)[number];
+
+const TITLES: Record<PageName, string> = {
+  train: "Train",
+  infer: "Inference",
+  checkpoints: "Checkpoints",
+  selfcheck: "Self-check",
+};
 
 function showGpuError(err: unknown): void {
   const e = err instanceof Error ? err : new Error(String(err));
@@ -13,17 +23,62 @@ function showGpuError(err: unknown): void {
   box.hidden = false;
 }
 
-const started = new Set<PageName>();
+interface Page {
+  /** Called each time the page is shown again. */
+  shown?: () => void;
+  /** The Train page's object, for resuming a checkpoint from the Checkpoints page. */
+  train?: TrainPage;
+}
 
-function start(page: PageName): void {
-  if (started.has(page)) return;
-  started.add(page);
-  // Each page's code loads when it is first shown (a page that fails to load leaves the other working).
-  const load =
-    page === "train"
-      ? import("./train").then(({ TrainPage }) => new TrainPage(showGpuError).init())
-      : import("./selfcheck").then(({ startSelfCheck }) => startSelfCheck(showGpuError));
-  load.catch((err) => showGpuError(new Error(`the ${page} page failed to load: ${(err as Error).message}`)));
+const started = new Map<PageName, Promise<Page>>();
+
+/** The Train page, started (and its GPU acquired) if it was not yet. */
+async function trainPage(): Promise<TrainPage> {
+  return (await start("train")).train!;
+}
+
+/** From the Checkpoints page: show the Train page and continue the checkpoint's run there. */
+async function resumeOnTrain(entry: CheckpointEntry): Promise<void> {
+  location.hash = "#train";
+  (await trainPage()).resumeFrom(entry.id);
+}
+
+async function load(page: PageName): Promise<Page> {
+  // Each page's code loads when it is first shown (a page that fails to load leaves the others working).
+  switch (page) {
+    case "train": {
+      const { TrainPage } = await import("./train");
+      const p = new TrainPage(showGpuError);
+      await p.init();
+      return { train: p };
+    }
+    case "infer": {
+      const { InferPage } = await import("./infer");
+      const p = new InferPage(showGpuError);
+      await p.init();
+      return { shown: () => p.shown() };
+    }
+    case "checkpoints": {
+      const { CheckpointsPage } = await import("./checkpoints");
+      const p = new CheckpointsPage(resumeOnTrain);
+      await p.init();
+      return { shown: () => p.refresh() };
+    }
+    case "selfcheck": {
+      const { startSelfCheck } = await import("./selfcheck");
+      await startSelfCheck(showGpuError);
+      return {};
+    }
+  }
+}
+
+function start(page: PageName): Promise<Page> {
+  let p = started.get(page);
+  if (p) return p;
+  p = load(page);
+  started.set(page, p);
+  p.catch((err) => showGpuError(new Error(`the ${page} page failed to load: ${(err as Error).message}`)));
+  return p;
 }
 
 function route(): void {
@@ -34,8 +89,10 @@ function route(): void {
     if (a.dataset.page === page) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
-  document.title = `${page === "train" ? "Train" : "Self-check"} · TIPS WebGPU`;
-  start(page);
+  document.title = `${TITLES[page]} · TIPS WebGPU`;
+  const again = started.has(page);
+  const p = start(page);
+  if (again) p.then((x) => x.shown?.()).catch(() => {});
 }
 
 window.addEventListener("hashchange", route);

@@ -56,6 +56,39 @@ export interface StepReport {
   nanSkips: number;
 }
 
+/** Live dense probes: how often, and the text whose similarity heatmap they show. */
+export interface ProbeSettings {
+  /** Refresh every this many steps (0: off). */
+  every: number;
+  query: string;
+}
+
+/** One refresh of the live probes (app/probe.ts), from the trainer's own model. */
+export interface ProbeReport {
+  /** Steps taken when they were computed. */
+  step: number;
+  query: string;
+  /** Patches per side. */
+  grid: number;
+  images: {
+    name: string;
+    /** The probe image, RGBA, side x side. */
+    view: { side: number; data: Uint8ClampedArray };
+    /** [grid * grid] RGBA: PCA of the patch features as RGB. */
+    pca: Uint8ClampedArray;
+    /** [grid * grid] cosine of each patch with the query's embedding. */
+    heat: Float32Array;
+  }[];
+  /** The probe images' web and synthetic captions (image i's own caption is number i). */
+  web: string[];
+  syn: string[];
+  /** [image][caption] cosine of CLS#1 with each web caption and of CLS#2 with each synthetic one. */
+  cls1: number[][];
+  cls2: number[][];
+  /** Milliseconds the refresh took. */
+  ms: number;
+}
+
 export interface WorkerError {
   name: string;
   message: string;
@@ -65,6 +98,7 @@ export type TrainEvent =
   | { type: "step"; report: StepReport }
   | { type: "status"; status: RunStatus; step: number }
   | { type: "saved"; entry: CheckpointEntry; auto: boolean }
+  | { type: "probe"; report: ProbeReport }
   | {
       type: "error";
       error: WorkerError;

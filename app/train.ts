@@ -3,13 +3,16 @@
 // worker reports, so it never blocks.
 import * as Comlink from "comlink";
 import type { DeviceInfo } from "../src/gpu/device";
-import { CheckpointCatalogue, type CheckpointEntry, exportFileName } from "../src/train/catalogue";
+import type { CheckpointEntry } from "../src/train/catalogue";
 import { LineChart } from "./charts";
+import { CHECKPOINT_RENAMED, CHECKPOINTS_CHANGED, stamp } from "./checkpoints";
 import { startDataWorker } from "./data-link";
 import { DatasetForm } from "./dataset-form";
-import { byId, el, errorMessage, errorName, formatBytes, formatDuration, formatValue } from "./dom";
+import { byId, deviceName, el, errorMessage, errorName, formatDuration, formatValue } from "./dom";
+import { ProbesPanel } from "./probes-panel";
 import {
   LOSS_TERMS,
+  type ProbeSettings,
   type RunInfo,
   type RunStatus,
   type StepReport,
@@ -41,21 +44,12 @@ const LOSS_LABELS: Record<string, string> = {
   mim: "MIM",
 };
 
-function stamp(iso: string): string {
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime())
-    ? iso
-    : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-}
-
 export class TrainPage {
   private worker: Comlink.Remote<TrainerApi>;
-  private readonly catalogue = new CheckpointCatalogue();
   private state: PageState = "connecting";
   private steps = 0;
   /** The checkpoint the current run saves to (for "resume from the last checkpoint"). */
   private checkpoint: CheckpointEntry | null = null;
-  private entries: CheckpointEntry[] = [];
   private readonly dataset = new DatasetForm();
   private readonly charts: { loss: LineChart; lr: LineChart; grad: LineChart; ips: LineChart };
   private readonly buttons = {
@@ -66,6 +60,7 @@ export class TrainPage {
     save: byId<HTMLButtonElement>("train-save"),
   };
   private readonly onEvent = Comlink.proxy((e: TrainEvent) => this.handle(e));
+  private readonly probes = new ProbesPanel();
 
   constructor(private readonly onGpuError: (err: unknown) => void) {
     const worker = new Worker(new URL("./trainer.worker.ts", import.meta.url), { type: "module" });
@@ -105,7 +100,6 @@ export class TrainPage {
   }
 
   async init(): Promise<void> {
-    const list = this.refreshCheckpoints();
     try {
       const { device } = await this.worker.info();
       this.showDevice(device);
@@ -113,7 +107,6 @@ export class TrainPage {
     } catch (err) {
       this.noGpu(err);
     }
-    await list;
     this.render();
   }
 
@@ -129,11 +122,7 @@ export class TrainPage {
 
   private showDevice(info: DeviceInfo): void {
     const name = byId("train-gpu-name");
-    const parts = [
-      info.description,
-      info.vendor && info.architecture ? `${info.vendor} ${info.architecture}` : "",
-    ];
-    name.textContent = parts.filter(Boolean).join(" · ") || info.vendor || "unnamed adapter";
+    name.textContent = deviceName(info);
     name.classList.remove("muted");
     const features = byId("train-gpu-features");
     features.replaceChildren();
@@ -167,13 +156,37 @@ export class TrainPage {
       const id = byId("run-error-resume").dataset.id;
       if (id) this.resumeFrom(id);
     });
-    byId<HTMLInputElement>("import-file").addEventListener("change", (ev) =>
-      this.importFile(ev.target as HTMLInputElement),
-    );
+    window.addEventListener(CHECKPOINT_RENAMED, (ev) => {
+      const renamed = (ev as CustomEvent<CheckpointEntry>).detail;
+      if (this.checkpoint?.id !== renamed.id) return;
+      // The run's next saves go on under the new name.
+      this.checkpoint = renamed;
+      this.showCheckpoint(renamed);
+      byId<HTMLInputElement>("set-name").value = renamed.name;
+    });
+    for (const id of ["probe-every", "probe-query"])
+      byId(id).addEventListener("change", () => this.probeSettingsChanged());
     byId("set-preset").addEventListener("change", () => {
       const name = byId<HTMLInputElement>("set-name");
       name.placeholder = `${byId<HTMLSelectElement>("set-preset").value} run`;
     });
+  }
+
+  private probeSettings(): ProbeSettings {
+    const every = Number(byId<HTMLInputElement>("probe-every").value);
+    return {
+      every: Number.isInteger(every) && every >= 0 ? every : 0,
+      query: byId<HTMLInputElement>("probe-query").value,
+    };
+  }
+
+  /** New probe settings reach the worker; a run standing still refreshes its probes at once. */
+  private async probeSettingsChanged(): Promise<void> {
+    await this.worker.setProbe(this.probeSettings());
+    if (this.state === "paused" || this.state === "done" || this.state === "stopped") {
+      const report = await this.worker.probeNow().catch(() => null);
+      if (report) this.probes.show(report);
+    }
   }
 
   private settings(): TrainSettings | string {
@@ -239,6 +252,7 @@ export class TrainPage {
     byId("run-error").hidden = true;
     this.beginRun("starting");
     try {
+      await this.worker.setProbe(this.probeSettings());
       this.began(await this.worker.start(settings, this.onEvent));
     } catch (err) {
       this.state = "idle";
@@ -247,12 +261,18 @@ export class TrainPage {
     }
   }
 
-  private async resumeFrom(id: string): Promise<void> {
-    if (ACTIVE.includes(this.state) || this.state === "nogpu") return;
+  /** Continues a saved run (from the run-error box or the Checkpoints page). */
+  async resumeFrom(id: string): Promise<void> {
+    if (this.state === "nogpu") return;
+    if (ACTIVE.includes(this.state)) {
+      this.showRunError("A run is in progress", "Stop it before resuming another checkpoint.");
+      return;
+    }
     byId("run-error").hidden = true;
     this.beginRun("starting");
     try {
       const saveEvery = Number(byId<HTMLInputElement>("set-save-every").value) || 0;
+      await this.worker.setProbe(this.probeSettings());
       const info = await this.worker.resumeFrom(id, this.onEvent, saveEvery, this.dataset.files());
       this.fillSettings(info.settings);
       this.charts.loss.load(info.history);
@@ -275,6 +295,7 @@ export class TrainPage {
   private beginRun(state: PageState): void {
     this.state = state;
     this.checkpoint = null;
+    this.probes.clear();
     for (const c of Object.values(this.charts)) c.clear();
     for (const id of ["total", ...LOSS_TERMS, "lr", "grad", "ips"]) byId(`metric-${id}`).textContent = "—";
     byId("run-eta").textContent = "";
@@ -311,8 +332,7 @@ export class TrainPage {
     const name = byId<HTMLInputElement>("set-name").value.trim();
     this.buttons.save.disabled = true;
     try {
-      const entry = await this.worker.save(name);
-      this.note("checkpoint-note", `Saved “${entry.name}” at step ${entry.step}.`);
+      await this.worker.save(name);
     } catch (err) {
       const lost = errorName(err) === "DeviceLostError";
       this.showRunError(lost ? "The GPU device was lost" : "Could not save", errorMessage(err));
@@ -328,6 +348,9 @@ export class TrainPage {
       case "step":
         this.showReport(e.report);
         break;
+      case "probe":
+        this.probes.show(e.report);
+        break;
       case "status":
         if (this.state !== "nogpu") this.state = e.status;
         this.showStep(e.step);
@@ -337,7 +360,7 @@ export class TrainPage {
       case "saved":
         this.checkpoint = e.entry;
         this.showCheckpoint(e.entry);
-        this.refreshCheckpoints();
+        window.dispatchEvent(new CustomEvent(CHECKPOINTS_CHANGED));
         break;
       case "error": {
         const target = e.checkpoint ?? this.checkpoint;
@@ -424,12 +447,6 @@ export class TrainPage {
     byId("run-error").hidden = false;
   }
 
-  private note(id: string, text: string): void {
-    const n = byId(id);
-    n.textContent = text;
-    n.hidden = false;
-  }
-
   /** Enables what the state allows. */
   private render(): void {
     const s = this.state;
@@ -463,172 +480,5 @@ export class TrainPage {
     };
     pill.dataset.status = s;
     pill.textContent = label[s];
-    for (const button of document.querySelectorAll<HTMLButtonElement>(
-      '#checkpoint-rows button[data-action="resume"]',
-    ))
-      button.disabled = active || s === "nogpu" || s === "connecting";
-  }
-
-  // ---- checkpoints ----
-
-  async refreshCheckpoints(): Promise<void> {
-    try {
-      this.entries = await this.catalogue.list();
-    } catch (err) {
-      byId("storage-use").textContent = `This browser's storage cannot be read: ${errorMessage(err)}`;
-      return;
-    }
-    const body = byId("checkpoint-rows");
-    body.replaceChildren(...this.entries.map((e) => this.row(e)));
-    byId("checkpoint-empty").hidden = this.entries.length > 0;
-    byId("checkpoint-table").hidden = this.entries.length === 0;
-    this.render();
-    try {
-      const use = await this.catalogue.storage();
-      const count = `${this.entries.length} checkpoint${this.entries.length === 1 ? "" : "s"}`;
-      let text = `${count}, ${formatBytes(use.checkpoints)}`;
-      if (use.usage !== null && use.quota !== null)
-        text += ` · this site uses ${formatBytes(use.usage)} of ${formatBytes(use.quota)} available`;
-      if (use.persisted === false) text += " · the browser may evict it when space runs low";
-      byId("storage-use").textContent = text;
-      const pct = use.usage !== null && use.quota ? Math.min(100, (100 * use.usage) / use.quota) : 0;
-      byId("storage-bar").style.width = `${Math.max(pct, use.usage ? 0.5 : 0)}%`;
-    } catch (err) {
-      byId("storage-use").textContent = `Storage use unknown: ${errorMessage(err)}`;
-    }
-  }
-
-  private row(e: CheckpointEntry): HTMLTableRowElement {
-    const tr = el("tr");
-    tr.dataset.id = e.id;
-    tr.dataset.step = String(e.step);
-    tr.dataset.name = e.name;
-    tr.dataset.size = String(e.size);
-    const name = el("td", e.name, "name");
-    name.title = e.name;
-    const progress = e.steps ? `${e.step} / ${e.steps}` : String(e.step);
-    tr.append(
-      name,
-      el("td", e.preset, "mono"),
-      el("td", progress, "num"),
-      el("td", e.losses ? formatValue(e.losses.total) : "—", "num"),
-      el("td", stamp(e.date)),
-      el("td", formatBytes(e.size), "num"),
-    );
-    const actions = el("td", "", "actions");
-    const button = (label: string, action: string, fn: () => void, cls = "small secondary") => {
-      const b = el("button", label, cls);
-      b.type = "button";
-      b.dataset.action = action;
-      b.addEventListener("click", fn);
-      actions.append(b);
-      return b;
-    };
-    const resume = button("Resume", "resume", () => this.resumeFrom(e.id), "small");
-    resume.title =
-      e.step >= e.steps ? "this run is finished: resuming loads it without training" : "continue this run";
-    button("Rename", "rename", () => this.rename(tr, e));
-    button("Export", "export", () => this.exportEntry(e));
-    const del = button("Delete", "delete", () => {
-      if (del.dataset.confirm) {
-        this.remove(e);
-        return;
-      }
-      del.dataset.confirm = "1";
-      del.textContent = "Confirm delete";
-      del.classList.add("danger");
-      setTimeout(() => {
-        delete del.dataset.confirm;
-        del.textContent = "Delete";
-        del.classList.remove("danger");
-      }, 4000);
-    });
-    tr.append(actions);
-    return tr;
-  }
-
-  private rename(tr: HTMLTableRowElement, e: CheckpointEntry): void {
-    const cell = tr.cells[0];
-    const input = el("input", "", "rename");
-    input.type = "text";
-    input.value = e.name;
-    input.setAttribute("aria-label", "new name");
-    cell.replaceChildren(input);
-    input.focus();
-    input.select();
-    let done = false;
-    const finish = async (commit: boolean) => {
-      if (done) return;
-      done = true;
-      if (commit && input.value.trim() && input.value.trim() !== e.name) {
-        try {
-          const renamed = await this.catalogue.rename(e.id, input.value);
-          if (this.checkpoint?.id === e.id) {
-            // The run's next saves go on under the new name.
-            this.checkpoint = renamed;
-            this.showCheckpoint(renamed);
-            byId<HTMLInputElement>("set-name").value = renamed.name;
-          }
-        } catch (err) {
-          this.note("checkpoint-note", `Could not rename: ${errorMessage(err)}`);
-        }
-      }
-      await this.refreshCheckpoints();
-    };
-    input.addEventListener("keydown", (ev) => {
-      if (ev.key === "Enter") finish(true);
-      else if (ev.key === "Escape") finish(false);
-    });
-    input.addEventListener("blur", () => finish(true));
-  }
-
-  private async exportEntry(e: CheckpointEntry): Promise<void> {
-    try {
-      const { entry, bytes } = await this.catalogue.get(e.id);
-      const url = URL.createObjectURL(
-        new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }),
-      );
-      const a = el("a");
-      a.href = url;
-      a.download = exportFileName(entry);
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 60_000);
-    } catch (err) {
-      this.note("checkpoint-note", `Could not export “${e.name}”: ${errorMessage(err)}`);
-    }
-  }
-
-  private async remove(e: CheckpointEntry): Promise<void> {
-    try {
-      await this.catalogue.remove(e.id);
-      this.note("checkpoint-note", `Deleted “${e.name}”.`);
-    } catch (err) {
-      this.note("checkpoint-note", `Could not delete “${e.name}”: ${errorMessage(err)}`);
-    }
-    await this.refreshCheckpoints();
-  }
-
-  private async importFile(input: HTMLInputElement): Promise<void> {
-    const file = input.files?.[0];
-    input.value = "";
-    if (!file) return;
-    const box = byId("import-error");
-    box.hidden = true;
-    byId("checkpoint-note").hidden = true;
-    try {
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      // Validation (parsing the header and tensors) happens in the worker, off the page's thread.
-      const entry = await this.worker.importCheckpoint(
-        Comlink.transfer(bytes, [bytes.buffer]),
-        file.name.replace(/\.safetensors$/i, ""),
-      );
-      this.note("checkpoint-note", `Imported “${entry.name}” (${entry.preset}, step ${entry.step}).`);
-    } catch (err) {
-      byId("import-error-message").textContent = `${file.name}: ${errorMessage(err)}. Nothing was saved.`;
-      box.hidden = false;
-    }
-    await this.refreshCheckpoints();
   }
 }

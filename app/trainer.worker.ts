@@ -19,9 +19,12 @@ import type { LossWeights } from "../src/tips/loss";
 import { CheckpointCatalogue, type CheckpointEntry, type MetricHistory } from "../src/train/catalogue";
 import { CheckpointError, restoreTrainer, saveCheckpoint } from "../src/train/checkpoint";
 import { type StepMetrics, Trainer, trainerOptions } from "../src/train/trainer";
+import { probeDue, runProbe, setProbe } from "./probe";
 import {
   LOSS_TERMS,
   type OnTrainEvent,
+  type ProbeReport,
+  type ProbeSettings,
   type RunInfo,
   type RunStatus,
   type StepReport,
@@ -181,6 +184,11 @@ class Run {
         const step = trainer.trainStep(examples);
         step.catch(() => {}); // reported where it is awaited; never an unhandled rejection
         this.pending.push(step);
+        if (probeDue(trainer.step)) {
+          // The probes wait for the steps in flight anyway: report those first.
+          await this.drain();
+          await this.probe();
+        }
         const every = this.settings.saveEvery;
         if (every > 0 && trainer.step % every === 0 && trainer.step < o.steps) {
           await this.drain();
@@ -200,6 +208,30 @@ class Run {
       this.parkedAt?.resolve();
       source.close().catch(() => {});
     }
+  }
+
+  /** The live probes on the current weights (queued after the steps in flight), sent to the page. */
+  private async probe(): Promise<ProbeReport> {
+    const report = await runProbe(this.trainer);
+    this.emit({ type: "probe", report });
+    return report;
+  }
+
+  /** Refreshes the probes now: a running loop stands still for it, as for a save. */
+  probeNow(): Promise<ProbeReport> {
+    const next = this.saving.then(async () => {
+      if (!this.active) return this.probe();
+      this.holds++;
+      try {
+        await this.stillness();
+        return await this.probe();
+      } finally {
+        this.holds--;
+        if (this.holds === 0 && !this.paused) this.wake?.();
+      }
+    });
+    this.saving = next.catch(() => {});
+    return next;
   }
 
   /** Saves under the run's checkpoint name; a failed save (storage full) is reported and the run goes on. */
@@ -458,6 +490,17 @@ const api = {
     return run.save(name);
   },
 
+  /** How often the live probes refresh, and their text query. */
+  setProbe(settings: ProbeSettings): void {
+    setProbe(settings);
+  },
+
+  /** Refreshes the live probes now (for a new query while paused or finished). */
+  async probeNow(): Promise<ProbeReport | null> {
+    if (!run || (run.status === "failed" && gpuLost)) return null;
+    return run.probeNow();
+  },
+
   /**
    * Continues a catalogued checkpoint's run from its step, with its options and data position.
    * A run on shards picked as files needs the same files again (`files`).
@@ -487,11 +530,6 @@ const api = {
       Promise.resolve(onEvent({ type: "status", status: "done", step: trainer.step })).catch(() => {});
     } else run.begin();
     return info;
-  },
-
-  /** Validates a checkpoint file and adds it to the catalogue (nothing is saved if it is invalid). */
-  importCheckpoint(bytes: Uint8Array, name: string): Promise<CheckpointEntry> {
-    return catalogue.import(bytes, name);
   },
 
   /** Joins the data worker (app/data-link.ts): batches come over this port. */

@@ -1,10 +1,12 @@
-// The Train page on WebGPU (SwiftShader): a tips-test run updates its curves and metrics, saves to
-// IndexedDB, resumes after a reload from the saved step; checkpoints export and import as files;
-// a corrupt file is refused with the reason; a lost device offers to resume from the last save.
+// The app on WebGPU (SwiftShader): a tips-test run updates its curves and metrics, saves to
+// IndexedDB, resumes from the Checkpoints page after a reload; checkpoints export and import as
+// files; the Inference page runs the saved checkpoint on an uploaded image; a corrupt file is
+// refused with the reason; a lost device offers to resume from the last save.
 // The tests share one page (and so one IndexedDB) and run in order.
 import { createHash } from "node:crypto";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { type Browser, expect, type Locator, type Page, type TestInfo, test } from "@playwright/test";
+import sharp from "sharp";
 import { launchChromium, WEBGPU_FLAGS } from "./chromium";
 
 test.describe.configure({ mode: "serial" });
@@ -58,8 +60,16 @@ async function sha256(path: string): Promise<string> {
     .digest("hex");
 }
 
+async function openTab(name: "train" | "infer" | "checkpoints"): Promise<void> {
+  await page.click(`nav.tabs a[data-page="${name}"]`);
+  await expect(page.locator(`#page-${name}`)).toBeVisible();
+}
+
+/** Loads the app on the Checkpoints page (so that its list is live), then shows the Train page. */
 async function openTrainPage(baseURL: string): Promise<void> {
-  await page.goto(baseURL);
+  await page.goto(`${baseURL}/#checkpoints`);
+  await expect(page.locator("#storage-use")).toContainText("checkpoint");
+  await openTab("train");
   await expect(page.locator("#train-gpu-name")).toContainText(/swiftshader/i, { timeout: 60_000 });
   await expect(page.locator("#train-start")).toBeEnabled();
 }
@@ -73,11 +83,12 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
   baseURL,
 }, testInfo) => {
   await openTrainPage(baseURL!);
-  await expect(page.locator("#checkpoint-empty")).toBeVisible();
+  await expect(page.locator("#checkpoint-empty")).not.toHaveAttribute("hidden");
   await page.selectOption("#set-preset", "tips-test");
   await page.fill("#set-batch", "4");
   await page.fill("#set-steps", String(STEPS));
   await page.fill("#set-name", "e2e run");
+  await page.fill("#probe-every", "2");
   await page.click("#train-start");
   await expect(page.locator("#run-status")).toHaveAttribute("data-status", "running");
   await expect(page.locator("#set-batch")).toBeDisabled();
@@ -111,6 +122,21 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
   await expect(page.locator("#chart-loss .u-legend")).toContainText("synthetic CLIP");
   const bar = Number(await page.locator(".bar[role=progressbar]").getAttribute("aria-valuenow"));
   expect(bar).toBeGreaterThan(0);
+  // The live probes refresh every 2 steps from the trainer's model: their maps change as it learns.
+  const probes = page.locator("#probe-grid");
+  await expect(probes.locator("figure")).toHaveCount(4, { timeout: 120_000 });
+  const probeStep = () => probes.getAttribute("data-step").then(Number);
+  const firstProbe = await probeStep();
+  const before = { pca: await pixels(".probe-pca >> nth=0"), heat: await pixels(".probe-heat >> nth=0") };
+  expect(await colours(".probe-pca >> nth=0"), "a probe's PCA map is not one flat colour").toBeGreaterThan(2);
+  await page.fill("#probe-query", "a blue square");
+  await page.locator("#probe-query").dispatchEvent("change");
+  await expect.poll(probeStep, { timeout: 120_000 }).toBeGreaterThan(firstProbe);
+  await expect(probes).toHaveAttribute("data-query", "a blue square", { timeout: 120_000 });
+  expect(await pixels(".probe-pca >> nth=0"), "the PCA map changes between refreshes").not.toBe(before.pca);
+  expect(await pixels(".probe-heat >> nth=0"), "the heatmap changes between refreshes").not.toBe(before.heat);
+  await expect(page.locator("#probe-retrieval tbody tr")).toHaveCount(4);
+  await expect(page.locator("#probe-status")).toContainText("R@1 among 4 captions");
   await screenshot(testInfo, "train-running");
 
   // Pause (the steps in flight finish), save, and see the entry in the catalogue.
@@ -125,15 +151,22 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
   await expect(page.locator("#run-checkpoint")).toContainText(`at step ${savedStep}`);
   await expect(page.locator("#storage-use")).toContainText("1 checkpoint");
   await screenshot(testInfo, "train-paused-saved");
+  await openTab("checkpoints");
+  await expect(row("e2e run")).toBeVisible();
+  await screenshot(testInfo, "checkpoints");
+  await openTab("train");
   // Still paused: the step counter stays put.
   await page.waitForTimeout(1500);
   expect(await stepOf()).toBe(savedStep);
 
-  // A reload forgets the run; the checkpoint stays, and resuming continues from its step.
+  // A reload forgets the run; the checkpoint stays, and resuming it on the Checkpoints page
+  // continues from its step on the Train page.
+  await openTab("checkpoints");
   await page.reload();
-  await expect(page.locator("#train-start")).toBeEnabled({ timeout: 60_000 });
+  await expect(page.locator("#page-checkpoints")).toBeVisible();
   await expect(row("e2e run")).toHaveAttribute("data-step", String(savedStep));
   await row("e2e run").locator('button[data-action="resume"]').click();
+  await expect(page.locator("#page-train")).toBeVisible();
   await expect(page.locator("#run-step")).toHaveAttribute("data-resumed-from", String(savedStep));
   await expect(page.locator("#set-steps")).toHaveValue(String(STEPS));
   await expect(page.locator("#set-preset")).toHaveValue("tips-test");
@@ -156,6 +189,7 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
 test("a checkpoint exports as a .safetensors file and imports back byte for byte", async () => {
   const testInfo = test.info();
   test.skip(savedStep === 0, "needs the checkpoint of the first test");
+  await openTab("checkpoints");
   const entries = page.locator("#checkpoint-rows tr");
   const before = await entries.count();
   const size = Number(await row("e2e run").getAttribute("data-size"));
@@ -197,8 +231,119 @@ test("a checkpoint exports as a .safetensors file and imports back byte for byte
   await expect(entries).toHaveCount(before);
 });
 
+/** The canvas's pixels, as a data URL (equal strings: equal pixels). */
+function pixels(selector: string): Promise<string> {
+  return page.locator(selector).evaluate((c) => (c as HTMLCanvasElement).toDataURL());
+}
+
+/** How many distinct colours the canvas shows. */
+function colours(selector: string): Promise<number> {
+  return page.locator(selector).evaluate((c) => {
+    const canvas = c as HTMLCanvasElement;
+    const data = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
+    const seen = new Set<number>();
+    for (let i = 0; i < data.length; i += 4) seen.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+    return seen.size;
+  });
+}
+
+/** A 96 x 64 PNG: a red disc and a blue rectangle on a grey-blue ground. */
+function shapesPng(): Promise<Buffer> {
+  const svg =
+    '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="64"><rect width="96" height="64" fill="#7ab"/>' +
+    '<circle cx="30" cy="32" r="18" fill="red"/><rect x="60" y="14" width="28" height="36" fill="blue"/></svg>';
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}
+
+test("the Inference page runs a saved checkpoint on an uploaded image; bad files say what is wrong", async () => {
+  const testInfo = test.info();
+  test.skip(savedStep === 0, "needs the checkpoint of the first test");
+  await openTab("infer");
+  await expect(page.locator("#infer-gpu")).toContainText(/swiftshader/i, { timeout: 120_000 });
+  await page.selectOption("#infer-checkpoint", { label: `e2e run — tips-test, step ${savedStep}` });
+  await page.click("#infer-load-checkpoint");
+  await expect(page.locator("#infer-model")).toHaveAttribute("data-name", "e2e run");
+  await expect(page.locator("#infer-size option")).toHaveCount(5);
+
+  await page.setInputFiles("#infer-image-file", {
+    name: "shapes.png",
+    mimeType: "image/png",
+    buffer: await shapesPng(),
+  });
+  await expect(page.locator("#infer-image-name")).toContainText("shapes.png · 96 × 64");
+  const heat = page.locator("#infer-heat");
+  await expect(heat).toHaveAttribute("data-query", "a red circle", { timeout: 120_000 });
+  await expect(page.locator("#infer-pca")).toHaveAttribute("data-size", "16");
+  expect(
+    await colours("#infer-pca"),
+    "the PCA map has a colour per patch, not one flat colour",
+  ).toBeGreaterThan(4);
+
+  // A new query redraws the heatmap with other pixels.
+  const before = await pixels("#infer-heat");
+  await page.fill("#infer-query", "a blue square");
+  await expect(heat).toHaveAttribute("data-query", "a blue square");
+  expect(await pixels("#infer-heat"), "the heatmap changes with the query").not.toBe(before);
+
+  // Segmentation over the four class names, and the captions ranked by CLS#1 and CLS#2.
+  await expect(page.locator("#infer-seg")).toHaveAttribute("data-classes", "4");
+  await expect(page.locator("#infer-legend li")).toHaveCount(4);
+  const won = await page
+    .locator("#infer-legend li")
+    .evaluateAll((li) => li.map((x) => Number((x as HTMLElement).dataset.count)));
+  expect(
+    won.reduce((a, b) => a + b, 0),
+    "every patch gets a class",
+  ).toBe(16);
+  await expect(page.locator("#infer-caption-rows tr")).toHaveCount(3);
+  await expect(page.locator("#infer-caption-rows td.top")).toHaveCount(2);
+  await screenshot(testInfo, "infer");
+
+  // A higher resolution: more patches, a new PCA map.
+  const pca16 = await pixels("#infer-pca");
+  await page.selectOption("#infer-size", "32");
+  await expect(page.locator("#infer-pca")).toHaveAttribute("data-size", "32", { timeout: 120_000 });
+  await expect(heat).toHaveAttribute("data-size", "32");
+  expect(await pixels("#infer-pca")).not.toBe(pca16);
+
+  // The exported file loads too; a file that is not a checkpoint says why and keeps the encoder.
+  await page.setInputFiles("#infer-file", exportedFile);
+  await expect(page.locator("#infer-model")).toHaveAttribute("data-name", "e2e-run.safetensors");
+  await page.setInputFiles("#infer-file", {
+    name: "garbage.safetensors",
+    mimeType: "application/octet-stream",
+    buffer: Buffer.from("this is not a checkpoint at all"),
+  });
+  const encoderError = page.locator("#infer-encoder-error");
+  await expect(encoderError).toContainText("garbage.safetensors: ");
+  await expect(encoderError).toContainText("not a valid safetensors file");
+  await expect(page.locator("#infer-model")).toHaveAttribute("data-name", "e2e-run.safetensors");
+
+  // An image that cannot be decoded.
+  await page.setInputFiles("#infer-image-file", {
+    name: "notes.png",
+    mimeType: "image/png",
+    buffer: Buffer.from("plain text"),
+  });
+  await expect(page.locator("#infer-image-error")).toContainText("notes.png: it cannot be decoded");
+
+  // The official release's files without the tokenizer, then with it (tiny test weights, 2 heads).
+  await page.locator("#infer-official summary").click();
+  await page.setInputFiles("#infer-official-vision", "test/fixtures/official/vision.npz");
+  await page.setInputFiles("#infer-official-text", "test/fixtures/official/text.npz");
+  await page.click("#infer-load-official");
+  await expect(encoderError).toContainText("tokenizer.model");
+  await page.setInputFiles("#infer-official-tokenizer", "test/fixtures/official/tokenizer.model");
+  await page.fill("#infer-official-heads", "2");
+  await page.click("#infer-load-official");
+  await expect(page.locator("#infer-model")).toHaveAttribute("data-name", "vision.npz + text.npz");
+  await expect(encoderError).toBeHidden();
+  await screenshot(testInfo, "infer-errors");
+});
+
 test("importing a corrupt or truncated file shows what is wrong and saves nothing", async () => {
   const testInfo = test.info();
+  await openTab("checkpoints");
   const entries = page.locator("#checkpoint-rows tr");
   const before = await entries.count();
   const error = page.locator("#import-error");
@@ -212,7 +357,7 @@ test("importing a corrupt or truncated file shows what is wrong and saves nothin
   await expect(error).toContainText("garbage.safetensors");
   await expect(error).toContainText("not a valid safetensors file");
   await expect(error).toContainText("Nothing was saved");
-  await screenshot(testInfo, "train-import-error");
+  await screenshot(testInfo, "checkpoints-import-error");
 
   // A real checkpoint cut short.
   if (exportedFile) {
@@ -275,7 +420,9 @@ test("a lost GPU device offers to resume from the last checkpoint", async ({ bas
   await expect(page.locator("#run-status")).toHaveAttribute("data-status", "stopped", { timeout: 60_000 });
 });
 
-test("without WebGPU the Train page says so and still lists checkpoints", async ({ baseURL }) => {
+test("without WebGPU the Train and Inference pages say so; checkpoints are still listed", async ({
+  baseURL,
+}) => {
   const noGpu = await launchChromium(["--disable-webgpu"]);
   try {
     const p = await noGpu.newPage();
@@ -286,7 +433,11 @@ test("without WebGPU the Train page says so and still lists checkpoints", async 
     await expect(error).toContainText(/Chrome|--enable-unsafe-webgpu/);
     await expect(p.locator("#train-start")).toBeDisabled();
     await expect(p.locator("#run-status")).toHaveAttribute("data-status", "nogpu");
+    await p.click('nav.tabs a[data-page="checkpoints"]');
     await expect(p.locator("#checkpoint-empty")).toBeVisible();
+    await p.click('nav.tabs a[data-page="infer"]');
+    await expect(p.locator("#infer-gpu")).toContainText("no WebGPU device");
+    await expect(error).toBeVisible();
   } finally {
     await noGpu.close();
   }

@@ -105,68 +105,93 @@ export class TipsEncoder {
    * Features of images resized to size x size (antialiased bilinear, as the official demo's
    * Resize((size, size))), in batches of `batch`. `onBatch` hears the number done so far.
    */
-  async embedImages(
+  embedImages(
     images: RgbaImage[],
     size = this.visionConfig.imageSize,
     batch = 16,
     onBatch?: (done: number) => void,
   ): Promise<ImageFeatures> {
-    const p = this.visionConfig.patchSize;
-    if (!Number.isInteger(size) || size < p || size % p !== 0)
-      throw new Error(`image size ${size} is not a positive multiple of the patch size ${p}`);
-    const d = this.visionConfig.width;
-    const g = size / p;
-    const n = images.length;
-    const out: ImageFeatures = {
-      cls1: new Float32Array(n * d),
-      cls2: new Float32Array(n * d),
-      patches: new Float32Array(n * g * g * d),
-      grid: [g, g],
-    };
-    for (let start = 0; start < n; start += batch) {
-      const part = images.slice(start, start + batch);
-      const [cls1, cls2, patches] = noGrad(() =>
-        tidy(() => {
-          const packed = packImages(this.gpu, part);
-          const boxes = part.map((im, i) => ({
-            image: i,
-            x: 0,
-            y: 0,
-            width: im.width,
-            height: im.height,
-            flip: false,
-          }));
-          const o = this.vision.forward(cropImages(packed, boxes, size));
-          return [l2Normalize(o.cls1), l2Normalize(o.cls2), o.patches];
-        }),
-      );
-      out.cls1.set((await cls1.read()) as Float32Array, start * d);
-      out.cls2.set((await cls2.read()) as Float32Array, start * d);
-      out.patches.set((await patches.read()) as Float32Array, start * g * g * d);
-      for (const t of [cls1, cls2, patches]) t.dispose();
-      onBatch?.(Math.min(start + batch, n));
-    }
-    return out;
+    return imageFeatures(this.vision, images, size, batch, onBatch);
   }
 
   /** [T, D] L2-normalised text embeddings. */
-  async embedTexts(texts: string[], batch = 64): Promise<Float32Array> {
-    const d = this.textConfig.width;
-    const length = this.textConfig.maxLength;
-    const out = new Float32Array(texts.length * d);
-    for (let start = 0; start < texts.length; start += batch) {
-      const part = texts.slice(start, start + batch);
-      const { ids } = this.tokenizer.encode(part, length);
-      const t: Tensor = noGrad(() =>
-        tidy(() => l2Normalize(this.text.forward(textBatch(this.gpu, ids, part.length, length)))),
-      );
-      out.set((await t.read()) as Float32Array, start * d);
-      t.dispose();
-    }
-    return out;
+  embedTexts(texts: string[], batch = 64): Promise<Float32Array> {
+    return textEmbeddings(this.text, this.tokenizer, texts, batch);
   }
 
   dispose(): void {
     this.params.dispose();
   }
+}
+
+/**
+ * Features of images from any image encoder (a frozen one, or a training model's student between
+ * steps), resized to size x size, in batches of `batch`. Nothing is recorded for gradients.
+ */
+export async function imageFeatures(
+  vision: VisionEncoder,
+  images: RgbaImage[],
+  size = vision.config.imageSize,
+  batch = 16,
+  onBatch?: (done: number) => void,
+): Promise<ImageFeatures> {
+  const { gpu } = vision;
+  const p = vision.config.patchSize;
+  if (!Number.isInteger(size) || size < p || size % p !== 0)
+    throw new Error(`image size ${size} is not a positive multiple of the patch size ${p}`);
+  const d = vision.config.width;
+  const g = size / p;
+  const n = images.length;
+  const out: ImageFeatures = {
+    cls1: new Float32Array(n * d),
+    cls2: new Float32Array(n * d),
+    patches: new Float32Array(n * g * g * d),
+    grid: [g, g],
+  };
+  for (let start = 0; start < n; start += batch) {
+    const part = images.slice(start, start + batch);
+    const [cls1, cls2, patches] = noGrad(() =>
+      tidy(() => {
+        const packed = packImages(gpu, part);
+        const boxes = part.map((im, i) => ({
+          image: i,
+          x: 0,
+          y: 0,
+          width: im.width,
+          height: im.height,
+          flip: false,
+        }));
+        const o = vision.forward(cropImages(packed, boxes, size));
+        return [l2Normalize(o.cls1), l2Normalize(o.cls2), o.patches];
+      }),
+    );
+    out.cls1.set((await cls1.read()) as Float32Array, start * d);
+    out.cls2.set((await cls2.read()) as Float32Array, start * d);
+    out.patches.set((await patches.read()) as Float32Array, start * g * g * d);
+    for (const t of [cls1, cls2, patches]) t.dispose();
+    onBatch?.(Math.min(start + batch, n));
+  }
+  return out;
+}
+
+/** [T, D] L2-normalised text embeddings from any text encoder and its tokenizer. */
+export async function textEmbeddings(
+  text: TextEncoder,
+  tokenizer: { encode(texts: readonly string[], length: number): { ids: Int32Array } },
+  texts: string[],
+  batch = 64,
+): Promise<Float32Array> {
+  const d = text.config.width;
+  const length = text.config.maxLength;
+  const out = new Float32Array(texts.length * d);
+  for (let start = 0; start < texts.length; start += batch) {
+    const part = texts.slice(start, start + batch);
+    const { ids } = tokenizer.encode(part, length);
+    const t: Tensor = noGrad(() =>
+      tidy(() => l2Normalize(text.forward(textBatch(text.gpu, ids, part.length, length)))),
+    );
+    out.set((await t.read()) as Float32Array, start * d);
+    t.dispose();
+  }
+  return out;
 }

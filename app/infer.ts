@@ -1,0 +1,381 @@
+// The Inference page: a frozen encoder (one of this browser's checkpoints, a .safetensors file,
+// or the official TIPS .npz pair with its tokenizer.model) run on any image. It shows the image,
+// the PCA of its patch features as RGB, a text query's similarity over the patches, a zero-shot
+// segmentation over typed class names, and CLS#1 / CLS#2 similarities to typed captions. The
+// worker owns the GPU, the model and the features; this page only draws.
+import * as Comlink from "comlink";
+import { CheckpointCatalogue } from "../src/train/catalogue";
+import { byId, deviceName, el, errorMessage } from "./dom";
+import type { InferApi } from "./infer.worker";
+import type { EncoderInfo, ImageReport } from "./infer-api";
+import {
+  drawGrid,
+  drawHeatmap,
+  drawPixels,
+  drawSegmentation,
+  heatScale,
+  segmentationLegend,
+} from "./maps-view";
+
+const DEFAULT_QUERY = "a red circle";
+
+function lines(text: string): string[] {
+  return text
+    .split(/\n/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Runs the latest call only: a newer call makes an older one's result stale. */
+class Latest {
+  private version = 0;
+  async run<T>(fn: () => Promise<T>, apply: (v: T) => void, fail: (err: unknown) => void): Promise<void> {
+    const mine = ++this.version;
+    try {
+      const v = await fn();
+      if (mine === this.version) apply(v);
+    } catch (err) {
+      if (mine === this.version) fail(err);
+    }
+  }
+}
+
+export class InferPage {
+  private readonly worker: Comlink.Remote<InferApi>;
+  private readonly catalogue = new CheckpointCatalogue();
+  private encoder: EncoderInfo | null = null;
+  private hasImage = false;
+  private report: ImageReport | null = null;
+  private readonly latest = {
+    embed: new Latest(),
+    query: new Latest(),
+    segment: new Latest(),
+    captions: new Latest(),
+  };
+  private timers = new Map<string, ReturnType<typeof setTimeout>>();
+
+  constructor(private readonly onGpuError: (err: unknown) => void) {
+    const worker = new Worker(new URL("./infer.worker.ts", import.meta.url), { type: "module" });
+    worker.addEventListener("error", (ev) =>
+      this.showError(
+        "infer-encoder-error",
+        `the inference worker failed: ${ev.message || "it did not load"}`,
+      ),
+    );
+    this.worker = Comlink.wrap<InferApi>(worker);
+    heatScale(byId<HTMLCanvasElement>("infer-heat-scale"));
+    byId<HTMLInputElement>("infer-query").value = DEFAULT_QUERY;
+    this.wire();
+  }
+
+  async init(): Promise<void> {
+    await this.shown();
+    try {
+      byId("infer-gpu").textContent = deviceName(await this.worker.info());
+      byId("infer-gpu").classList.remove("muted");
+    } catch (err) {
+      byId("infer-gpu").textContent = "no WebGPU device: the encoder cannot run";
+      this.onGpuError(err);
+      for (const b of document.querySelectorAll<HTMLButtonElement>("#page-infer button")) b.disabled = true;
+    }
+  }
+
+  /** Called whenever the page is shown: the checkpoint list may have changed elsewhere. */
+  async shown(): Promise<void> {
+    const select = byId<HTMLSelectElement>("infer-checkpoint");
+    const keep = select.value;
+    try {
+      const entries = await this.catalogue.list();
+      select.replaceChildren(
+        ...entries.map((e) => {
+          const o = el("option", `${e.name} — ${e.preset}, step ${e.step}`);
+          o.value = e.id;
+          o.dataset.name = e.name;
+          return o;
+        }),
+      );
+      if (entries.some((e) => e.id === keep)) select.value = keep;
+      select.disabled = entries.length === 0;
+      byId("infer-no-checkpoints").hidden = entries.length > 0;
+      byId<HTMLButtonElement>("infer-load-checkpoint").disabled = entries.length === 0;
+    } catch (err) {
+      this.showError(
+        "infer-encoder-error",
+        `This browser's checkpoints cannot be read: ${errorMessage(err)}`,
+      );
+    }
+  }
+
+  private wire(): void {
+    byId("infer-load-checkpoint").addEventListener("click", () => {
+      const select = byId<HTMLSelectElement>("infer-checkpoint");
+      if (select.value) this.loadEncoder(() => this.worker.loadCatalogued(select.value), "the checkpoint");
+    });
+    byId<HTMLInputElement>("infer-file").addEventListener("change", async (ev) => {
+      const input = ev.target as HTMLInputElement;
+      const file = input.files?.[0];
+      input.value = "";
+      if (!file) return;
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      this.loadEncoder(
+        () => this.worker.loadFile(Comlink.transfer(bytes, [bytes.buffer]), file.name),
+        file.name,
+      );
+    });
+    byId("infer-load-official").addEventListener("click", () => this.loadOfficial());
+    byId<HTMLInputElement>("infer-image-file").addEventListener("change", (ev) => {
+      const input = ev.target as HTMLInputElement;
+      const file = input.files?.[0];
+      input.value = "";
+      if (file) this.loadImageFile(file);
+    });
+    const drop = byId("infer-drop");
+    drop.addEventListener("dragover", (ev) => {
+      ev.preventDefault();
+      drop.classList.add("over");
+    });
+    drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+    drop.addEventListener("drop", (ev) => {
+      ev.preventDefault();
+      drop.classList.remove("over");
+      const file = ev.dataTransfer?.files[0];
+      if (file) this.loadImageFile(file);
+      else this.showError("infer-image-error", "Nothing to use was dropped: drop an image file.");
+    });
+    window.addEventListener("paste", (ev) => {
+      if (byId("page-infer").hidden) return;
+      const file = [...(ev.clipboardData?.files ?? [])].find((f) => f.type.startsWith("image/"));
+      if (!file) return;
+      ev.preventDefault();
+      this.loadImageFile(file);
+    });
+    byId("infer-sample").addEventListener("click", () => this.loadSample());
+    byId("infer-size").addEventListener("change", () => this.embed());
+    this.debounced("infer-query", "input", () => this.runQuery());
+    this.debounced("infer-classes", "input", () => this.runSegment());
+    this.debounced("infer-captions", "input", () => this.runCaptions());
+  }
+
+  private debounced(id: string, event: string, fn: () => void): void {
+    byId(id).addEventListener(event, () => {
+      clearTimeout(this.timers.get(id));
+      this.timers.set(id, setTimeout(fn, 300));
+    });
+  }
+
+  private showError(id: string, message: string): void {
+    const box = byId(id);
+    box.querySelector("p")!.textContent = message;
+    box.hidden = false;
+  }
+
+  private status(text: string): void {
+    byId("infer-status").textContent = text;
+  }
+
+  // ---- the encoder ----
+
+  private async loadEncoder(load: () => Promise<EncoderInfo>, what: string): Promise<void> {
+    byId("infer-encoder-error").hidden = true;
+    this.status(`loading ${what}…`);
+    try {
+      this.showEncoder(await load());
+    } catch (err) {
+      this.status(this.encoder ? `still using ${this.encoder.name}` : "no encoder loaded");
+      this.showError("infer-encoder-error", `${what}: ${errorMessage(err)}`);
+    }
+  }
+
+  private async loadOfficial(): Promise<void> {
+    const file = (id: string) => byId<HTMLInputElement>(id).files?.[0] ?? null;
+    const vision = file("infer-official-vision");
+    const text = file("infer-official-text");
+    const tokenizer = file("infer-official-tokenizer");
+    const missing = [
+      vision ? "" : "the image encoder .npz",
+      text ? "" : "the text encoder .npz",
+      tokenizer ? "" : "tokenizer.model (the SentencePiece model the text encoder was trained with)",
+    ].filter(Boolean);
+    if (missing.length) {
+      this.showError("infer-encoder-error", `Choose ${missing.join(", and ")} to load the official release.`);
+      return;
+    }
+    const headsText = byId<HTMLInputElement>("infer-official-heads").value.trim();
+    const heads = headsText ? Number(headsText) : undefined;
+    if (heads !== undefined && !(Number.isInteger(heads) && heads > 0)) {
+      this.showError(
+        "infer-encoder-error",
+        "Attention heads must be a whole number (or empty for official sizes).",
+      );
+      return;
+    }
+    const bytes = await Promise.all(
+      [vision!, text!, tokenizer!].map(async (f) => new Uint8Array(await f.arrayBuffer())),
+    );
+    const names = `${vision!.name} + ${text!.name}`;
+    this.loadEncoder(
+      () => this.worker.loadOfficial(bytes[0], bytes[1], bytes[2], names, heads),
+      "the official files",
+    );
+  }
+
+  private showEncoder(info: EncoderInfo): void {
+    this.encoder = info;
+    const facts = byId("infer-model");
+    facts.replaceChildren();
+    const add = (term: string, value: string) => facts.append(el("dt", term), el("dd", value));
+    add("encoder", info.name);
+    add("model", `${info.preset} · ViT width ${info.width}, depth ${info.depth}, patch ${info.patchSize}`);
+    add("text", `width ${info.textWidth}, ${info.textLength} tokens · ${info.tokenizer}`);
+    add("parameters", `${(info.parameters / 1e6).toFixed(info.parameters < 1e6 ? 3 : 2)} M`);
+    facts.dataset.name = info.name;
+    const size = byId<HTMLSelectElement>("infer-size");
+    const previous = Number(size.value);
+    size.replaceChildren(
+      ...info.sizes.map((s) => {
+        const o = el(
+          "option",
+          `${s} × ${s} px (${s / info.patchSize} × ${s / info.patchSize} patches)${s === info.imageSize ? " · trained" : ""}`,
+        );
+        o.value = String(s);
+        return o;
+      }),
+    );
+    size.value = info.sizes.includes(previous) ? String(previous) : String(info.imageSize);
+    size.disabled = false;
+    this.status(`${info.name} loaded`);
+    if (this.hasImage) this.embed();
+  }
+
+  // ---- the image ----
+
+  private async loadImageFile(file: File): Promise<void> {
+    byId("infer-image-error").hidden = true;
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      const loaded = await this.worker.loadImage(Comlink.transfer(bytes, [bytes.buffer]), file.name);
+      byId("infer-image-name").textContent = `${loaded.name} · ${loaded.width} × ${loaded.height}`;
+      this.hasImage = true;
+      this.embed();
+    } catch (err) {
+      this.showError("infer-image-error", `${file.name || "the pasted image"}: ${errorMessage(err)}.`);
+    }
+  }
+
+  private async loadSample(): Promise<void> {
+    byId("infer-image-error").hidden = true;
+    const index = Number(byId("infer-sample").dataset.next ?? 0);
+    byId("infer-sample").dataset.next = String(index + 1);
+    const sample = await this.worker.loadSample(index);
+    byId("infer-image-name").textContent = `${sample.name} · ${sample.width} × ${sample.height}`;
+    byId<HTMLTextAreaElement>("infer-classes").value = sample.classes.join("\n");
+    byId<HTMLTextAreaElement>("infer-captions").value = sample.captions.join("\n");
+    this.hasImage = true;
+    this.embed();
+  }
+
+  private embed(): Promise<void> {
+    if (!this.encoder || !this.hasImage) {
+      this.status(this.encoder ? "choose an image" : "load an encoder");
+      return Promise.resolve();
+    }
+    const size = Number(byId<HTMLSelectElement>("infer-size").value);
+    this.status(`running the encoder at ${size} × ${size}…`);
+    return this.latest.embed.run(
+      () => this.worker.embed(size),
+      (r) => {
+        this.report = r;
+        byId("infer-results").hidden = false;
+        byId("infer-placeholder").hidden = true;
+        drawPixels(byId("infer-view"), r.view.side, r.view.data);
+        const pcaCanvas = byId<HTMLCanvasElement>("infer-pca");
+        drawGrid(pcaCanvas, r.view.side, r.grid, r.pca);
+        pcaCanvas.dataset.size = String(r.size);
+        byId("infer-pca-note").textContent =
+          `${r.grid} × ${r.grid} patches · components explain ${r.explained.map((v) => `${Math.round(100 * v)}%`).join(", ")} of the variance`;
+        this.status(
+          `${this.encoder!.name} at ${r.size} × ${r.size}: forward ${Math.round(r.forwardMs)} ms, PCA ${Math.round(r.pcaMs)} ms`,
+        );
+        byId("infer-results").dataset.size = String(r.size);
+        this.runQuery();
+        this.runSegment();
+        this.runCaptions();
+      },
+      (err) => {
+        this.status("the encoder failed on this image");
+        this.showError("infer-image-error", errorMessage(err));
+      },
+    );
+  }
+
+  // ---- maps and captions ----
+
+  private runQuery(): void {
+    const r = this.report;
+    const text = byId<HTMLInputElement>("infer-query").value.trim();
+    if (!r || !text) return;
+    this.latest.query.run(
+      () => this.worker.query(text),
+      (values) => {
+        const canvas = byId<HTMLCanvasElement>("infer-heat");
+        const [lo, hi] = drawHeatmap(canvas, r.view, r.grid, values);
+        canvas.dataset.query = text;
+        canvas.dataset.size = String(r.size);
+        byId("infer-heat-lo").textContent = lo.toFixed(2);
+        byId("infer-heat-hi").textContent = hi.toFixed(2);
+      },
+      (err) => this.showError("infer-image-error", `The text query failed: ${errorMessage(err)}`),
+    );
+  }
+
+  private runSegment(): void {
+    const r = this.report;
+    const classes = lines(byId<HTMLTextAreaElement>("infer-classes").value);
+    if (!r || classes.length === 0) return;
+    this.latest.segment.run(
+      () => this.worker.segment(classes),
+      (s) => {
+        const canvas = byId<HTMLCanvasElement>("infer-seg");
+        drawSegmentation(canvas, r.view, r.grid, s.labels);
+        canvas.dataset.classes = String(classes.length);
+        canvas.dataset.size = String(r.size);
+        segmentationLegend(byId("infer-legend"), classes, s.counts);
+      },
+      (err) => this.showError("infer-image-error", `The segmentation failed: ${errorMessage(err)}`),
+    );
+  }
+
+  private runCaptions(): void {
+    const r = this.report;
+    const captions = lines(byId<HTMLTextAreaElement>("infer-captions").value);
+    if (!r || captions.length === 0) return;
+    this.latest.captions.run(
+      () => this.worker.captions(captions),
+      (c) => {
+        const best = (xs: number[]) => xs.indexOf(Math.max(...xs));
+        const b1 = best(c.cls1);
+        const b2 = best(c.cls2);
+        const order = captions
+          .map((_, i) => i)
+          .sort((a, b) => Math.max(c.cls1[b], c.cls2[b]) - Math.max(c.cls1[a], c.cls2[a]));
+        const cell = (v: number, top: boolean) => {
+          const td = el("td", v.toFixed(3), top ? "num top" : "num");
+          const bar = el("span", "", "score-bar");
+          bar.style.width = `${Math.max(0, Math.min(1, (v + 1) / 2)) * 100}%`;
+          td.prepend(bar);
+          return td;
+        };
+        byId("infer-caption-rows").replaceChildren(
+          ...order.map((i) => {
+            const tr = el("tr");
+            tr.dataset.index = String(i);
+            tr.append(el("td", captions[i], "caption"), cell(c.cls1[i], i === b1), cell(c.cls2[i], i === b2));
+            return tr;
+          }),
+        );
+        byId("infer-caption-table").hidden = false;
+      },
+      (err) => this.showError("infer-image-error", `The captions failed: ${errorMessage(err)}`),
+    );
+  }
+}
