@@ -63,3 +63,12 @@ export interface SampleImage extends LoadedImage {
   /** Its web and synthetic captions, then those of a few other held-out scenes. */
   captions: string[];
 }
+
+/** How much an evaluation of the loaded encoder measures on (see EvalOptions). */
+export interface EvalSettings {
+  /** Train-split scenes the probes and kNN are fitted on. */
+  train: number;
+  /** Held-out scenes everything is measured on. */
+  test: number;
+  probeSteps: number;
+}

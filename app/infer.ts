@@ -4,6 +4,7 @@
 // segmentation over typed class names, and CLS#1 / CLS#2 similarities to typed captions. The
 // worker owns the GPU, the model and the features; this page only draws.
 import * as Comlink from "comlink";
+import { evalTableRows } from "../src/eval/report";
 import { CheckpointCatalogue } from "../src/train/catalogue";
 import { byId, deviceName, el, errorMessage } from "./dom";
 import type { InferApi } from "./infer.worker";
@@ -106,7 +107,53 @@ export class InferPage {
     }
   }
 
+  /** Measures the loaded encoder on held-out scenes (the worker runs evaluate()). */
+  private async evaluate(): Promise<void> {
+    const number = (id: string, min: number, max: number) => {
+      const input = byId<HTMLInputElement>(id);
+      const v = Number(input.value);
+      if (!Number.isInteger(v) || v < min || v > max)
+        throw new Error(
+          `${input.closest("label")?.textContent?.trim()} takes a whole number from ${min} to ${max}`,
+        );
+      return v;
+    };
+    const button = byId<HTMLButtonElement>("infer-eval-run");
+    const status = byId("infer-eval-status");
+    byId("infer-eval-error").hidden = true;
+    button.disabled = true;
+    try {
+      const settings = {
+        train: number("infer-eval-train", 2, 4096),
+        test: number("infer-eval-test", 2, 1000),
+        probeSteps: number("infer-eval-steps", 1, 10000),
+      };
+      status.textContent = "evaluating…";
+      const result = await this.worker.evaluate(
+        settings,
+        Comlink.proxy((line: string) => {
+          status.textContent = line;
+        }),
+      );
+      byId("infer-eval-rows").replaceChildren(
+        ...evalTableRows(result).map((cells) => {
+          const row = el("tr");
+          for (const [i, text] of cells.entries()) row.append(el("td", text, i === 1 ? "num" : ""));
+          return row;
+        }),
+      );
+      byId("infer-eval-table").hidden = false;
+      status.textContent = `${this.encoder?.name}: ${result.setup.train} train / ${result.setup.test} held-out scenes at ${result.setup.size} px, ${result.seconds.toFixed(1)} s`;
+    } catch (err) {
+      status.textContent = "not evaluated";
+      this.showError("infer-eval-error", errorMessage(err));
+    } finally {
+      button.disabled = !this.encoder;
+    }
+  }
+
   private wire(): void {
+    byId("infer-eval-run").addEventListener("click", () => this.evaluate());
     byId("infer-load-checkpoint").addEventListener("click", () => {
       const select = byId<HTMLSelectElement>("infer-checkpoint");
       if (select.value) this.loadEncoder(() => this.worker.loadCatalogued(select.value), "the checkpoint");
@@ -221,6 +268,9 @@ export class InferPage {
 
   private showEncoder(info: EncoderInfo): void {
     this.encoder = info;
+    byId<HTMLButtonElement>("infer-eval-run").disabled = false;
+    byId("infer-eval-status").textContent = `${info.name}, not evaluated yet`;
+    byId("infer-eval-table").hidden = true;
     const facts = byId("infer-model");
     facts.replaceChildren();
     const add = (term: string, value: string) => facts.append(el("dt", term), el("dd", value));

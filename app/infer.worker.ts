@@ -7,6 +7,7 @@ import { decodeImage } from "../src/data/decode-browser";
 import type { RgbaImage } from "../src/data/image";
 import { describeScene, renderScene, SCENES_CLASSES, scenesSplit } from "../src/data/scenes";
 import { emptySkipCounts } from "../src/data/skips";
+import { type EvalResult, evaluate } from "../src/eval/evaluate";
 import type { DeviceInfo } from "../src/gpu/device";
 import { Gpu } from "../src/gpu/gpu";
 import { cosineMap, segment } from "../src/probe/maps";
@@ -16,6 +17,7 @@ import { CheckpointCatalogue } from "../src/train/catalogue";
 import type {
   CaptionReport,
   EncoderInfo,
+  EvalSettings,
   ImageReport,
   LoadedImage,
   SampleImage,
@@ -253,6 +255,21 @@ const api = {
       const s = segment(f.patches, n, m.visionConfig.width, texts, classes.length);
       return { labels: s.labels, counts: Array.from(s.counts) };
     });
+  },
+
+  /**
+   * Measures the loaded encoder on held-out scenes as `tips eval` does (docs/evaluation.md):
+   * linear probes for segmentation and depth, kNN and zero-shot top-1, retrieval R@1.
+   */
+  evaluate(settings: EvalSettings, onProgress: (line: string) => void): Promise<EvalResult> {
+    return serial(() =>
+      evaluate(needModel(), {
+        train: settings.train,
+        test: settings.test,
+        probe: { steps: settings.probeSteps },
+        onProgress,
+      }),
+    );
   },
 
   /** Cosine of each caption with CLS#1 and CLS#2 of the current image. */

@@ -12,12 +12,13 @@ import type { ExampleSource, SourcePosition } from "../src/data/examples";
 import { FeedClient, type FeedPort, type RemoteSource } from "../src/data/feed";
 import { describeSkips } from "../src/data/skips";
 import { Vocabulary } from "../src/data/vocab";
-import { DeviceLostError } from "../src/gpu/errors";
+import { DeviceLostError, MissingFeatureError } from "../src/gpu/errors";
 import { Gpu } from "../src/gpu/gpu";
 import { preset, type TipsConfig } from "../src/tips/config";
 import type { LossWeights } from "../src/tips/loss";
 import { CheckpointCatalogue, type CheckpointEntry, type MetricHistory } from "../src/train/catalogue";
 import { CheckpointError, restoreTrainer, saveCheckpoint } from "../src/train/checkpoint";
+import { checkTrainingFits } from "../src/train/fits";
 import { type StepMetrics, Trainer, trainerOptions } from "../src/train/trainer";
 import { probeDue, runProbe, setProbe } from "./probe";
 import {
@@ -440,6 +441,9 @@ const api = {
     await replaceRun();
     const g = await ensureGpu();
     const config = preset(settings.preset);
+    // Before the data worker renders or fetches a single batch.
+    const tooBig = checkTrainingFits(config, settings.batch, 1, g.info.limits);
+    if (tooBig) throw new MissingFeatureError(tooBig);
     const weights = Object.fromEntries(
       LOSS_TERMS.map((t) => [t, settings.terms[t] ? 1 : 0]),
     ) as unknown as LossWeights;

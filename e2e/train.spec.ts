@@ -84,6 +84,16 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
 }, testInfo) => {
   await openTrainPage(baseURL!);
   await expect(page.locator("#checkpoint-empty")).not.toHaveAttribute("hidden");
+
+  // A batch whose activations no buffer of this adapter can hold: refused before anything runs.
+  await page.fill("#set-batch", "100000");
+  await page.click("#train-start");
+  await expect(page.locator("#run-error-title")).toHaveText("Could not start the run");
+  await expect(page.locator("#run-error-message")).toContainText(
+    "this GPU cannot hold tips-micro at 100000 examples per micro-batch",
+  );
+  await expect(page.locator("#run-error-message")).toContainText("lower the batch");
+
   await page.selectOption("#set-preset", "tips-test");
   await page.fill("#set-batch", "4");
   await page.fill("#set-steps", String(STEPS));
@@ -318,6 +328,27 @@ test("the Inference page runs a saved checkpoint on an uploaded image; bad files
   await expect(encoderError).toContainText("garbage.safetensors: ");
   await expect(encoderError).toContainText("not a valid safetensors file");
   await expect(page.locator("#infer-model")).toHaveAttribute("data-name", "e2e-run.safetensors");
+
+  // The loaded encoder evaluated on held-out scenes (tiny, so it is quick); a bad setting is named.
+  await page.fill("#infer-eval-train", "1");
+  await page.click("#infer-eval-run");
+  await expect(page.locator("#infer-eval-error")).toContainText(
+    "Train scenes takes a whole number from 2 to 4096",
+  );
+  await page.fill("#infer-eval-train", "6");
+  await page.fill("#infer-eval-test", "4");
+  await page.fill("#infer-eval-steps", "5");
+  await page.click("#infer-eval-run");
+  await expect(page.locator("#infer-eval-status")).toContainText(
+    "e2e-run.safetensors: 6 train / 4 held-out scenes",
+    {
+      timeout: 180_000,
+    },
+  );
+  await expect(page.locator("#infer-eval-error")).toBeHidden();
+  const evalRows = page.locator("#infer-eval-rows tr");
+  await expect(evalRows).toHaveCount(8);
+  await expect(evalRows.first()).toContainText(/segmentation mIoU .*\d\.\d{3}.*all background/);
 
   // An image that cannot be decoded.
   await page.setInputFiles("#infer-image-file", {
