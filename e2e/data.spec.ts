@@ -62,6 +62,11 @@ function corruptImages(tar: Uint8Array): Uint8Array {
   return out;
 }
 
+async function openTab(name: "train" | "checkpoints"): Promise<void> {
+  await page.click(`nav.tabs a[data-page="${name}"]`);
+  await expect(page.locator(`#page-${name}`)).toBeVisible();
+}
+
 async function stepOf(): Promise<number> {
   return Number(await page.locator("#run-step").getAttribute("data-step"));
 }
@@ -91,7 +96,10 @@ test("tips-test trains on picked shard files; corrupt images are skipped and cou
       await route.fulfill({ body: await readFile(join(dir, name)), contentType: "application/x-tar" });
     else await route.fulfill({ status: 404, body: "no such shard" });
   });
-  await page.goto(baseURL!);
+  // The Checkpoints page first, so that its list is live while training.
+  await page.goto(`${baseURL}/#checkpoints`);
+  await expect(page.locator("#storage-use")).toContainText("checkpoint");
+  await openTab("train");
   await expect(page.locator("#train-gpu-name")).toContainText(/swiftshader/i, { timeout: 60_000 });
   await expect(page.locator("#train-start")).toBeEnabled();
   await page.selectOption("#set-preset", "tips-test");
@@ -122,7 +130,9 @@ test("tips-test trains on picked shard files; corrupt images are skipped and cou
   expect(Number(await skipped.getAttribute("data-count"))).toBeGreaterThan(0);
   await expect(skipped).toContainText("bad image");
   const row = page.locator('#checkpoint-rows tr[data-name="shards run"]');
+  await openTab("checkpoints");
   await expect(row).toHaveAttribute("data-step", String(STEPS));
+  await openTab("train");
 
   // The same shards from URLs (relative to the page, a brace pattern), and one that is missing:
   // it is skipped and counted, and training goes on with the others.
@@ -144,14 +154,19 @@ test("tips-test trains on picked shard files; corrupt images are skipped and cou
   await expect(page.locator("#metric-total")).toHaveText(/^\d/);
   await expect(page.locator("#count-skipped")).toHaveAttribute("data-count", "0");
 
-  // After a reload the files are gone: resuming says to pick them again, then works.
-  await page.reload();
+  // After a reload the files are gone: resuming (from the Checkpoints page, which continues the
+  // run on the Train page) says to pick them again, then works.
+  await page.goto(`${baseURL}/#checkpoints`);
+  await expect(row).toHaveAttribute("data-step", String(STEPS), { timeout: 60_000 });
+  await openTab("train");
   await expect(page.locator("#train-start")).toBeEnabled({ timeout: 60_000 });
+  await openTab("checkpoints");
   await row.locator('button[data-action="resume"]').click();
   await expect(page.locator("#run-error-message")).toContainText("pick the same files again");
   await expect(page.locator("#run-error-message")).toContainText("scenes-train-000002.tar");
   await page.check('input[name="data"][value="files"]');
   await page.setInputFiles("#set-data-files", files);
+  await openTab("checkpoints");
   await row.locator('button[data-action="resume"]').click();
   await expect(page.locator("#run-step")).toHaveAttribute("data-resumed-from", String(STEPS));
   await expect(page.locator("#run-status")).toHaveAttribute("data-status", "done");

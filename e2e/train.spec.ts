@@ -86,6 +86,7 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
   await expect(page.locator("#checkpoint-empty")).not.toHaveAttribute("hidden");
 
   // A batch whose activations no buffer of this adapter can hold: refused before anything runs.
+  await page.selectOption("#set-preset", "tips-micro");
   await page.fill("#set-batch", "100000");
   await page.click("#train-start");
   await expect(page.locator("#run-error-title")).toHaveText("Could not start the run");
