@@ -156,11 +156,10 @@ test("tips-test trains on picked shard files; corrupt images are skipped and cou
 
   // After a reload the files are gone: resuming (from the Checkpoints page, which continues the
   // run on the Train page) says to pick them again, then works.
-  await page.goto(`${baseURL}/#checkpoints`);
-  await expect(row).toHaveAttribute("data-step", String(STEPS), { timeout: 60_000 });
-  await openTab("train");
+  await page.reload();
   await expect(page.locator("#train-start")).toBeEnabled({ timeout: 60_000 });
   await openTab("checkpoints");
+  await expect(row).toHaveAttribute("data-step", String(STEPS), { timeout: 60_000 });
   await row.locator('button[data-action="resume"]').click();
   await expect(page.locator("#run-error-message")).toContainText("pick the same files again");
   await expect(page.locator("#run-error-message")).toContainText("scenes-train-000002.tar");
