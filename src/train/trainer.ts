@@ -11,7 +11,15 @@ import { Rng } from "../tensor/rng";
 import { keep, tidy } from "../tensor/scope";
 import type { Tensor } from "../tensor/tensor";
 import type { TipsConfig } from "../tips/config";
-import { DEFAULT_LOSS, type LossTerms, type LossWeights, tipsLoss, updateCentre } from "../tips/loss";
+import {
+  DEFAULT_LOSS,
+  type LossTerms,
+  type LossWeights,
+  type RilsOptions,
+  type SparcOptions,
+  tipsLoss,
+  updateCentre,
+} from "../tips/loss";
 import { type TeacherKind, TipsModel } from "../tips/model";
 import { AdamW } from "./adamw";
 import {
@@ -32,6 +40,9 @@ export interface TrainerOptions {
   accumulate: number;
   steps: number;
   weights: LossWeights;
+  /** Options of the optional fine-grained terms (used when their weight is above 0). */
+  sparc: SparcOptions;
+  rils: RilsOptions;
   teacher: TeacherKind;
   views: ViewOptions;
   schedule: ScheduleOptions;
@@ -52,6 +63,8 @@ export function trainerOptions(
     accumulate: o.accumulate ?? 1,
     steps,
     weights: o.weights ?? { ...DEFAULT_LOSS.weights },
+    sparc: o.sparc ?? { ...DEFAULT_LOSS.sparc },
+    rils: o.rils ?? { ...DEFAULT_LOSS.rils },
     teacher: o.teacher ?? "full",
     views: o.views ?? { ...DEFAULT_VIEWS },
     schedule: o.schedule ?? defaultSchedule(steps, o.lr ?? 1e-3),
@@ -66,6 +79,8 @@ export interface LossValues {
   syn: number | null;
   dino: number | null;
   mim: number | null;
+  sparc: number | null;
+  rils: number | null;
 }
 
 export interface StepMetrics {
@@ -82,7 +97,25 @@ export interface StepMetrics {
   examples: number;
 }
 
-const TERMS = ["web", "syn", "dino", "mim"] as const;
+/** The loss terms, in the order of LossWeights; each is reported when its weight is above 0. */
+export const TERMS = ["web", "syn", "dino", "mim", "sparc", "rils"] as const;
+
+function validateFineOptions(sparc: SparcOptions, rils: RilsOptions): void {
+  for (const [name, caption] of [
+    ["sparc", sparc.caption],
+    ["rils", rils.caption],
+  ] as const) {
+    if (caption !== "syn" && caption !== "web")
+      throw new Error(`${name} caption must be "syn" or "web", got "${caption}"`);
+  }
+  for (const [name, tau] of [
+    ["sparc temperature", sparc.temperature],
+    ["rils student temperature", rils.tauStudent],
+    ["rils teacher temperature", rils.tauTeacher],
+  ] as const) {
+    if (!(Number.isFinite(tau) && tau > 0)) throw new Error(`${name} must be a positive number, got ${tau}`);
+  }
+}
 
 export class Trainer {
   readonly model: TipsModel;
@@ -102,8 +135,9 @@ export class Trainer {
       throw new Error(`batch must be a positive integer, got ${o.batch}`);
     if (!Number.isInteger(o.accumulate) || o.accumulate < 1 || o.batch % o.accumulate !== 0)
       throw new Error(`batch ${o.batch} is not a multiple of ${o.accumulate} micro-batches`);
-    if (o.batch / o.accumulate < 2 && (o.weights.web > 0 || o.weights.syn > 0))
-      throw new Error("contrastive terms need at least 2 examples per micro-batch");
+    if (o.batch / o.accumulate < 2 && (o.weights.web > 0 || o.weights.syn > 0 || o.weights.rils > 0))
+      throw new Error("contrastive terms and RILS need at least 2 examples per micro-batch");
+    validateFineOptions(o.sparc, o.rils);
     if (TERMS.every((t) => o.weights[t] <= 0))
       throw new Error("every loss weight is 0: switch at least one term on");
     this.model = new TipsModel(gpu, o.config, { seed: o.seed, teacher: o.teacher });
@@ -124,7 +158,13 @@ export class Trainer {
     const lr = learningRate(o.schedule, step);
     const momentum = teacherMomentum(o.schedule, step);
     const teacherTemp = teacherTemperature(o.schedule, step);
-    const lossOptions = { ...DEFAULT_LOSS, weights: o.weights, tauTeacher: teacherTemp };
+    const lossOptions = {
+      ...DEFAULT_LOSS,
+      weights: o.weights,
+      tauTeacher: teacherTemp,
+      sparc: o.sparc,
+      rils: o.rils,
+    };
     const micro = o.batch / o.accumulate;
     const present = TERMS.filter((t) => o.weights[t] > 0);
 
@@ -166,7 +206,15 @@ export class Trainer {
     this.gpu.flush();
     return metrics.read().then((v) => {
       metrics.dispose();
-      const loss: LossValues = { total: v[0], web: null, syn: null, dino: null, mim: null };
+      const loss: LossValues = {
+        total: v[0],
+        web: null,
+        syn: null,
+        dino: null,
+        mim: null,
+        sparc: null,
+        rils: null,
+      };
       present.forEach((name, i) => {
         loss[name] = v[1 + i];
       });
