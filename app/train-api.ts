@@ -7,7 +7,7 @@ import type { DeviceInfo } from "../src/gpu/device";
 import type { CheckpointEntry, MetricHistory } from "../src/train/catalogue";
 import type { StepMetrics } from "../src/train/trainer";
 
-export const LOSS_TERMS = ["web", "syn", "dino", "mim"] as const;
+export const LOSS_TERMS = ["web", "syn", "dino", "mim", "sparc", "rils"] as const;
 export type LossTerm = (typeof LOSS_TERMS)[number];
 
 /** What the Train page's form sets for a new run. */

@@ -31,6 +31,8 @@ const COLORS = {
   syn: "#0e8a83",
   dino: "#d9480f",
   mim: "#8d3fd6",
+  sparc: "#b5838d",
+  rils: "#9a6700",
   lr: "#2456c7",
   gradNorm: "#d9480f",
   imagesPerSecond: "#1a7f37",
@@ -42,6 +44,8 @@ const LOSS_LABELS: Record<string, string> = {
   syn: "synthetic CLIP",
   dino: "DINO",
   mim: "MIM",
+  sparc: "SPARC",
+  rils: "RILS",
 };
 
 export class TrainPage {
@@ -205,6 +209,8 @@ export class TrainPage {
         syn: byId<HTMLInputElement>("set-term-syn").checked,
         dino: byId<HTMLInputElement>("set-term-dino").checked,
         mim: byId<HTMLInputElement>("set-term-mim").checked,
+        sparc: byId<HTMLInputElement>("set-term-sparc").checked,
+        rils: byId<HTMLInputElement>("set-term-rils").checked,
       },
       teacher:
         (document.querySelector<HTMLInputElement>('input[name="teacher"]:checked')?.value as

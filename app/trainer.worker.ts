@@ -124,7 +124,11 @@ class Run {
     private readonly onEvent: OnTrainEvent,
   ) {
     this.consumed = source.position();
-    this.history = Object.fromEntries(SERIES.map((k) => [k, [...(history?.[k] ?? [])]]));
+    // A series the saved history lacks (a term added since) starts as gaps up to the saved steps.
+    const saved = history?.step?.length ?? 0;
+    this.history = Object.fromEntries(
+      SERIES.map((k) => [k, [...(history?.[k] ?? new Array<number | null>(saved).fill(null))]]),
+    );
   }
 
   info(history: MetricHistory | null): RunInfo {
@@ -420,7 +424,7 @@ function settingsOf(trainer: Trainer, name: string, saveEvery: number, data: Dat
     steps: o.steps,
     lr: o.schedule.lr,
     seed: o.seed,
-    terms: { web: w.web > 0, syn: w.syn > 0, dino: w.dino > 0, mim: w.mim > 0 },
+    terms: Object.fromEntries(LOSS_TERMS.map((t) => [t, w[t] > 0])) as TrainSettings["terms"],
     teacher: o.teacher,
     saveEvery,
     name,

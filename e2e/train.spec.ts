@@ -100,6 +100,9 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
   await page.fill("#set-steps", String(STEPS));
   await page.fill("#set-name", "e2e run");
   await page.fill("#probe-every", "2");
+  // SPARC and RILS are offered, off by default (their kernels run in the self-check).
+  await expect(page.locator("#set-term-sparc")).not.toBeChecked();
+  await expect(page.locator("#set-term-rils")).not.toBeChecked();
   await page.click("#train-start");
   await expect(page.locator("#run-status")).toHaveAttribute("data-status", "running");
   await expect(page.locator("#set-batch")).toBeDisabled();

@@ -5,9 +5,16 @@ import cliProgress from "cli-progress";
 import type { SourcePosition } from "../data/examples";
 import { Vocabulary } from "../data/vocab";
 import { PRESETS, preset } from "../tips/config";
-import type { LossWeights } from "../tips/loss";
+import {
+  type CaptionKind,
+  DEFAULT_RILS,
+  DEFAULT_SPARC,
+  type LossWeights,
+  type RilsOptions,
+  type SparcOptions,
+} from "../tips/loss";
 import { restoreTrainer, saveCheckpoint } from "../train/checkpoint";
-import { type StepMetrics, Trainer, trainerOptions } from "../train/trainer";
+import { type StepMetrics, TERMS, Trainer, trainerOptions } from "../train/trainer";
 import { CliError, intOption, numberOption, parseCommand, stringOption } from "./args";
 import { buildVocabulary, openSource } from "./data";
 import { writeFileAtomic } from "./files";
@@ -26,7 +33,12 @@ the combined CLIP (web + synthetic captions), self-distillation and masked-image
   --accumulate N       micro-batches per step, for batches bigger than memory (default 1)
   --lr X               peak learning rate after warm-up (default 1e-3)
   --seed N             seed of the initialisation, crops and masks (default 0)
-  --loss W             term weights, 0 switches a term off (default web=1,syn=1,dino=1,mim=1)
+  --loss W             term weights, 0 switches a term off (default web=1,syn=1,dino=1,mim=1);
+                       also sparc=W (SPARC fine-grained token-patch contrast) and rils=W
+                       (RILS: masked patches predict patch-to-sentence distributions), off by default
+  --sparc OPTS         SPARC options: caption=syn|web (default syn), temperature=X (default ${DEFAULT_SPARC.temperature})
+  --rils OPTS          RILS options: caption=syn|web (default syn), student=X (default ${DEFAULT_RILS.tauStudent}),
+                       teacher=X (default ${DEFAULT_RILS.tauTeacher}) temperatures
   --teacher KIND       full: EMA copy of the image encoder and heads (default);
                        heads: TIPSv2's head-only EMA teacher (the student encoder without gradients)
   --mim-all            iBOT++ (TIPSv2): MIM loss over all patches, not only masked ones
@@ -49,6 +61,8 @@ const OPTIONS = {
   lr: { type: "string" },
   seed: { type: "string" },
   loss: { type: "string" },
+  sparc: { type: "string" },
+  rils: { type: "string" },
   teacher: { type: "string" },
   "mim-all": { type: "boolean" },
   centring: { type: "string" },
@@ -67,25 +81,78 @@ const RUN_OPTIONS = [
   "lr",
   "seed",
   "loss",
+  "sparc",
+  "rils",
   "teacher",
   "mim-all",
   "centring",
 ];
 
 export function parseLossWeights(spec: string): LossWeights {
-  const weights: LossWeights = { web: 0, syn: 0, dino: 0, mim: 0 };
+  const weights: LossWeights = { web: 0, syn: 0, dino: 0, mim: 0, sparc: 0, rils: 0 };
   for (const item of spec.split(",")) {
     const [name, value] = item.split("=").map((s) => s.trim());
     const w = Number(value);
     if (!(name in weights) || value === undefined || !Number.isFinite(w) || w < 0) {
       throw new CliError(
-        `--loss takes name=weight items from web, syn, dino, mim (weights >= 0), got "${item}"`,
+        `--loss takes name=weight items from ${TERMS.join(", ")} (weights >= 0), got "${item}"`,
       );
     }
     weights[name as keyof LossWeights] = w;
   }
   if (Object.values(weights).every((w) => w === 0)) throw new CliError("--loss switches every term off");
   return weights;
+}
+
+/** "key=value,..." with the keys allowed; unknown keys and missing values are errors. */
+function parseItems(option: string, spec: string, keys: readonly string[]): Map<string, string> {
+  const items = new Map<string, string>();
+  for (const item of spec.split(",")) {
+    const [key, value] = item.split("=").map((s) => s.trim());
+    if (!keys.includes(key) || !value)
+      throw new CliError(`--${option} takes key=value items from ${keys.join(", ")}, got "${item}"`);
+    items.set(key, value);
+  }
+  return items;
+}
+
+function parseCaption(option: string, value: string | undefined, fallback: CaptionKind): CaptionKind {
+  if (value === undefined) return fallback;
+  if (value !== "syn" && value !== "web")
+    throw new CliError(`--${option} caption takes syn or web, got "${value}"`);
+  return value;
+}
+
+function parseTemperature(option: string, key: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const t = Number(value);
+  if (!(Number.isFinite(t) && t > 0))
+    throw new CliError(`--${option} ${key} takes a positive number, got "${value}"`);
+  return t;
+}
+
+export function parseSparcOptions(spec: string | undefined): SparcOptions {
+  const items = spec ? parseItems("sparc", spec, ["caption", "temperature"]) : new Map<string, string>();
+  return {
+    caption: parseCaption("sparc", items.get("caption"), DEFAULT_SPARC.caption),
+    temperature: parseTemperature(
+      "sparc",
+      "temperature",
+      items.get("temperature"),
+      DEFAULT_SPARC.temperature,
+    ),
+  };
+}
+
+export function parseRilsOptions(spec: string | undefined): RilsOptions {
+  const items = spec
+    ? parseItems("rils", spec, ["caption", "student", "teacher"])
+    : new Map<string, string>();
+  return {
+    caption: parseCaption("rils", items.get("caption"), DEFAULT_RILS.caption),
+    tauStudent: parseTemperature("rils", "student", items.get("student"), DEFAULT_RILS.tauStudent),
+    tauTeacher: parseTemperature("rils", "teacher", items.get("teacher"), DEFAULT_RILS.tauTeacher),
+  };
 }
 
 function fmt(v: number | null): string {
@@ -136,6 +203,8 @@ export async function train(argv: string[]): Promise<void> {
       lr: numberOption(p, "lr", 1e-3, 0),
       seed: intOption(p, "seed", 0, 0),
       weights: parseLossWeights(stringOption(p, "loss") ?? "web=1,syn=1,dino=1,mim=1"),
+      sparc: parseSparcOptions(stringOption(p, "sparc")),
+      rils: parseRilsOptions(stringOption(p, "rils")),
       teacher,
       centring,
     });
@@ -174,14 +243,15 @@ export async function train(argv: string[]): Promise<void> {
   const tty = process.stdout.isTTY === true;
   const bar = new cliProgress.SingleBar(
     {
-      format:
-        "step {value}/{total} |{bar}| loss {loss} (web {web} syn {syn} dino {dino} mim {mim}) | {ips} img/s | ETA {eta_formatted}",
+      format: "step {value}/{total} |{bar}| loss {loss} ({terms}) | {ips} img/s | ETA {eta_formatted}",
       hideCursor: true,
       etaBuffer: 50,
     },
     cliProgress.Presets.shades_classic,
   );
-  const blank = { loss: "-", web: "-", syn: "-", dino: "-", mim: "-", ips: "-" };
+  // The four TIPS terms always (off when weighted 0), SPARC and RILS when switched on.
+  const shown = TERMS.filter((t) => o.weights[t] > 0 || (t !== "sparc" && t !== "rils"));
+  const blank = { loss: "-", terms: shown.map((t) => `${t} -`).join(" "), ips: "-" };
   if (tty) bar.start(o.steps, trainer.step, blank);
 
   const pending: Promise<StepMetrics>[] = [];
@@ -198,17 +268,14 @@ export async function train(argv: string[]): Promise<void> {
     if (log) await appendFile(log, `${JSON.stringify({ ...m, imagesPerSecond: ips })}\n`);
     const values = {
       loss: fmt(m.loss.total),
-      web: fmt(m.loss.web),
-      syn: fmt(m.loss.syn),
-      dino: fmt(m.loss.dino),
-      mim: fmt(m.loss.mim),
+      terms: shown.map((t) => `${t} ${fmt(m.loss[t])}`).join(" "),
       ips: ips.toFixed(1),
     };
     if (tty) bar.update(m.step + 1, values);
     else if (m.step % 10 === 0 || m.step + 1 === o.steps)
       console.log(
-        `step ${m.step + 1}/${o.steps} loss ${values.loss} web ${values.web} syn ${values.syn} ` +
-          `dino ${values.dino} mim ${values.mim} lr ${m.lr.toExponential(2)} grad ${m.gradNorm.toFixed(2)} ${values.ips} img/s`,
+        `step ${m.step + 1}/${o.steps} loss ${values.loss} ${values.terms} ` +
+          `lr ${m.lr.toExponential(2)} grad ${m.gradNorm.toFixed(2)} ${values.ips} img/s`,
       );
     if (m.skipped) console.warn(`step ${m.step + 1}: gradients were not finite; the update was skipped`);
   };

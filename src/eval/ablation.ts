@@ -41,6 +41,20 @@ export const ABLATION_ROWS: AblationRow[] = [
     teacher: "heads",
     mimAll: true,
   },
+  {
+    id: "F1",
+    label: "D + SPARC (fine-grained token-patch contrast)",
+    terms: ["web", "syn", "dino", "mim", "sparc"],
+    teacher: "full",
+    mimAll: false,
+  },
+  {
+    id: "F2",
+    label: "D + RILS (masked patches predict sentence similarities)",
+    terms: ["web", "syn", "dino", "mim", "rils"],
+    teacher: "full",
+    mimAll: false,
+  },
 ];
 
 /** The loss weights of a row: 1 for its terms, 0 for the others. */

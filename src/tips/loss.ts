@@ -2,11 +2,15 @@
 //   L = w_web * CLIP(CLS#1, web caption) + w_syn * CLIP(CLS#2, synthetic caption)
 //     + w_dino * DINO(student local-crop CLS vs teacher global-crop CLS)
 //     + w_mim * iBOT(student masked-view patches vs teacher unmasked patches)
+//     + w_sparc * SPARC(caption tokens vs their language-grouped patches; off by default)
+//     + w_rils * RILS(masked patches predict the teacher's patch-to-sentence distributions; off)
 // A weight of 0 switches a term off (its work is skipped). Each term is returned separately.
 
 import { add, mul, scale } from "../ops/elementwise";
 import { clipLoss } from "../ops/loss_clip";
 import { softCrossEntropy } from "../ops/loss_distill";
+import { rilsLoss, rilsTargets } from "../ops/loss_rils";
+import { sparcLoss } from "../ops/loss_sparc";
 import { matmul } from "../ops/matmul";
 import { l2Normalize } from "../ops/normalize";
 import { mean, sum } from "../ops/reduce";
@@ -14,7 +18,7 @@ import { sinkhornLogTargets } from "../ops/sinkhorn";
 import { noGrad } from "../tensor/tape";
 import type { Tensor } from "../tensor/tensor";
 import type { TipsModel } from "./model";
-import type { TextBatch } from "./text";
+import type { TextBatch, TextOutput } from "./text";
 import type { VisionOutput } from "./vision";
 
 export interface LossWeights {
@@ -22,6 +26,8 @@ export interface LossWeights {
   syn: number;
   dino: number;
   mim: number;
+  sparc: number;
+  rils: number;
 }
 
 /**
@@ -31,6 +37,26 @@ export interface LossWeights {
  */
 export type Centring = "sinkhorn" | "centre";
 
+/** Which caption a fine-grained term reads: the synthetic one (dense, describes the layout) or web. */
+export type CaptionKind = "syn" | "web";
+
+export interface SparcOptions {
+  caption: CaptionKind;
+  /** Temperature of the per-sample token / grouped-embedding contrast (fixed, not learned). */
+  temperature: number;
+}
+
+export interface RilsOptions {
+  /** The captions whose embeddings are the prototypes. */
+  caption: CaptionKind;
+  /** Student (masked view) and teacher (unmasked view) temperatures over the sentences. */
+  tauStudent: number;
+  tauTeacher: number;
+}
+
+export const DEFAULT_SPARC: SparcOptions = { caption: "syn", temperature: 0.07 };
+export const DEFAULT_RILS: RilsOptions = { caption: "syn", tauStudent: 0.1, tauTeacher: 0.05 };
+
 export interface LossOptions {
   weights: LossWeights;
   centring: Centring;
@@ -39,14 +65,18 @@ export interface LossOptions {
   /** Teacher temperature for the CLS head (DINO warms it from 0.04 to 0.07). */
   tauTeacher: number;
   tauTeacherPatch: number;
+  sparc: SparcOptions;
+  rils: RilsOptions;
 }
 
 export const DEFAULT_LOSS: LossOptions = {
-  weights: { web: 1, syn: 1, dino: 1, mim: 1 },
+  weights: { web: 1, syn: 1, dino: 1, mim: 1, sparc: 0, rils: 0 },
   centring: "sinkhorn",
   tauStudent: 0.1,
   tauTeacher: 0.04,
   tauTeacherPatch: 0.07,
+  sparc: DEFAULT_SPARC,
+  rils: DEFAULT_RILS,
 };
 
 export interface TipsBatch {
@@ -61,6 +91,8 @@ export interface TipsBatch {
    * then images (mask / count_b / B); iBOT++ (TIPSv2) weights every patch 1 / (N*B).
    */
   mimWeights: Tensor;
+  /** [B*N] f32: mask / count_b / B, the mean over each image's masked patches (RILS). */
+  maskedWeights: Tensor;
   web: TextBatch;
   syn: TextBatch;
 }
@@ -71,6 +103,8 @@ export interface LossTerms {
   syn: Tensor | null;
   dino: Tensor | null;
   mim: Tensor | null;
+  sparc: Tensor | null;
+  rils: Tensor | null;
   /** Teacher logits, for the centre update after the step ("centre" centring only). */
   teacherCls: Tensor | null;
   teacherPatches: Tensor | null;
@@ -104,13 +138,25 @@ function contrastive(model: TipsModel, image: Tensor, text: Tensor): Tensor {
 export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DEFAULT_LOSS): LossTerms {
   const w = o.weights;
   const [b, n] = batch.masks.shape;
+  const d = model.config.vision.width;
   const k = model.config.head.prototypes;
-  const student = model.vision.forward(batch.global, w.mim > 0 ? batch.masks : undefined);
-  const web = w.web > 0 ? contrastive(model, student.cls1, model.text.forward(batch.web)) : null;
-  const syn = w.syn > 0 ? contrastive(model, student.cls2, model.text.forward(batch.syn)) : null;
+  const masked = w.mim > 0 || w.rils > 0;
+  const student = model.vision.forward(batch.global, masked ? batch.masks : undefined);
+  // Each caption goes through the text encoder once, whichever terms read it.
+  const texts = new Map<CaptionKind, TextOutput>();
+  const text = (kind: CaptionKind): TextOutput => {
+    let out = texts.get(kind);
+    if (!out) {
+      out = model.text.forwardTokens(batch[kind]);
+      texts.set(kind, out);
+    }
+    return out;
+  };
+  const web = w.web > 0 ? contrastive(model, student.cls1, text("web").pooled) : null;
+  const syn = w.syn > 0 ? contrastive(model, student.cls2, text("syn").pooled) : null;
 
   let teacher: VisionOutput | null = null;
-  if (w.dino > 0 || w.mim > 0) {
+  if (w.dino > 0 || w.mim > 0 || w.rils > 0) {
     teacher = noGrad(() => (model.teacher.vision ?? model.vision).forward(batch.global));
   }
   let dino: Tensor | null = null;
@@ -139,11 +185,29 @@ export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DE
     );
     mim = sum(mul(ce, batch.mimWeights));
   }
+  let sparc: Tensor | null = null;
+  if (w.sparc > 0) {
+    // The patch tokens of the student's view (masked where MIM or RILS masks it) and the
+    // caption's token features: both already live in the space CLIP aligns (no projections).
+    const caption = o.sparc.caption;
+    sparc = sparcLoss(text(caption).tokens, student.patches, batch[caption].tokenMask, o.sparc.temperature);
+  }
+  let rils: Tensor | null = null;
+  if (w.rils > 0 && teacher) {
+    const sentences = text(o.rils.caption).pooled;
+    const targets = rilsTargets(teacher.patches.reshape([b * n, d]), sentences);
+    rils = rilsLoss(student.patches.reshape([b * n, d]), targets, sentences, batch.maskedWeights, {
+      student: o.rils.tauStudent,
+      teacher: o.rils.tauTeacher,
+    });
+  }
   const parts: [Tensor | null, number][] = [
     [web, w.web],
     [syn, w.syn],
     [dino, w.dino],
     [mim, w.mim],
+    [sparc, w.sparc],
+    [rils, w.rils],
   ];
   let total: Tensor | null = null;
   for (const [term, weight] of parts) {
@@ -152,7 +216,7 @@ export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DE
     total = total ? add(total, weighted) : weighted;
   }
   if (!total) throw new Error("tipsLoss: every loss weight is 0; switch at least one term on");
-  return { total: total.reshape([1]), web, syn, dino, mim, teacherCls, teacherPatches };
+  return { total: total.reshape([1]), web, syn, dino, mim, sparc, rils, teacherCls, teacherPatches };
 }
 
 /** centre <- momentum * centre + (1 - momentum) * mean over rows of the teacher logits. */

@@ -59,6 +59,13 @@ export function textBatch(gpu: Gpu, ids: Int32Array, batch: number, length: numb
   };
 }
 
+export interface TextOutput {
+  /** [B, L, D] final-normed token features, zero at padding. */
+  tokens: Tensor;
+  /** [B, D] their mean over real tokens (the caption embedding). */
+  pooled: Tensor;
+}
+
 class TextBlock {
   readonly ln1: LayerNorm;
   readonly attn: SelfAttention;
@@ -131,6 +138,14 @@ export class TextEncoder {
 
   /** Returns [B, D]: the mean of the final-normed token features over real tokens. */
   forward(batch: TextBatch): Tensor {
+    return this.forwardTokens(batch).pooled;
+  }
+
+  /**
+   * The final-normed features of every token, [B, L, D] (zero at padding), for fine-grained
+   * losses such as SPARC, and their mean over real tokens, [B, D].
+   */
+  forwardTokens(batch: TextBatch): TextOutput {
     const [b, length] = batch.ids.shape;
     if (batch.ids.rank !== 2)
       throw new Error(`text encoder: ids [B, L] expected, got ${shapeString(batch.ids.shape)}`);
@@ -139,7 +154,7 @@ export class TextEncoder {
       this.position(length),
     );
     for (const block of this.blocks) x = block.forward(x, batch);
-    x = mul(this.lnFinal.forward(x), batch.tokenMask);
-    return div(sum(x, 1), batch.counts.reshape([b, 1]));
+    const tokens = mul(this.lnFinal.forward(x), batch.tokenMask);
+    return { tokens, pooled: div(sum(tokens, 1), batch.counts.reshape([b, 1])) };
   }
 }

@@ -12,6 +12,7 @@ import type { ParameterStore } from "../tensor/params";
 import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "../tensor/safetensors";
 import type { Tensor } from "../tensor/tensor";
 import { type TipsConfig, validateConfig } from "../tips/config";
+import { DEFAULT_RILS, DEFAULT_SPARC, type LossWeights } from "../tips/loss";
 import { Trainer, type TrainerOptions } from "./trainer";
 import type { Tokenizer } from "./views";
 
@@ -97,6 +98,22 @@ export async function saveCheckpoint(
   });
 }
 
+/**
+ * Trainer options as a file holds them, completed with what older files lack: checkpoints
+ * written before SPARC and RILS existed have no weights or options for them (they were off).
+ */
+function completeOptions(saved: unknown): CheckpointInfo["options"] {
+  if (!saved || typeof saved !== "object") return saved as CheckpointInfo["options"];
+  const o = saved as Partial<CheckpointInfo["options"]>;
+  if (!o.weights || typeof o.weights !== "object") return o as CheckpointInfo["options"];
+  return {
+    ...o,
+    weights: { sparc: 0, rils: 0, ...(o.weights as Partial<LossWeights>) },
+    sparc: { ...DEFAULT_SPARC, ...o.sparc },
+    rils: { ...DEFAULT_RILS, ...o.rils },
+  } as CheckpointInfo["options"];
+}
+
 function parseField(metadata: Record<string, string>, key: string): unknown {
   const raw = metadata[key];
   if (raw === undefined) throw new CheckpointError(`the header has no "${key}" entry`);
@@ -122,7 +139,7 @@ export function readCheckpoint(bytes: Uint8Array): {
     );
   }
   const config = parseField(metadata, "config") as TipsConfig;
-  const options = parseField(metadata, "options") as CheckpointInfo["options"];
+  const options = completeOptions(parseField(metadata, "options"));
   if (typeof config?.vision !== "object" || typeof options !== "object" || options === null)
     throw new CheckpointError(
       'the header\'s "config" or "options" entry is not an object as a checkpoint has',

@@ -17,6 +17,8 @@ import {
   DEFAULT_LOSS,
   type LossTerms,
   type LossWeights,
+  type RilsOptions,
+  type SparcOptions,
   tipsLoss,
   updateCentre,
 } from "../tips/loss";
@@ -43,6 +45,9 @@ export interface TrainerOptions {
   weights: LossWeights;
   /** Teacher targets for DINO and iBOT: Sinkhorn-Knopp (DINOv2, the default) or a running centre. */
   centring: Centring;
+  /** Options of the optional fine-grained terms (used when their weight is above 0). */
+  sparc: SparcOptions;
+  rils: RilsOptions;
   teacher: TeacherKind;
   views: ViewOptions;
   schedule: ScheduleOptions;
@@ -64,6 +69,8 @@ export function trainerOptions(
     steps,
     weights: o.weights ?? { ...DEFAULT_LOSS.weights },
     centring: o.centring ?? DEFAULT_LOSS.centring,
+    sparc: o.sparc ?? { ...DEFAULT_LOSS.sparc },
+    rils: o.rils ?? { ...DEFAULT_LOSS.rils },
     teacher: o.teacher ?? "full",
     views: o.views ?? { ...DEFAULT_VIEWS },
     schedule: o.schedule ?? defaultSchedule(steps, o.lr ?? 1e-3),
@@ -78,6 +85,8 @@ export interface LossValues {
   syn: number | null;
   dino: number | null;
   mim: number | null;
+  sparc: number | null;
+  rils: number | null;
 }
 
 export interface StepMetrics {
@@ -94,7 +103,25 @@ export interface StepMetrics {
   examples: number;
 }
 
-const TERMS = ["web", "syn", "dino", "mim"] as const;
+/** The loss terms, in the order of LossWeights; each is reported when its weight is above 0. */
+export const TERMS = ["web", "syn", "dino", "mim", "sparc", "rils"] as const;
+
+function validateFineOptions(sparc: SparcOptions, rils: RilsOptions): void {
+  for (const [name, caption] of [
+    ["sparc", sparc.caption],
+    ["rils", rils.caption],
+  ] as const) {
+    if (caption !== "syn" && caption !== "web")
+      throw new Error(`${name} caption must be "syn" or "web", got "${caption}"`);
+  }
+  for (const [name, tau] of [
+    ["sparc temperature", sparc.temperature],
+    ["rils student temperature", rils.tauStudent],
+    ["rils teacher temperature", rils.tauTeacher],
+  ] as const) {
+    if (!(Number.isFinite(tau) && tau > 0)) throw new Error(`${name} must be a positive number, got ${tau}`);
+  }
+}
 
 export class Trainer {
   readonly model: TipsModel;
@@ -114,8 +141,9 @@ export class Trainer {
       throw new Error(`batch must be a positive integer, got ${o.batch}`);
     if (!Number.isInteger(o.accumulate) || o.accumulate < 1 || o.batch % o.accumulate !== 0)
       throw new Error(`batch ${o.batch} is not a multiple of ${o.accumulate} micro-batches`);
-    if (o.batch / o.accumulate < 2 && (o.weights.web > 0 || o.weights.syn > 0))
-      throw new Error("contrastive terms need at least 2 examples per micro-batch");
+    if (o.batch / o.accumulate < 2 && (o.weights.web > 0 || o.weights.syn > 0 || o.weights.rils > 0))
+      throw new Error("contrastive terms and RILS need at least 2 examples per micro-batch");
+    validateFineOptions(o.sparc, o.rils);
     if (TERMS.every((t) => o.weights[t] <= 0))
       throw new Error("every loss weight is 0: switch at least one term on");
     const tooBig = checkTrainingFits(o.config, o.batch, o.accumulate, gpu.info.limits);
@@ -143,6 +171,8 @@ export class Trainer {
       weights: o.weights,
       centring: o.centring,
       tauTeacher: teacherTemp,
+      sparc: o.sparc,
+      rils: o.rils,
     };
     const micro = o.batch / o.accumulate;
     const present = TERMS.filter((t) => o.weights[t] > 0);
@@ -187,7 +217,15 @@ export class Trainer {
     this.gpu.flush();
     return metrics.read().then((v) => {
       metrics.dispose();
-      const loss: LossValues = { total: v[0], web: null, syn: null, dino: null, mim: null };
+      const loss: LossValues = {
+        total: v[0],
+        web: null,
+        syn: null,
+        dino: null,
+        mim: null,
+        sparc: null,
+        rils: null,
+      };
       present.forEach((name, i) => {
         loss[name] = v[1 + i];
       });

@@ -38,6 +38,8 @@ export interface ViewPlan {
   localBoxes: ReturnType<typeof randomResizedCrop>[];
   masks: Float32Array;
   mimWeights: Float32Array;
+  /** The mean over each image's masked patches, then images, whatever mimAllPatches says (RILS). */
+  maskedWeights: Float32Array;
 }
 
 export function planViews(examples: Example[], config: TipsConfig, rng: Rng, o: ViewOptions): ViewPlan {
@@ -54,15 +56,17 @@ export function planViews(examples: Example[], config: TipsConfig, rng: Rng, o: 
   }
   const masks = Float32Array.from(randomPatchMasks(rng, b, n, config.views.maskRatio));
   const mimWeights = new Float32Array(b * n);
+  const maskedWeights = new Float32Array(b * n);
   for (let i = 0; i < b; i++) {
     const row = masks.subarray(i * n, (i + 1) * n);
     const count = row.reduce((a, v) => a + v, 0);
     for (let t = 0; t < n; t++) {
       // iBOT: mean over an image's masked patches, then over images; iBOT++: over all patches.
-      mimWeights[i * n + t] = o.mimAllPatches ? 1 / (n * b) : count > 0 ? row[t] / count / b : 0;
+      maskedWeights[i * n + t] = count > 0 ? row[t] / count / b : 0;
+      mimWeights[i * n + t] = o.mimAllPatches ? 1 / (n * b) : maskedWeights[i * n + t];
     }
   }
-  return { globalBoxes, localBoxes, masks, mimWeights };
+  return { globalBoxes, localBoxes, masks, mimWeights, maskedWeights };
 }
 
 export function makeBatch(
@@ -84,6 +88,7 @@ export function makeBatch(
     local: cropImages(packed, plan.localBoxes, config.views.localSize),
     masks: Tensor.from(gpu, plan.masks, [b, n, 1]),
     mimWeights: Tensor.from(gpu, plan.mimWeights, [b * n]),
+    maskedWeights: Tensor.from(gpu, plan.maskedWeights, [b * n]),
     web: textBatch(
       gpu,
       tokenizer.encode(

@@ -6,6 +6,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseLossWeights, parseRilsOptions, parseSparcOptions } from "../../src/cli/train";
+import { DEFAULT_RILS, DEFAULT_SPARC } from "../../src/tips/loss";
 import { readCheckpoint } from "../../src/train/checkpoint";
 
 function tips(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; out: string }> } {
@@ -79,5 +81,33 @@ describe("tips train", () => {
       expect(r.code, r.out).toBe(2);
       expect(r.out).toMatch(message);
     }
+  });
+
+  it("switches SPARC and RILS on with --loss and reads their options", () => {
+    expect(parseLossWeights("web=1,syn=1,sparc=1,rils=0.5")).toEqual({
+      web: 1,
+      syn: 1,
+      dino: 0,
+      mim: 0,
+      sparc: 1,
+      rils: 0.5,
+    });
+    expect(parseSparcOptions(undefined)).toEqual(DEFAULT_SPARC);
+    expect(parseSparcOptions("caption=web,temperature=0.1")).toEqual({ caption: "web", temperature: 0.1 });
+    expect(parseRilsOptions(undefined)).toEqual(DEFAULT_RILS);
+    expect(parseRilsOptions("student=0.2,teacher=0.07")).toEqual({
+      caption: "syn",
+      tauStudent: 0.2,
+      tauTeacher: 0.07,
+    });
+    expect(() => parseLossWeights("sparc=-1")).toThrow(
+      /--loss takes name=weight items from web, syn, dino, mim, sparc, rils/,
+    );
+    expect(() => parseSparcOptions("caption=alt")).toThrow(/--sparc caption takes syn or web, got "alt"/);
+    expect(() => parseSparcOptions("temperature=0")).toThrow(/--sparc temperature takes a positive number/);
+    expect(() => parseRilsOptions("tau=1")).toThrow(
+      /--rils takes key=value items from caption, student, teacher/,
+    );
+    expect(() => parseRilsOptions("teacher=")).toThrow(/--rils takes key=value items/);
   });
 });

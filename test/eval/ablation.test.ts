@@ -30,11 +30,22 @@ describe("ablation", () => {
     const e = selectRows("E")[0];
     expect(rowWeights(e)).toMatchObject({ web: 1, syn: 1, dino: 1, mim: 1 });
     expect([e.teacher, e.mimAll]).toEqual(["heads", true]);
+    expect(rowWeights(selectRows("F1")[0])).toMatchObject({
+      web: 1,
+      syn: 1,
+      dino: 1,
+      mim: 1,
+      sparc: 1,
+      rils: 0,
+    });
+    expect(rowWeights(selectRows("F2")[0])).toMatchObject({ sparc: 0, rils: 1 });
     expect(selectRows(undefined)).toBe(ABLATION_ROWS);
   });
 
   it("names the rows that exist when asked for one that does not", () => {
-    expect(() => selectRows("A,Z")).toThrow(/unknown ablation row "Z"; rows: A, B1, B2, C1, C2, D, E/);
+    expect(() => selectRows("A,Z")).toThrow(
+      /unknown ablation row "Z"; rows: A, B1, B2, C1, C2, D, E, F1, F2/,
+    );
   });
 
   it("averages over seeds, gives the sample sd, and marks the best of each column", () => {

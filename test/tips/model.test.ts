@@ -1,5 +1,6 @@
 // The whole tips-test model on the GPU against the float64 reference in reference.ts: every loss
-// term, the total, and the gradients of sampled parameter entries by central differences.
+// term (the four TIPS terms and the optional SPARC and RILS, all switched on), the total, and the
+// gradients of sampled parameter entries by central differences.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Gpu } from "../../src/gpu/gpu";
 import { valueAndGrad } from "../../src/tensor/autograd";
@@ -7,14 +8,22 @@ import { Rng } from "../../src/tensor/rng";
 import { tidy } from "../../src/tensor/scope";
 import { Tensor } from "../../src/tensor/tensor";
 import { preset } from "../../src/tips/config";
-import { DEFAULT_LOSS, type TipsBatch, tipsLoss } from "../../src/tips/loss";
+import { DEFAULT_LOSS, type LossOptions, type TipsBatch, tipsLoss } from "../../src/tips/loss";
 import { TipsModel } from "../../src/tips/model";
 import { textBatch } from "../../src/tips/text";
 import { testGpu } from "../gpu";
-import { type BatchRef, type Params, tipsLossRef } from "./reference";
+import { type BatchRef, type FineRef, type Params, textTokensRef, tipsLossRef } from "./reference";
 
 const config = preset("tips-test");
 const B = 3;
+const ALL_TERMS: LossOptions = {
+  ...DEFAULT_LOSS,
+  weights: { web: 1, syn: 1, dino: 1, mim: 1, sparc: 1, rils: 1 },
+};
+const FINE: FineRef = {
+  sparcTemperature: ALL_TERMS.sparc.temperature,
+  rilsTau: { student: ALL_TERMS.rils.tauStudent, teacher: ALL_TERMS.rils.tauTeacher },
+};
 
 /** Random values of every kind of parameter, so no term is near-identity (LayerScale 1e-5 at init). */
 function randomize(names: string[], shapes: (readonly number[])[], rng: Rng): Params {
@@ -68,6 +77,7 @@ function makeBatch(rng: Rng): BatchRef {
     local: Float64Array.from(rng.uniformArray(m * B * 3 * ls * ls)),
     masks,
     mimWeights: Float64Array.from(Float32Array.from(mimWeights)),
+    maskedWeights: Float64Array.from(Float32Array.from(mimWeights)),
     web: randomIds(rng, config.text.maxLength),
     syn: randomIds(rng, config.text.maxLength),
   };
@@ -83,6 +93,7 @@ function upload(gpu: Gpu, x: BatchRef): TipsBatch {
     local: Tensor.from(gpu, Float32Array.from(x.local), [config.views.localCrops * B, 3, ls, ls]),
     masks: Tensor.from(gpu, Float32Array.from(x.masks), [B, n, 1]),
     mimWeights: Tensor.from(gpu, Float32Array.from(x.mimWeights), [B * n]),
+    maskedWeights: Tensor.from(gpu, Float32Array.from(x.maskedWeights), [B * n]),
     web: textBatch(gpu, x.web, B, length),
     syn: textBatch(gpu, x.syn, B, length),
   };
@@ -136,16 +147,18 @@ describe("TIPS model (tips-test) against the float64 reference", () => {
       }
       load(model, student, teacher);
       const batch = upload(gpu, batchRef);
-      const terms = tidy(() => tipsLoss(model, batch, { ...DEFAULT_LOSS, centring }));
+      const terms = tidy(() => tipsLoss(model, batch, { ...ALL_TERMS, centring }));
       const got = {
         web: (await terms.web!.read())[0],
         syn: (await terms.syn!.read())[0],
         dino: (await terms.dino!.read())[0],
         mim: (await terms.mim!.read())[0],
+        sparc: (await terms.sparc!.read())[0],
+        rils: (await terms.rils!.read())[0],
         total: (await terms.total.read())[0],
       };
-      const want = tipsLossRef(config, student, teacher, batchRef, centring);
-      for (const key of ["web", "syn", "dino", "mim", "total"] as const) {
+      const want = tipsLossRef(config, student, teacher, batchRef, centring, FINE);
+      for (const key of ["web", "syn", "dino", "mim", "sparc", "rils", "total"] as const) {
         expect(relative(got[key], want[key]), `${key}: GPU ${got[key]}, float64 ${want[key]}`).toBeLessThan(
           1e-4,
         );
@@ -162,7 +175,11 @@ describe("TIPS model (tips-test) against the float64 reference", () => {
     const teacher: Params = new Map([...student].map(([k, v]) => [k, v.map((x) => x * 0.97)]));
     load(model, student, teacher);
     const batch = upload(gpu, batchRef);
-    const grads = tidy(() => valueAndGrad(() => tipsLoss(model, batch).total, model.params.tensors).grads);
+    const grads = tidy(
+      () => valueAndGrad(() => tipsLoss(model, batch, ALL_TERMS).total, model.params.tensors).grads,
+    );
+    // RILS's teacher side sees the sentence embeddings without gradient: they stay fixed.
+    const fine = { ...FINE, rilsTeacherSentences: textTokensRef(config, student, batchRef.syn, B).pooled };
     const checked = [
       "patch_embed.proj.weight",
       "patch_embed.proj.bias",
@@ -197,9 +214,9 @@ describe("TIPS model (tips-test) against the float64 reference", () => {
       for (const i of [largest, Math.floor(pick.uniform() * p.length)]) {
         const keep = p[i];
         p[i] = keep + h;
-        const up = tipsLossRef(config, student, teacher, batchRef).total;
+        const up = tipsLossRef(config, student, teacher, batchRef, "sinkhorn", fine).total;
         p[i] = keep - h;
-        const down = tipsLossRef(config, student, teacher, batchRef).total;
+        const down = tipsLossRef(config, student, teacher, batchRef, "sinkhorn", fine).total;
         p[i] = keep;
         const fd = (up - down) / (2 * h);
         if (Math.abs(g[i] - fd) > 1e-4 + 1e-2 * Math.abs(fd))

@@ -3,6 +3,8 @@
 // names), so that the GPU model's forward, loss terms and gradients can be checked against it.
 
 import { erf64 } from "../../src/ops/checks/gelu";
+import { refRilsLoss } from "../../src/ops/checks/loss_rils";
+import { refSparcLoss } from "../../src/ops/checks/loss_sparc";
 import { refSinkhorn } from "../../src/ops/checks/sinkhorn";
 import type { TipsConfig } from "../../src/tips/config";
 import { resizeMatrix2d } from "../../src/tips/posembed";
@@ -166,11 +168,22 @@ export function visionRef(
 
 /** ids [B, L] (0 = padding) -> [B, D] pooled text embeddings. */
 export function textRef(c: TipsConfig, p: Params, ids: Int32Array, b: number): Float64Array {
+  return textTokensRef(c, p, ids, b).pooled;
+}
+
+/** ids [B, L] -> final-normed token features [B, L, D] (zero at padding) and their mean. */
+export function textTokensRef(
+  c: TipsConfig,
+  p: Params,
+  ids: Int32Array,
+  b: number,
+): { tokens: Float64Array; pooled: Float64Array } {
   const { width: d, heads, mlpHidden, eps } = c.text;
   const length = ids.length / b;
   const pos = sinusoids(length, d);
   const emb = p.get("token_embedding.weight")!;
   const out = new Float64Array(b * d);
+  const tokens = new Float64Array(b * length * d);
   for (let i = 0; i < b; i++) {
     const real = Array.from(ids.subarray(i * length, (i + 1) * length), (id) => (id === 0 ? 0 : 1));
     const tokenMask = Float64Array.from(real);
@@ -204,9 +217,12 @@ export function textRef(c: TipsConfig, p: Params, ids: Int32Array, b: number): F
     x = layerNorm(x, length, d, p, "ln_final", eps);
     const count = real.reduce((a: number, v) => a + v, 0) + 1e-8;
     for (let t = 0; t < length; t++)
-      for (let k = 0; k < d; k++) out[i * d + k] += (x[t * d + k] * tokenMask[t]) / count;
+      for (let k = 0; k < d; k++) {
+        tokens[(i * length + t) * d + k] = x[t * d + k] * tokenMask[t];
+        out[i * d + k] += (x[t * d + k] * tokenMask[t]) / count;
+      }
   }
-  return out;
+  return { tokens, pooled: out };
 }
 
 /** DINO/iBOT head: x [n, D] -> [n, K] prototype logits. */
@@ -274,6 +290,8 @@ export interface BatchRef {
   /** [B*N] */
   masks: Float64Array;
   mimWeights: Float64Array;
+  /** [B*N] mean over each image's masked patches (RILS) */
+  maskedWeights: Float64Array;
   web: Int32Array;
   syn: Int32Array;
 }
@@ -283,6 +301,8 @@ export interface LossRef {
   syn: number;
   dino: number;
   mim: number;
+  sparc: number;
+  rils: number;
   total: number;
 }
 
@@ -294,13 +314,29 @@ function targets(t: Float64Array, rows: number, k: number, tau: number, centring
   return centring === "sinkhorn" ? refSinkhorn(rows, k, tau, 3)([t]) : t.map((v) => v / tau);
 }
 
-/** The combined loss with all four weights 1 and zero centres, as tipsLoss with DEFAULT_LOSS. */
+/**
+ * The fine-grained terms, both on the synthetic caption. RILS's teacher side has no gradient: a
+ * finite-difference check passes the sentence embeddings of the unperturbed parameters as
+ * `rilsTeacherSentences`, so that only the student side moves.
+ */
+export interface FineRef {
+  sparcTemperature: number;
+  rilsTau: { student: number; teacher: number };
+  rilsTeacherSentences?: Float64Array;
+}
+
+/**
+ * The combined loss, as tipsLoss with DEFAULT_LOSS (zero running centres under "centre"
+ * centring): the four TIPS terms with weight 1, and SPARC and RILS with weight 1 when `fine` is
+ * given (else 0).
+ */
 export function tipsLossRef(
   c: TipsConfig,
   student: Params,
   teacher: Params,
   x: BatchRef,
   centring: "sinkhorn" | "centre" = "sinkhorn",
+  fine?: FineRef,
   temps = { student: 0.1, teacher: 0.04, teacherPatch: 0.07 },
 ): LossRef {
   const { b } = x;
@@ -308,8 +344,9 @@ export function tipsLossRef(
   const k = c.head.prototypes;
   const s = visionRef(c, student, x.global, b, c.vision.imageSize, x.masks);
   const logScale = student.get("logit_scale")![0];
+  const synText = textTokensRef(c, student, x.syn, b);
   const web = clip(s.cls1, textRef(c, student, x.web, b), b, d, logScale);
-  const syn = clip(s.cls2, textRef(c, student, x.syn, b), b, d, logScale);
+  const syn = clip(s.cls2, synText.pooled, b, d, logScale);
   const t = visionRef(c, teacher, x.global, b, c.vision.imageSize);
   const m = c.views.localCrops;
   const local = visionRef(c, student, x.local, m * b, c.views.localSize);
@@ -334,5 +371,20 @@ export function tipsLossRef(
     1,
   );
   const mim = mimCe.reduce((a, v, i) => a + v * x.mimWeights[i], 0);
-  return { web, syn, dino, mim, total: web + syn + dino + mim };
+  let sparc = 0;
+  let rils = 0;
+  if (fine) {
+    const length = x.syn.length / b;
+    const mask = Float64Array.from(x.syn, (id) => (id === 0 ? 0 : 1));
+    sparc = refSparcLoss(synText.tokens, s.patches, mask, { b, l: length, p: s.n, d }, fine.sparcTemperature);
+    const sentences = synText.pooled;
+    const teacherSentences = l2Normalize(fine.rilsTeacherSentences ?? sentences, b, d);
+    const tp = l2Normalize(t.patches, rows, d);
+    const rilsTargets = new Float64Array(rows * b);
+    for (let i = 0; i < rows; i++)
+      for (let j = 0; j < b; j++)
+        for (let q = 0; q < d; q++) rilsTargets[i * b + j] += tp[i * d + q] * teacherSentences[j * d + q];
+    rils = refRilsLoss(s.patches, rilsTargets, sentences, x.maskedWeights, d, fine.rilsTau);
+  }
+  return { web, syn, dino, mim, sparc, rils, total: web + syn + dino + mim + sparc + rils };
 }

@@ -3,7 +3,12 @@
 // the self-distillation terms (DINO, iBOT) must end below ln K, the value of a student that
 // predicts uniform targets (the collapse that a running centre on a young, nearly
 // image-independent teacher led to before Sinkhorn-Knopp targets and width-scaled inits).
-import { expect, it } from "vitest";
+// The optional SPARC and RILS terms then continue from the trained model: RILS predicts
+// distributions over the batch's sentence embeddings, which only differ once CLIP has separated
+// them (from a fresh model both sides are uniform and RILS sits at ln B), so it is tested on the
+// model the first run leaves, with the same pipelines and data pool.
+import { afterAll, expect, it } from "vitest";
+import type { Example } from "../../src/data/examples";
 import { ScenesSource } from "../../src/data/examples";
 import { describeScene } from "../../src/data/scenes";
 import { Vocabulary } from "../../src/data/vocab";
@@ -14,6 +19,21 @@ import { testGpu } from "../gpu";
 // 80 steps keep the suite short; TIPS_LEARNING_STEPS=200 runs the longer version the README quotes.
 const STEPS = Number(process.env.TIPS_LEARNING_STEPS ?? 80);
 const BATCH = 6;
+const FINE_STEPS = 24;
+
+/** What the first run leaves for the second: its trained trainer, vocabulary and data pool. */
+let trained: { trainer: Trainer; vocab: Vocabulary; pool: Example[] } | null = null;
+
+afterAll(() => trained?.trainer.dispose());
+
+async function train(trainer: Trainer, pool: Example[], steps: number): Promise<StepMetrics[]> {
+  const pending: Promise<StepMetrics>[] = [];
+  for (let s = 0; s < steps; s++) {
+    const start = (s % 4) * BATCH;
+    pending.push(trainer.trainStep(pool.slice(start, start + BATCH)));
+  }
+  return Promise.all(pending);
+}
 
 it(`tips-test learns on scenes: every loss term falls in ${STEPS} steps`, async () => {
   const gpu = await testGpu();
@@ -32,13 +52,8 @@ it(`tips-test learns on scenes: every loss term falls in ${STEPS} steps`, async 
   // A small pool of scenes seen repeatedly, so that a tiny model can fit it in a short run.
   const source = new ScenesSource({ size: 24 });
   const pool = await source.next(4 * BATCH);
-  const pending: Promise<StepMetrics>[] = [];
-  for (let s = 0; s < STEPS; s++) {
-    const start = (s % 4) * BATCH;
-    pending.push(trainer.trainStep(pool.slice(start, start + BATCH)));
-  }
-  const metrics = await Promise.all(pending);
-  trainer.dispose();
+  const metrics = await train(trainer, pool, STEPS);
+  trained = { trainer, vocab, pool };
   const terms = ["total", "web", "syn", "dino", "mim"] as const;
   const mean = (ms: StepMetrics[], t: (typeof terms)[number]) =>
     ms.reduce((a, m) => a + (m.loss[t] ?? 0), 0) / ms.length;
@@ -65,4 +80,40 @@ it(`tips-test learns on scenes: every loss term falls in ${STEPS} steps`, async 
   const uniform = Math.log(config.head.prototypes);
   expect(table.dino.last10).toBeLessThan(uniform - 0.03);
   expect(table.mim.last10).toBeLessThan(uniform - 0.03);
+}, 900_000);
+
+it(`SPARC and RILS fall in ${FINE_STEPS} steps switched on beside CLIP, from the model above`, async () => {
+  if (!trained) throw new Error("the TIPS run above did not finish: nothing to continue from");
+  const gpu = await testGpu();
+  const { vocab, pool } = trained;
+  const from = trained.trainer.model;
+  const trainer = new Trainer(
+    gpu,
+    trainerOptions(preset("tips-test"), {
+      batch: BATCH,
+      steps: FINE_STEPS,
+      lr: 3e-3,
+      seed: 2,
+      weights: { web: 1, syn: 1, dino: 0, mim: 0, sparc: 1, rils: 1 },
+    }),
+    vocab,
+  );
+  for (const [store, source] of [
+    [trainer.model.params, from.params],
+    [trainer.model.teacher.params, from.teacher.params],
+  ] as const) {
+    for (const t of source.tensors) store.load(t.name, t.shape, (await t.read()) as Float32Array);
+  }
+  const metrics = await train(trainer, pool, FINE_STEPS);
+  trainer.dispose();
+  const mean = (ms: StepMetrics[], t: "sparc" | "rils") =>
+    ms.reduce((a, m) => a + (m.loss[t] ?? 0), 0) / ms.length;
+  const first = metrics.slice(0, 6);
+  const last = metrics.slice(-6);
+  const table = Object.fromEntries(
+    (["sparc", "rils"] as const).map((t) => [t, { first6: mean(first, t), last6: mean(last, t) }]),
+  );
+  console.table(table);
+  expect(metrics.filter((m) => m.skipped)).toEqual([]);
+  for (const t of ["sparc", "rils"] as const) expect(table[t].last6, t).toBeLessThan(table[t].first6);
 }, 900_000);

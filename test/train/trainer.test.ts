@@ -1,5 +1,6 @@
-// The training loop on tips-test in Node: exact resume from a checkpoint, the NaN guard, and
-// checkpoint files that cannot be resumed.
+// The training loop on tips-test in Node: exact resume from a checkpoint, the NaN guard,
+// checkpoint files that cannot be resumed, and the optional SPARC and RILS terms' options in
+// checkpoints (older files without them still load).
 import { beforeAll, describe, expect, it } from "vitest";
 import { ScenesSource } from "../../src/data/examples";
 import { describeScene } from "../../src/data/scenes";
@@ -7,7 +8,7 @@ import { Vocabulary } from "../../src/data/vocab";
 import type { Gpu } from "../../src/gpu/gpu";
 import { decodeSafetensors, encodeSafetensors, SafetensorsError } from "../../src/tensor/safetensors";
 import { preset } from "../../src/tips/config";
-import type { Centring } from "../../src/tips/loss";
+import { type Centring, DEFAULT_RILS, DEFAULT_SPARC } from "../../src/tips/loss";
 import {
   CheckpointError,
   exportWeights,
@@ -164,5 +165,80 @@ describe("Trainer (tips-test)", () => {
     const info = readCheckpoint(old).info;
     expect(info.options.centring).toBe("centre");
     expect(info.config.vision.initStd).toBe(0.02);
+  });
+
+  it("reports SPARC and RILS when weighted, keeps their options in a checkpoint, and loads older files", async () => {
+    const fine = trainerOptions(config, {
+      batch: BATCH,
+      steps: 4,
+      seed: 9,
+      weights: { web: 1, syn: 0, dino: 0, mim: 0, sparc: 0.5, rils: 2 },
+      sparc: { caption: "web", temperature: 0.2 },
+      rils: { caption: "syn", tauStudent: 0.2, tauTeacher: 0.1 },
+    });
+    const trainer = new Trainer(gpu, fine, vocab);
+    const [m] = await run(trainer, new ScenesSource({ size: 24 }), 1);
+    expect(m.loss.syn).toBeNull();
+    expect(m.loss.sparc).toBeGreaterThan(0);
+    expect(m.loss.rils).toBeGreaterThan(0);
+    expect(m.loss.total).toBeCloseTo(
+      (m.loss.web ?? 0) + 0.5 * (m.loss.sparc ?? 0) + 2 * (m.loss.rils ?? 0),
+      4,
+    );
+    const bytes = await saveCheckpoint(trainer, null, vocab);
+    trainer.dispose();
+    const fromJSON = (json: unknown) => Vocabulary.fromJSON(json);
+    const restored = restoreTrainer(gpu, bytes, fromJSON);
+    const { config: _, ...saved } = fine;
+    expect(restored.info.options).toEqual(saved);
+    expect(restored.trainer.options.sparc).toEqual(fine.sparc);
+    restored.trainer.dispose();
+
+    // A checkpoint written before the terms existed: no sparc/rils weights or options.
+    const plain = new Trainer(gpu, options(), vocab);
+    const decoded = decodeSafetensors(await saveCheckpoint(plain, null, vocab));
+    plain.dispose();
+    const old = JSON.parse(decoded.metadata.options);
+    delete old.weights.sparc;
+    delete old.weights.rils;
+    delete old.sparc;
+    delete old.rils;
+    const oldBytes = encodeSafetensors(Object.fromEntries(decoded.tensors), {
+      ...decoded.metadata,
+      options: JSON.stringify(old),
+    });
+    const loaded = restoreTrainer(gpu, oldBytes, fromJSON);
+    expect(loaded.trainer.options.weights).toEqual({ web: 1, syn: 1, dino: 1, mim: 1, sparc: 0, rils: 0 });
+    expect(loaded.trainer.options.sparc).toEqual(DEFAULT_SPARC);
+    expect(loaded.trainer.options.rils).toEqual(DEFAULT_RILS);
+    const [next] = await run(loaded.trainer, new ScenesSource({ size: 24 }), 1);
+    loaded.trainer.dispose();
+    expect(next.loss.sparc).toBeNull();
+    expect(next.loss.rils).toBeNull();
+    expect(next.skipped).toBe(false);
+  });
+
+  it("explains bad SPARC and RILS options", () => {
+    const bad = (o: Partial<Parameters<typeof trainerOptions>[1]>) => () =>
+      new Trainer(gpu, trainerOptions(config, { batch: BATCH, ...o }), vocab);
+    const only = (w: { sparc?: number; rils?: number }) => ({
+      web: 0,
+      syn: 0,
+      dino: 0,
+      mim: 0,
+      sparc: 0,
+      rils: 0,
+      ...w,
+    });
+    expect(bad({ batch: 1, weights: only({ rils: 1 }) })).toThrow(
+      /RILS need at least 2 examples per micro-batch/,
+    );
+    expect(bad({ sparc: { caption: "alt" as "web", temperature: 0.1 } })).toThrow(
+      /sparc caption must be "syn" or "web"/,
+    );
+    expect(bad({ sparc: { caption: "syn", temperature: 0 } })).toThrow(
+      /sparc temperature must be a positive number/,
+    );
+    expect(bad({ rils: { ...DEFAULT_RILS, tauTeacher: Number.NaN } })).toThrow(/rils teacher temperature/);
   });
 });

@@ -8,6 +8,8 @@ import { geluCases } from "./gelu";
 import { layerNormCases } from "./layernorm";
 import { clipLossCases } from "./loss_clip";
 import { distillCases } from "./loss_distill";
+import { rilsCases } from "./loss_rils";
+import { sparcCases } from "./loss_sparc";
 import { matmulCases } from "./matmul";
 import { normalizeCases } from "./normalize";
 import { patchifyCases } from "./patchify";
@@ -22,6 +24,8 @@ export const opFamilies: Record<string, OpCase[]> = {
   swiglu: swigluCases,
   loss_clip: clipLossCases,
   loss_distill: distillCases,
+  loss_sparc: sparcCases,
+  loss_rils: rilsCases,
   sinkhorn: sinkhornCases,
   patchify: patchifyCases,
   attention: attentionCases,

@@ -1,0 +1,31 @@
+// The CPU side of a batch: the patch weights of MIM and RILS drawn with the masks.
+import { expect, it } from "vitest";
+import type { Example } from "../../src/data/examples";
+import { Rng } from "../../src/tensor/rng";
+import { preset } from "../../src/tips/config";
+import { DEFAULT_VIEWS, planViews } from "../../src/train/views";
+
+const config = preset("tips-test");
+const examples: Example[] = Array.from({ length: 5 }, (_, i) => ({
+  key: String(i),
+  image: { width: 24, height: 20, data: new Uint8Array(24 * 20 * 4) },
+  webCaption: "a",
+  syntheticCaption: "a",
+}));
+
+it("weights RILS by the mean over each image's masked patches, whether MIM covers all patches or not", () => {
+  const n = (config.vision.imageSize / config.vision.patchSize) ** 2;
+  for (const mimAllPatches of [false, true]) {
+    const plan = planViews(examples, config, new Rng(3), { ...DEFAULT_VIEWS, mimAllPatches });
+    for (let b = 0; b < examples.length; b++) {
+      const masks = plan.masks.subarray(b * n, (b + 1) * n);
+      const weights = plan.maskedWeights.subarray(b * n, (b + 1) * n);
+      const count = masks.reduce((a, v) => a + v, 0);
+      expect(count).toBeGreaterThan(0);
+      for (let t = 0; t < n; t++) expect(weights[t]).toBeCloseTo(masks[t] / count / examples.length, 7);
+      const mim = plan.mimWeights.subarray(b * n, (b + 1) * n);
+      if (mimAllPatches) expect([...new Set(mim)]).toEqual([Math.fround(1 / (n * examples.length))]);
+      else expect(mim).toEqual(weights);
+    }
+  }
+});
