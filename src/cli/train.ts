@@ -13,7 +13,7 @@ import {
   type RilsOptions,
   type SparcOptions,
 } from "../tips/loss";
-import { restoreTrainer, saveCheckpoint } from "../train/checkpoint";
+import { restoreTrainer, saveCheckpoint, startFromCheckpoint } from "../train/checkpoint";
 import { type StepMetrics, TERMS, Trainer, trainerOptions } from "../train/trainer";
 import { CliError, intOption, numberOption, parseCommand, stringOption } from "./args";
 import { buildVocabulary, openSource } from "./data";
@@ -47,6 +47,9 @@ the combined CLIP (web + synthetic captions), self-distillation and masked-image
   --out FILE           checkpoint file (default checkpoints/<preset>.safetensors)
   --save-every N       also save every N steps (default 500)
   --resume FILE        continue a run from its checkpoint (the run's options come from the file)
+  --from FILE          start a new run from a checkpoint's model (student, teacher, heads, vocabulary;
+                       its preset, teacher kind and targets unless given) with this run's options and a
+                       fresh optimiser, e.g. to add --loss sparc=1,rils=1 to a trained model
   --log FILE           append each step's metrics as a JSON line
   --swiftshader        run on the CPU (SwiftShader) when there is no GPU: slow, for tips-test
 
@@ -69,6 +72,7 @@ const OPTIONS = {
   out: { type: "string" },
   "save-every": { type: "string" },
   resume: { type: "string" },
+  from: { type: "string" },
   log: { type: "string" },
 } as const;
 
@@ -86,6 +90,7 @@ const RUN_OPTIONS = [
   "teacher",
   "mim-all",
   "centring",
+  "from",
 ];
 
 export function parseLossWeights(spec: string): LossWeights {
@@ -168,6 +173,7 @@ export async function train(argv: string[]): Promise<void> {
   let vocab: Vocabulary;
   let position: SourcePosition | undefined;
   let data = stringOption(p, "data");
+  let startedFrom = "";
   if (resume) {
     const given = RUN_OPTIONS.filter((name) => p.values[name] !== undefined);
     if (given.length)
@@ -181,22 +187,14 @@ export async function train(argv: string[]): Promise<void> {
     position = restored.source ?? undefined;
     data ??= (restored.info.notes.data as string | undefined) ?? "scenes";
   } else {
-    const config = (() => {
-      try {
-        return preset(stringOption(p, "preset") ?? "tips-micro");
-      } catch (err) {
-        throw new CliError((err as Error).message);
-      }
-    })();
-    const teacher = stringOption(p, "teacher") ?? "full";
-    if (teacher !== "full" && teacher !== "heads")
+    const from = stringOption(p, "from");
+    const teacher = stringOption(p, "teacher");
+    if (teacher !== undefined && teacher !== "full" && teacher !== "heads")
       throw new CliError(`--teacher takes full or heads, got "${teacher}"`);
-    const centring = stringOption(p, "centring") ?? "sinkhorn";
-    if (centring !== "sinkhorn" && centring !== "centre")
+    const centring = stringOption(p, "centring");
+    if (centring !== undefined && centring !== "sinkhorn" && centring !== "centre")
       throw new CliError(`--centring takes sinkhorn or centre, got "${centring}"`);
-    data ??= "scenes";
-    vocab = await buildVocabulary(data, config.text.vocabSize);
-    const options = trainerOptions(config, {
+    const run = {
       steps: intOption(p, "steps", 2000),
       batch: intOption(p, "batch", 64),
       accumulate: intOption(p, "accumulate", 1),
@@ -205,14 +203,38 @@ export async function train(argv: string[]): Promise<void> {
       weights: parseLossWeights(stringOption(p, "loss") ?? "web=1,syn=1,dino=1,mim=1"),
       sparc: parseSparcOptions(stringOption(p, "sparc")),
       rils: parseRilsOptions(stringOption(p, "rils")),
-      teacher,
-      centring,
-    });
-    options.views.mimAllPatches = p.values["mim-all"] === true;
+    };
+    data ??= "scenes";
     try {
-      trainer = new Trainer(gpu, options, vocab);
+      if (from) {
+        if (p.values.preset !== undefined)
+          throw new CliError("--preset cannot be given with --from: the model comes from the checkpoint");
+        const bytes = await readFile(from).catch((err: Error) => {
+          throw new CliError(`cannot read --from ${from}: ${err.message}`);
+        });
+        // The checkpoint's teacher kind, targets and views unless given.
+        const started = startFromCheckpoint(gpu, new Uint8Array(bytes), (json) => Vocabulary.fromJSON(json), {
+          ...run,
+          ...(teacher ? { teacher } : {}),
+          ...(centring ? { centring } : {}),
+        });
+        trainer = started.trainer;
+        vocab = started.tokenizer;
+        startedFrom = `${from} (step ${started.info.state.step} of its run)`;
+        if (p.values["mim-all"] === true) trainer.options.views.mimAllPatches = true;
+      } else {
+        const config = preset(stringOption(p, "preset") ?? "tips-micro");
+        vocab = await buildVocabulary(data, config.text.vocabSize);
+        const options = trainerOptions(config, {
+          ...run,
+          teacher: teacher ?? "full",
+          centring: centring ?? "sinkhorn",
+        });
+        options.views.mimAllPatches = p.values["mim-all"] === true;
+        trainer = new Trainer(gpu, options, vocab);
+      }
     } catch (err) {
-      throw new CliError((err as Error).message);
+      throw err instanceof CliError ? err : new CliError((err as Error).message);
     }
   }
   const o = trainer.options;
@@ -227,6 +249,7 @@ export async function train(argv: string[]): Promise<void> {
     `${o.config.name}: ${(trainer.model.params.count / 1e6).toFixed(2)}M parameters, data ${data}, ` +
       `batch ${o.batch}, steps ${trainer.step}..${o.steps}, checkpoint ${out}`,
   );
+  if (startedFrom) console.log(`starting from the model of ${startedFrom}`);
 
   let stopping = false;
   const onSigint = () => {

@@ -13,7 +13,7 @@ import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "../tens
 import type { Tensor } from "../tensor/tensor";
 import { type TipsConfig, validateConfig } from "../tips/config";
 import { DEFAULT_RILS, DEFAULT_SPARC, type LossWeights } from "../tips/loss";
-import { Trainer, type TrainerOptions } from "./trainer";
+import { Trainer, type TrainerOptions, trainerOptions } from "./trainer";
 import type { Tokenizer } from "./views";
 
 export const CHECKPOINT_FORMAT = "tips-webgpu-checkpoint";
@@ -165,9 +165,16 @@ export function readCheckpoint(bytes: Uint8Array): {
   };
 }
 
-function loadStore(store: ParameterStore, prefix: string, tensors: Map<string, StoredTensor>): void {
+/** Loads every tensor of `store` from `prefix + name`, or from `fallback + name` where the first is absent. */
+function loadStore(
+  store: ParameterStore,
+  prefix: string,
+  tensors: Map<string, StoredTensor>,
+  fallback: string | null = null,
+): void {
   for (const t of store.tensors) {
-    const stored = tensors.get(prefix + t.name);
+    const stored =
+      tensors.get(prefix + t.name) ?? (fallback === null ? undefined : tensors.get(fallback + t.name));
     if (!stored) throw new CheckpointError(`tensor ${prefix}${t.name} is missing`);
     if (stored.dtype !== "F32")
       throw new CheckpointError(`tensor ${prefix}${t.name} is ${stored.dtype}, not F32`);
@@ -179,6 +186,18 @@ function loadStore(store: ParameterStore, prefix: string, tensors: Map<string, S
       );
     }
   }
+}
+
+/**
+ * The model's state: student, EMA teacher (with its heads) and the teacher centres. With
+ * `teacherFromStudent`, teacher tensors the file lacks (a full teacher after a head-only one) start
+ * as copies of the student's, as a new teacher does.
+ */
+function loadModel(trainer: Trainer, tensors: Map<string, StoredTensor>, teacherFromStudent = false): void {
+  loadStore(trainer.model.params, "", tensors);
+  loadStore(trainer.model.teacher.params, "teacher.", tensors, teacherFromStudent ? "" : null);
+  loadFlat(trainer.model.dinoCentre, tensors.get("train.dino_centre"), "train.dino_centre");
+  loadFlat(trainer.model.ibotCentre, tensors.get("train.ibot_centre"), "train.ibot_centre");
 }
 
 function loadFlat(t: Tensor, stored: StoredTensor | undefined, name: string): void {
@@ -201,8 +220,7 @@ export function restoreTrainer<T extends Tokenizer>(
   const tokenizer = tokenizerFrom(info.tokenizer);
   const trainer = new Trainer(gpu, { ...info.options, config: info.config }, tokenizer);
   try {
-    loadStore(trainer.model.params, "", tensors);
-    loadStore(trainer.model.teacher.params, "teacher.", tensors);
+    loadModel(trainer, tensors);
     for (const [slab, name] of [
       [trainer.optimizer.m, "train.optimizer.m"],
       [trainer.optimizer.v, "train.optimizer.v"],
@@ -214,8 +232,6 @@ export function restoreTrainer<T extends Tokenizer>(
         view.dispose();
       }
     }
-    loadFlat(trainer.model.dinoCentre, tensors.get("train.dino_centre"), "train.dino_centre");
-    loadFlat(trainer.model.ibotCentre, tensors.get("train.ibot_centre"), "train.ibot_centre");
   } catch (err) {
     trainer.dispose();
     throw err;
@@ -224,6 +240,37 @@ export function restoreTrainer<T extends Tokenizer>(
   trainer.optimizer.t = info.state.adamStep;
   trainer.rng.state = Uint32Array.from(info.state.rng);
   return { trainer, tokenizer, source: info.state.source, info };
+}
+
+/**
+ * A new run that starts from a checkpoint's model: its student, teacher, heads, centres and
+ * tokenizer (the model's shape and vocabulary come with it), trained on with new options (steps,
+ * batch, learning rate, loss terms...) and a fresh optimiser, schedule and data position. This is
+ * how a trained model is taken on with another loss term (SPARC, RILS) or other data. The run keeps
+ * the checkpoint's crop views, teacher kind and teacher targets unless `overrides` sets them.
+ */
+export function startFromCheckpoint<T extends Tokenizer>(
+  gpu: Gpu,
+  bytes: Uint8Array,
+  tokenizerFrom: (json: unknown) => T,
+  overrides: Parameters<typeof trainerOptions>[1],
+): { trainer: Trainer; tokenizer: T; info: CheckpointInfo } {
+  const { info, tensors } = readCheckpoint(bytes);
+  const tokenizer = tokenizerFrom(info.tokenizer);
+  const options = trainerOptions(info.config, {
+    views: info.options.views,
+    centring: info.options.centring,
+    teacher: info.options.teacher,
+    ...overrides,
+  });
+  const trainer = new Trainer(gpu, options, tokenizer);
+  try {
+    loadModel(trainer, tensors, true);
+  } catch (err) {
+    trainer.dispose();
+    throw err;
+  }
+  return { trainer, tokenizer, info };
 }
 
 /** The student's weights alone, official names, with the config and tokenizer in the header. */

@@ -63,6 +63,20 @@ describe("tips train", () => {
     expect(resumed.out).toContain(`steps ${saved.state.step}..12`);
     expect(resumed.out).toContain("saved step 12");
     expect(readCheckpoint(new Uint8Array(await readFile(out))).info.state.step).toBe(12);
+
+    // A new run from that model, with SPARC switched on: its own options, step 0 onwards.
+    const next = join(dir, "sparc.safetensors");
+    const from = await tips([
+      "train",
+      ...["--from", out, "--steps", "1", "--batch", "2", "--loss", "web=1,sparc=1", "--out", next],
+    ]).done;
+    expect(from.code, from.out).toBe(0);
+    expect(from.out).toContain(`starting from the model of ${out} (step 12 of its run)`);
+    expect(from.out).toContain("tips-test:");
+    const started = readCheckpoint(new Uint8Array(await readFile(next))).info;
+    expect(started.state.step).toBe(1);
+    expect(started.options.weights).toEqual({ web: 1, syn: 0, dino: 0, mim: 0, sparc: 1, rils: 0 });
+    expect(started.tokenizer).toEqual(saved.tokenizer);
   }, 300_000);
 
   it("explains bad options without starting", async () => {
@@ -74,6 +88,12 @@ describe("tips train", () => {
       [["train", "--teacher", "none"], /--teacher takes full or heads/],
       [["train", "--centring", "mean"], /--centring takes sinkhorn or centre/],
       [["train", "--resume", join(dir, "missing.safetensors")], /cannot read --resume/],
+      [["train", "--from", join(dir, "missing.safetensors")], /cannot read --from/],
+      [["train", "--from", "x.safetensors", "--preset", "tips-test"], /--preset cannot be given with --from/],
+      [
+        ["train", "--resume", "x.safetensors", "--from", "y.safetensors"],
+        /--from cannot change a resumed run/,
+      ],
       [["train", "--frobnicate"], /Unknown option '--frobnicate'/],
     ];
     for (const [args, message] of cases) {

@@ -6,13 +6,14 @@
 // The optional SPARC and RILS terms then continue from the trained model: RILS predicts
 // distributions over the batch's sentence embeddings, which only differ once CLIP has separated
 // them (from a fresh model both sides are uniform and RILS sits at ln B), so it is tested on the
-// model the first run leaves, with the same pipelines and data pool.
+// model the first run leaves (started from its checkpoint), with the same data pool.
 import { afterAll, expect, it } from "vitest";
 import type { Example } from "../../src/data/examples";
 import { ScenesSource } from "../../src/data/examples";
 import { describeScene } from "../../src/data/scenes";
 import { Vocabulary } from "../../src/data/vocab";
 import { preset } from "../../src/tips/config";
+import { saveCheckpoint, startFromCheckpoint } from "../../src/train/checkpoint";
 import { type StepMetrics, Trainer, trainerOptions } from "../../src/train/trainer";
 import { testGpu } from "../gpu";
 
@@ -86,24 +87,15 @@ it(`SPARC and RILS fall in ${FINE_STEPS} steps switched on beside CLIP, from the
   if (!trained) throw new Error("the TIPS run above did not finish: nothing to continue from");
   const gpu = await testGpu();
   const { vocab, pool } = trained;
-  const from = trained.trainer.model;
-  const trainer = new Trainer(
-    gpu,
-    trainerOptions(preset("tips-test"), {
-      batch: BATCH,
-      steps: FINE_STEPS,
-      lr: 3e-3,
-      seed: 2,
-      weights: { web: 1, syn: 1, dino: 0, mim: 0, sparc: 1, rils: 1 },
-    }),
-    vocab,
-  );
-  for (const [store, source] of [
-    [trainer.model.params, from.params],
-    [trainer.model.teacher.params, from.teacher.params],
-  ] as const) {
-    for (const t of source.tensors) store.load(t.name, t.shape, (await t.read()) as Float32Array);
-  }
+  // The first run's checkpoint, started from with new loss terms (as the Train page's "start from").
+  const bytes = await saveCheckpoint(trained.trainer, null, vocab);
+  const { trainer } = startFromCheckpoint(gpu, bytes, (json) => Vocabulary.fromJSON(json), {
+    batch: BATCH,
+    steps: FINE_STEPS,
+    lr: 3e-3,
+    seed: 2,
+    weights: { web: 1, syn: 1, dino: 0, mim: 0, sparc: 1, rils: 1 },
+  });
   const metrics = await train(trainer, pool, FINE_STEPS);
   trainer.dispose();
   const mean = (ms: StepMetrics[], t: "sparc" | "rils") =>

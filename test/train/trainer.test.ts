@@ -15,6 +15,7 @@ import {
   readCheckpoint,
   restoreTrainer,
   saveCheckpoint,
+  startFromCheckpoint,
 } from "../../src/train/checkpoint";
 import { type StepMetrics, Trainer, trainerOptions } from "../../src/train/trainer";
 import { testGpu } from "../gpu";
@@ -216,6 +217,48 @@ describe("Trainer (tips-test)", () => {
     expect(next.loss.sparc).toBeNull();
     expect(next.loss.rils).toBeNull();
     expect(next.skipped).toBe(false);
+  });
+
+  it("starts a new run from a checkpoint's model, with new options and a fresh optimiser", async () => {
+    const fromJSON = (json: unknown) => Vocabulary.fromJSON(json);
+    // A head-only teacher: a full teacher started from it takes the student's encoder.
+    const first = new Trainer(gpu, { ...options(), teacher: "heads" }, vocab);
+    await run(first, new ScenesSource({ size: 24 }), 2);
+    const bytes = await saveCheckpoint(first, { kind: "scenes", next: 8 }, vocab);
+    const student = first.model.params.tensors.map((t) => t.read());
+    const teacherHead = await first.model.teacher.params.get("dino_head.last_layer.weight").read();
+    const exported = await exportWeights(first, vocab);
+    first.dispose();
+
+    const weights = { web: 1, syn: 1, dino: 0, mim: 0, sparc: 1, rils: 1 };
+    const { trainer, info } = startFromCheckpoint(gpu, bytes, fromJSON, {
+      batch: BATCH,
+      steps: 3,
+      lr: 1e-3,
+      seed: 4,
+      weights,
+      teacher: "full",
+    });
+    expect(info.state.step).toBe(2);
+    expect(trainer.step).toBe(0);
+    expect(trainer.optimizer.t).toBe(0);
+    expect(trainer.options.weights).toEqual(weights);
+    expect(trainer.options.centring).toBe("sinkhorn");
+    const m = (await trainer.optimizer.m.flat().read()) as Float32Array;
+    expect(m.every((x) => x === 0)).toBe(true);
+    for (const [i, t] of trainer.model.params.tensors.entries())
+      expect(await t.read()).toEqual(await student[i]);
+    const teacher = trainer.model.teacher.params;
+    expect(await teacher.get("dino_head.last_layer.weight").read()).toEqual(teacherHead);
+    expect(await teacher.get("blocks.0.attn.qkv.weight").read()).toEqual(
+      await trainer.model.params.get("blocks.0.attn.qkv.weight").read(),
+    );
+    const [step] = await run(trainer, new ScenesSource({ size: 24 }), 1);
+    trainer.dispose();
+    expect(step.skipped).toBe(false);
+    expect(step.loss.sparc).toBeGreaterThan(0);
+    expect(step.loss.rils).toBeGreaterThan(0);
+    expect(() => startFromCheckpoint(gpu, exported, fromJSON, {})).toThrow(/exported weights only/);
   });
 
   it("explains bad SPARC and RILS options", () => {
