@@ -5,7 +5,7 @@
 import * as Comlink from "comlink";
 import { CheckpointCatalogue, type CheckpointEntry, exportFileName } from "../src/train/catalogue";
 import type { CatalogueApi } from "./catalogue.worker";
-import { byId, el, errorMessage, formatBytes, formatValue } from "./dom";
+import { byId, downloadBlob, el, errorMessage, formatBytes, formatValue } from "./dom";
 
 export const CHECKPOINTS_CHANGED = "tips:checkpoints-changed";
 export const CHECKPOINT_RENAMED = "tips:checkpoint-renamed";
@@ -168,16 +168,10 @@ export class CheckpointsPage {
   private async exportEntry(e: CheckpointEntry): Promise<void> {
     try {
       const { entry, bytes } = await this.catalogue.get(e.id);
-      const url = URL.createObjectURL(
+      downloadBlob(
         new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }),
+        exportFileName(entry),
       );
-      const a = el("a");
-      a.href = url;
-      a.download = exportFileName(entry);
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 60_000);
     } catch (err) {
       this.note(`Could not export “${e.name}”: ${errorMessage(err)}`);
     }

@@ -22,6 +22,18 @@ export function addFact(list: HTMLElement, term: string, value: string): void {
   list.append(el("dt", term), el("dd", value || "(not reported)"));
 }
 
+/** Saves a blob as a file through the browser's download (an anchor with a download name). */
+export function downloadBlob(blob: Blob, fileName: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = el("a");
+  a.href = url;
+  a.download = fileName;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

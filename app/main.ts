@@ -50,7 +50,7 @@ async function load(page: PageName): Promise<Page> {
       const { TrainPage } = await import("./train");
       const p = new TrainPage(showGpuError);
       await p.init();
-      return { train: p };
+      return { train: p, shown: () => p.shown() };
     }
     case "infer": {
       const { InferPage } = await import("./infer");

@@ -26,6 +26,11 @@ export interface TrainSettings {
   name: string;
   /** What it trains on: scenes, openmoji, shard URLs or picked shard files (read by the data worker). */
   data: DataSpec;
+  /**
+   * A catalogued checkpoint whose model (and preset and vocabulary) the run starts from, with a
+   * fresh optimiser and schedule; null: a new model.
+   */
+  startFrom: string | null;
 }
 
 export type RunStatus = "running" | "pausing" | "paused" | "stopping" | "stopped" | "done" | "failed";

@@ -3,12 +3,22 @@
 // worker reports, so it never blocks.
 import * as Comlink from "comlink";
 import type { DeviceInfo } from "../src/gpu/device";
-import type { CheckpointEntry } from "../src/train/catalogue";
+import { CheckpointCatalogue, type CheckpointEntry, exportFileName } from "../src/train/catalogue";
+import { historyCsv } from "../src/train/history-csv";
 import { LineChart } from "./charts";
 import { CHECKPOINT_RENAMED, CHECKPOINTS_CHANGED, stamp } from "./checkpoints";
 import { startDataWorker } from "./data-link";
 import { DatasetForm } from "./dataset-form";
-import { byId, deviceName, el, errorMessage, errorName, formatDuration, formatValue } from "./dom";
+import {
+  byId,
+  deviceName,
+  downloadBlob,
+  el,
+  errorMessage,
+  errorName,
+  formatDuration,
+  formatValue,
+} from "./dom";
 import { ProbesPanel } from "./probes-panel";
 import {
   LOSS_TERMS,
@@ -62,9 +72,11 @@ export class TrainPage {
     resume: byId<HTMLButtonElement>("train-resume"),
     stop: byId<HTMLButtonElement>("train-stop"),
     save: byId<HTMLButtonElement>("train-save"),
+    curves: byId<HTMLButtonElement>("train-curves-csv"),
   };
   private readonly onEvent = Comlink.proxy((e: TrainEvent) => this.handle(e));
   private readonly probes = new ProbesPanel();
+  private readonly catalogue = new CheckpointCatalogue();
 
   constructor(private readonly onGpuError: (err: unknown) => void) {
     const worker = new Worker(new URL("./trainer.worker.ts", import.meta.url), { type: "module" });
@@ -111,7 +123,13 @@ export class TrainPage {
     } catch (err) {
       this.noGpu(err);
     }
+    await this.listStartPoints();
     this.render();
+  }
+
+  /** Called whenever the page is shown again: checkpoints may have come or gone elsewhere. */
+  shown(): Promise<void> {
+    return this.listStartPoints();
   }
 
   // ---- the GPU ----
@@ -145,6 +163,42 @@ export class TrainPage {
     }
   }
 
+  // ---- start from a checkpoint ----
+
+  /** Fills "Start from" with this browser's checkpoints, keeping the choice if it is still there. */
+  private async listStartPoints(): Promise<void> {
+    const select = byId<HTMLSelectElement>("set-start-from");
+    const keep = select.value;
+    const entries = await this.catalogue.list().catch(() => []);
+    const fresh = el("option", "new model (random weights)");
+    fresh.value = "";
+    select.replaceChildren(
+      fresh,
+      ...entries.map((e) => {
+        const o = el("option", `${e.name} — ${e.preset}, step ${e.step}`);
+        o.value = e.id;
+        o.dataset.preset = e.preset;
+        return o;
+      }),
+    );
+    select.value = entries.some((e) => e.id === keep) ? keep : "";
+    this.startPointChanged();
+  }
+
+  /** A checkpoint's model fixes the preset: the form shows it and locks it. */
+  private startPointChanged(): void {
+    const chosen = byId<HTMLSelectElement>("set-start-from").selectedOptions[0];
+    const presetOf = chosen?.dataset.preset;
+    const note = byId("start-from-note");
+    note.hidden = !presetOf;
+    if (presetOf) {
+      byId<HTMLSelectElement>("set-preset").value = presetOf;
+      note.textContent =
+        "Its model, teacher and vocabulary; the optimiser, schedule and data position start afresh.";
+    }
+    this.render();
+  }
+
   // ---- controls ----
 
   private wire(): void {
@@ -153,6 +207,7 @@ export class TrainPage {
     this.buttons.resume.addEventListener("click", () => this.command(() => this.worker.resume()));
     this.buttons.stop.addEventListener("click", () => this.command(() => this.worker.stop()));
     this.buttons.save.addEventListener("click", () => this.save());
+    this.buttons.curves.addEventListener("click", () => this.downloadCurves());
     byId("run-error-dismiss").addEventListener("click", () => {
       byId("run-error").hidden = true;
     });
@@ -170,6 +225,8 @@ export class TrainPage {
     });
     for (const id of ["probe-every", "probe-query"])
       byId(id).addEventListener("change", () => this.probeSettingsChanged());
+    byId("set-start-from").addEventListener("change", () => this.startPointChanged());
+    window.addEventListener(CHECKPOINTS_CHANGED, () => this.listStartPoints());
     byId("set-preset").addEventListener("change", () => {
       const name = byId<HTMLInputElement>("set-name");
       name.placeholder = `${byId<HTMLSelectElement>("set-preset").value} run`;
@@ -219,6 +276,7 @@ export class TrainPage {
       saveEvery: num("set-save-every"),
       name: byId<HTMLInputElement>("set-name").value.trim(),
       data,
+      startFrom: byId<HTMLSelectElement>("set-start-from").value || null,
     };
     if (!Number.isInteger(s.batch) || s.batch < 1) return "Batch must be a whole number of at least 1.";
     if (!Number.isInteger(s.steps) || s.steps < 1) return "Steps must be a whole number of at least 1.";
@@ -246,6 +304,7 @@ export class TrainPage {
     for (const r of document.querySelectorAll<HTMLInputElement>('input[name="teacher"]'))
       r.checked = r.value === s.teacher;
     byId<HTMLInputElement>("set-name").value = s.name;
+    byId<HTMLSelectElement>("set-start-from").value = s.startFrom ?? "";
     this.dataset.fill(s.data);
   }
 
@@ -331,6 +390,24 @@ export class TrainPage {
       await fn();
     } catch (err) {
       this.showRunError("The command failed", errorMessage(err));
+    }
+  }
+
+  /** The run's curves as a CSV file named after the run. */
+  private async downloadCurves(): Promise<void> {
+    try {
+      const history = await this.worker.curves();
+      if (!history) throw new Error("there is no run: start one or resume a checkpoint first");
+      const name = exportFileName({
+        name: byId<HTMLInputElement>("set-name").value,
+        step: Number(byId("run-step").dataset.step),
+      });
+      downloadBlob(
+        new Blob([historyCsv(history)], { type: "text/csv" }),
+        name.replace(/\.safetensors$/, "-curves.csv"),
+      );
+    } catch (err) {
+      this.showRunError("Could not download the curves", errorMessage(err));
     }
   }
 
@@ -463,12 +540,16 @@ export class TrainPage {
     b.resume.disabled = s !== "paused";
     b.stop.disabled = !(s === "running" || s === "paused" || s === "pausing");
     b.save.disabled = !(s === "running" || s === "paused" || s === "stopped" || s === "done");
+    b.curves.disabled = !(active || s === "stopped" || s === "done" || s === "failed");
     for (const input of byId("train-settings").querySelectorAll<HTMLInputElement | HTMLSelectElement>(
       "input, select",
     )) {
       if (input.id === "set-name") input.disabled = s === "nogpu";
       else input.disabled = active || s === "nogpu" || s === "connecting";
     }
+    // The model of a checkpoint fixes its preset.
+    if (byId<HTMLSelectElement>("set-start-from").value)
+      byId<HTMLSelectElement>("set-preset").disabled = true;
     this.dataset.disable(active || s === "nogpu" || s === "connecting");
     const pill = byId("run-status");
     const label: Record<PageState, string> = {

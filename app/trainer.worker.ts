@@ -17,7 +17,13 @@ import { Gpu } from "../src/gpu/gpu";
 import { preset, type TipsConfig } from "../src/tips/config";
 import type { LossWeights } from "../src/tips/loss";
 import { CheckpointCatalogue, type CheckpointEntry, type MetricHistory } from "../src/train/catalogue";
-import { CheckpointError, restoreTrainer, saveCheckpoint } from "../src/train/checkpoint";
+import {
+  CheckpointError,
+  readCheckpoint,
+  restoreTrainer,
+  saveCheckpoint,
+  startFromCheckpoint,
+} from "../src/train/checkpoint";
 import { checkTrainingFits } from "../src/train/fits";
 import { type StepMetrics, Trainer, trainerOptions } from "../src/train/trainer";
 import { probeDue, runProbe, setProbe } from "./probe";
@@ -139,6 +145,11 @@ class Run {
       checkpoint: this.checkpoint,
       history,
     };
+  }
+
+  /** The curves so far, saved steps included. */
+  get curves(): MetricHistory {
+    return this.history;
   }
 
   get active(): boolean {
@@ -415,6 +426,55 @@ async function replaceRun(): Promise<void> {
   run = null;
 }
 
+type RunOverrides = Parameters<typeof trainerOptions>[1];
+
+/** A new model of the settings' preset, with a vocabulary built from the data's first captions. */
+async function newModel(
+  g: Gpu,
+  settings: TrainSettings,
+  overrides: RunOverrides,
+): Promise<{ trainer: Trainer; vocab: Vocabulary; source: RemoteSource }> {
+  const config = preset(settings.preset);
+  // Before the data worker renders or fetches a single batch.
+  const tooBig = checkTrainingFits(config, settings.batch, 1, g.info.limits);
+  if (tooBig) throw new MissingFeatureError(tooBig);
+  const { source, words } = await openData(settings.data, config, settings.batch, settings.seed, null, true);
+  const vocab = new Vocabulary(words!);
+  try {
+    return { trainer: new Trainer(g, trainerOptions(config, overrides), vocab), vocab, source };
+  } catch (err) {
+    await source.close();
+    throw err;
+  }
+}
+
+/** The model, preset and vocabulary of a catalogued checkpoint, with this run's options. */
+async function startedFrom(
+  g: Gpu,
+  settings: TrainSettings,
+  overrides: RunOverrides,
+): Promise<{ trainer: Trainer; vocab: Vocabulary; source: RemoteSource }> {
+  const { entry, bytes } = await catalogue.get(settings.startFrom!);
+  let started: ReturnType<typeof startFromCheckpoint<Vocabulary>>;
+  try {
+    const tooBig = checkTrainingFits(readCheckpoint(bytes).info.config, settings.batch, 1, g.info.limits);
+    if (tooBig) throw new MissingFeatureError(tooBig);
+    started = startFromCheckpoint(g, bytes, (json) => Vocabulary.fromJSON(json), overrides);
+  } catch (err) {
+    if (err instanceof MissingFeatureError) throw err;
+    throw new CheckpointError(`cannot start from “${entry.name}”: ${(err as Error).message}`);
+  }
+  const { trainer, tokenizer } = started;
+  try {
+    const { config } = trainer.options;
+    const { source } = await openData(settings.data, config, settings.batch, settings.seed, null, false);
+    return { trainer, vocab: tokenizer, source };
+  } catch (err) {
+    trainer.dispose();
+    throw err;
+  }
+}
+
 function settingsOf(trainer: Trainer, name: string, saveEvery: number, data: DataSpec): TrainSettings {
   const o = trainer.options;
   const w = o.weights;
@@ -429,6 +489,7 @@ function settingsOf(trainer: Trainer, name: string, saveEvery: number, data: Dat
     saveEvery,
     name,
     data,
+    startFrom: null,
   };
 }
 
@@ -440,42 +501,29 @@ const api = {
     return { device: g.info };
   },
 
-  /** Starts a new run; resolves once it is built and running (progress comes through onEvent). */
+  /**
+   * Starts a new run (a new model, or the model of a catalogued checkpoint); resolves once it is
+   * built and running (progress comes through onEvent).
+   */
   async start(settings: TrainSettings, onEvent: OnTrainEvent): Promise<RunInfo> {
     await replaceRun();
     const g = await ensureGpu();
-    const config = preset(settings.preset);
-    // Before the data worker renders or fetches a single batch.
-    const tooBig = checkTrainingFits(config, settings.batch, 1, g.info.limits);
-    if (tooBig) throw new MissingFeatureError(tooBig);
     const weights = Object.fromEntries(
       LOSS_TERMS.map((t) => [t, settings.terms[t] ? 1 : 0]),
     ) as unknown as LossWeights;
-    const { source, words } = await openData(
-      settings.data,
-      config,
-      settings.batch,
-      settings.seed,
-      null,
-      true,
-    );
-    const vocab = new Vocabulary(words!);
-    const options = trainerOptions(config, {
+    const overrides: RunOverrides = {
       steps: settings.steps,
       batch: settings.batch,
       lr: settings.lr,
       seed: settings.seed,
       weights,
       teacher: settings.teacher,
-    });
-    let trainer: Trainer;
-    try {
-      trainer = new Trainer(g, options, vocab);
-    } catch (err) {
-      await source.close();
-      throw err;
-    }
-    run = new Run(trainer, vocab, source, settings, null, null, onEvent);
+    };
+    const { trainer, vocab, source } = settings.startFrom
+      ? await startedFrom(g, settings, overrides)
+      : await newModel(g, settings, overrides);
+    const actual = { ...settings, preset: trainer.options.config.name };
+    run = new Run(trainer, vocab, source, actual, null, null, onEvent);
     run.begin();
     return run.info(null);
   },
@@ -496,6 +544,11 @@ const api = {
   save(name: string): Promise<CheckpointEntry> {
     if (!run) throw new Error("there is no run to save: start one or resume a checkpoint first");
     return run.save(name);
+  },
+
+  /** The current run's curves (null without a run), for the page's CSV download. */
+  curves(): MetricHistory | null {
+    return run?.curves ?? null;
   },
 
   /** How often the live probes refresh, and their text query. */

@@ -9,37 +9,25 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, expect, type Page, test } from "@playwright/test";
-import { launchChromium, WEBGPU_FLAGS } from "./chromium";
+import { expect, type Page, test } from "@playwright/test";
+import { checkpointRow, openTab, openTrainPage, sharedPage, stepOf } from "./app";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const STEPS = 2;
 /** Where the test serves the shards over http (any other name there answers 404). */
 const PLACE = "__e2e_data__";
 
-let browser: Browser | null = null;
-let page: Page;
 let dir = "";
-const consoleLines: string[] = [];
-
+const shared = sharedPage();
+let page: Page;
 test.beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "e2e-data-"));
-  browser = await launchChromium(WEBGPU_FLAGS);
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on("console", (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
-  page.on("pageerror", (e) => consoleLines.push(`[pageerror] ${e.message}`));
 });
-
+test.beforeEach(() => {
+  page = shared.page();
+});
 test.afterAll(async () => {
-  await browser?.close();
-  browser = null;
   await rm(dir, { recursive: true, force: true });
-});
-
-test.afterEach(async () => {
-  const path = test.info().outputPath("console.txt");
-  await writeFile(path, consoleLines.join("\n"));
-  await test.info().attach("console", { path, contentType: "text/plain" });
 });
 
 /** A copy of a tar shard whose image entries keep their PNG header (33 bytes) and lose the rest. */
@@ -60,15 +48,6 @@ function corruptImages(tar: Uint8Array): Uint8Array {
     at += 512 + Math.ceil(size / 512) * 512;
   }
   return out;
-}
-
-async function openTab(name: "train" | "checkpoints"): Promise<void> {
-  await page.click(`nav.tabs a[data-page="${name}"]`);
-  await expect(page.locator(`#page-${name}`)).toBeVisible();
-}
-
-async function stepOf(): Promise<number> {
-  return Number(await page.locator("#run-step").getAttribute("data-step"));
 }
 
 test("tips-test trains on picked shard files; corrupt images are skipped and counted", async ({
@@ -96,12 +75,7 @@ test("tips-test trains on picked shard files; corrupt images are skipped and cou
       await route.fulfill({ body: await readFile(join(dir, name)), contentType: "application/x-tar" });
     else await route.fulfill({ status: 404, body: "no such shard" });
   });
-  // The Checkpoints page first, so that its list is live while training.
-  await page.goto(`${baseURL}/#checkpoints`);
-  await expect(page.locator("#storage-use")).toContainText("checkpoint");
-  await openTab("train");
-  await expect(page.locator("#train-gpu-name")).toContainText(/swiftshader/i, { timeout: 60_000 });
-  await expect(page.locator("#train-start")).toBeEnabled();
+  await openTrainPage(page, baseURL!);
   await page.selectOption("#set-preset", "tips-test");
   await page.fill("#set-batch", "4");
   await page.fill("#set-steps", String(STEPS));
@@ -119,20 +93,20 @@ test("tips-test trains on picked shard files; corrupt images are skipped and cou
   await page.click("#train-start");
   await expect(page.locator("#run-status")).toHaveAttribute("data-status", /running|done/);
   await expect
-    .poll(stepOf, { timeout: 120_000, message: "the step counter moves" })
+    .poll(() => stepOf(page), { timeout: 120_000, message: "the step counter moves" })
     .toBeGreaterThanOrEqual(1);
   await expect(page.locator("#metric-total")).toHaveText(/^\d/);
   await expect(page.locator("#metric-web")).toHaveText(/^\d/);
   await expect(page.locator("#run-status")).toHaveAttribute("data-status", "done", { timeout: 120_000 });
-  expect(await stepOf()).toBe(STEPS);
+  expect(await stepOf(page)).toBe(STEPS);
   // A third of the shards' images are corrupt: some of them came by, counted by reason.
   const skipped = page.locator("#count-skipped");
   expect(Number(await skipped.getAttribute("data-count"))).toBeGreaterThan(0);
   await expect(skipped).toContainText("bad image");
-  const row = page.locator('#checkpoint-rows tr[data-name="shards run"]');
-  await openTab("checkpoints");
+  const row = checkpointRow(page, "shards run");
+  await openTab(page, "checkpoints");
   await expect(row).toHaveAttribute("data-step", String(STEPS));
-  await openTab("train");
+  await openTab(page, "train");
 
   // The same shards from URLs (relative to the page, a brace pattern), and one that is missing:
   // it is skipped and counted, and training goes on with the others.
@@ -158,14 +132,14 @@ test("tips-test trains on picked shard files; corrupt images are skipped and cou
   // run on the Train page) says to pick them again, then works.
   await page.reload();
   await expect(page.locator("#train-start")).toBeEnabled({ timeout: 60_000 });
-  await openTab("checkpoints");
+  await openTab(page, "checkpoints");
   await expect(row).toHaveAttribute("data-step", String(STEPS), { timeout: 60_000 });
   await row.locator('button[data-action="resume"]').click();
   await expect(page.locator("#run-error-message")).toContainText("pick the same files again");
   await expect(page.locator("#run-error-message")).toContainText("scenes-train-000002.tar");
   await page.check('input[name="data"][value="files"]');
   await page.setInputFiles("#set-data-files", files);
-  await openTab("checkpoints");
+  await openTab(page, "checkpoints");
   await row.locator('button[data-action="resume"]').click();
   await expect(page.locator("#run-step")).toHaveAttribute("data-resumed-from", String(STEPS));
   await expect(page.locator("#run-status")).toHaveAttribute("data-status", "done");

@@ -1,77 +1,29 @@
 // The app on WebGPU (SwiftShader): a tips-test run updates its curves and metrics, saves to
 // IndexedDB, resumes from the Checkpoints page after a reload; checkpoints export and import as
 // files; the Inference page runs the saved checkpoint on an uploaded image; a corrupt file is
-// refused with the reason; a lost device offers to resume from the last save.
+// refused with the reason; without WebGPU the pages say so. (A lost device: device-lost.spec.ts.)
 // The tests share one page (and so one IndexedDB) and run in order.
 import { createHash } from "node:crypto";
 import { readFile, stat, writeFile } from "node:fs/promises";
-import { type Browser, expect, type Locator, type Page, type TestInfo, test } from "@playwright/test";
+import { expect, type Page, test } from "@playwright/test";
 import sharp from "sharp";
-import { launchChromium, WEBGPU_FLAGS } from "./chromium";
+import { checkpointRow, openTab, openTrainPage, screenshot, sharedPage, stepOf, waitForStep } from "./app";
+import { launchChromium } from "./chromium";
 
 test.describe.configure({ mode: "serial" });
 
-let browser: Browser | null = null;
+const shared = sharedPage();
 let page: Page;
-const consoleLines: string[] = [];
-
-test.beforeAll(async () => {
-  browser = await launchChromium(WEBGPU_FLAGS);
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-  page.on("console", (m) =>
-    consoleLines.push(`${(performance.now() / 1000).toFixed(1)} [${m.type()}] ${m.text()}`),
-  );
-  page.on("pageerror", (e) => consoleLines.push(`[pageerror] ${e.message}`));
+test.beforeEach(() => {
+  page = shared.page();
 });
 
-test.afterAll(async () => {
-  await browser?.close();
-  browser = null;
-});
-
-test.afterEach(async () => {
-  const path = test.info().outputPath("console.txt");
-  await writeFile(path, consoleLines.join("\n"));
-  await test.info().attach("console", { path, contentType: "text/plain" });
-});
-
-async function screenshot(testInfo: TestInfo, name: string): Promise<void> {
-  const path = testInfo.outputPath(`${name}.png`);
-  await page.screenshot({ path, fullPage: true });
-  await testInfo.attach(name, { path, contentType: "image/png" });
-}
-
-/** The step counter's value (steps taken). */
-async function stepOf(): Promise<number> {
-  return Number(await page.locator("#run-step").getAttribute("data-step"));
-}
-
-async function waitForStep(n: number, timeout = 120_000): Promise<void> {
-  await expect.poll(stepOf, { timeout, message: `step counter reaches ${n}` }).toBeGreaterThanOrEqual(n);
-}
-
-function row(name: string): Locator {
-  return page.locator(`#checkpoint-rows tr[data-name="${name}"]`);
-}
+const row = (name: string) => checkpointRow(page, name);
 
 async function sha256(path: string): Promise<string> {
   return createHash("sha256")
     .update(await readFile(path))
     .digest("hex");
-}
-
-async function openTab(name: "train" | "infer" | "checkpoints"): Promise<void> {
-  await page.click(`nav.tabs a[data-page="${name}"]`);
-  await expect(page.locator(`#page-${name}`)).toBeVisible();
-}
-
-/** Loads the app on the Checkpoints page (so that its list is live), then shows the Train page. */
-async function openTrainPage(baseURL: string): Promise<void> {
-  await page.goto(`${baseURL}/#checkpoints`);
-  await expect(page.locator("#storage-use")).toContainText("checkpoint");
-  await openTab("train");
-  await expect(page.locator("#train-gpu-name")).toContainText(/swiftshader/i, { timeout: 60_000 });
-  await expect(page.locator("#train-start")).toBeEnabled();
 }
 
 /** Long enough that a pause lands mid-run (up to 3 steps are recorded ahead of the counter). */
@@ -82,7 +34,7 @@ let exportedFile = "";
 test("a tips-test run updates its curves, saves to IndexedDB and resumes after a reload", async ({
   baseURL,
 }, testInfo) => {
-  await openTrainPage(baseURL!);
+  await openTrainPage(page, baseURL!);
   await expect(page.locator("#checkpoint-empty")).not.toHaveAttribute("hidden");
 
   // A batch whose activations no buffer of this adapter can hold: refused before anything runs.
@@ -108,10 +60,10 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
   await expect(page.locator("#set-batch")).toBeDisabled();
 
   // The metrics change from step to step, and the curves grow.
-  await waitForStep(2);
+  await waitForStep(page, 2);
   const first = await page.locator("#metric-total").textContent();
-  const step = await stepOf();
-  await waitForStep(step + 1);
+  const step = await stepOf(page);
+  await waitForStep(page, step + 1);
   const second = await page.locator("#metric-total").textContent();
   expect(Number(first)).toBeGreaterThan(0);
   expect(second, "the total loss shown changes between steps").not.toBe(first);
@@ -151,31 +103,31 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
   expect(await pixels(".probe-heat >> nth=0"), "the heatmap changes between refreshes").not.toBe(before.heat);
   await expect(page.locator("#probe-retrieval tbody tr")).toHaveCount(4);
   await expect(page.locator("#probe-status")).toContainText("R@1 among 4 captions");
-  await screenshot(testInfo, "train-running");
+  await screenshot(page, testInfo, "train-running");
 
   // Pause (the steps in flight finish), save, and see the entry in the catalogue.
-  await waitForStep(4);
+  await waitForStep(page, 4);
   await page.click("#train-pause");
   await expect(page.locator("#run-status")).toHaveAttribute("data-status", "paused", { timeout: 60_000 });
-  savedStep = await stepOf();
+  savedStep = await stepOf(page);
   expect(savedStep).toBeGreaterThanOrEqual(4);
   expect(savedStep).toBeLessThan(STEPS);
   await page.click("#train-save");
   await expect(row("e2e run")).toHaveAttribute("data-step", String(savedStep), { timeout: 60_000 });
   await expect(page.locator("#run-checkpoint")).toContainText(`at step ${savedStep}`);
   await expect(page.locator("#storage-use")).toContainText("1 checkpoint");
-  await screenshot(testInfo, "train-paused-saved");
-  await openTab("checkpoints");
+  await screenshot(page, testInfo, "train-paused-saved");
+  await openTab(page, "checkpoints");
   await expect(row("e2e run")).toBeVisible();
-  await screenshot(testInfo, "checkpoints");
-  await openTab("train");
+  await screenshot(page, testInfo, "checkpoints");
+  await openTab(page, "train");
   // Still paused: the step counter stays put.
   await page.waitForTimeout(1500);
-  expect(await stepOf()).toBe(savedStep);
+  expect(await stepOf(page)).toBe(savedStep);
 
   // A reload forgets the run; the checkpoint stays, and resuming it on the Checkpoints page
   // continues from its step on the Train page.
-  await openTab("checkpoints");
+  await openTab(page, "checkpoints");
   await page.reload();
   await expect(page.locator("#page-checkpoints")).toBeVisible();
   await expect(row("e2e run")).toHaveAttribute("data-step", String(savedStep));
@@ -187,13 +139,13 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
   // The curves saved with the checkpoint are back before the first new step.
   expect(Number(await page.locator("#chart-loss").getAttribute("data-points"))).toBe(savedStep);
   await expect(page.locator("#run-step")).toHaveText(`step ${savedStep} / ${STEPS}`);
-  await waitForStep(savedStep + 2);
+  await waitForStep(page, savedStep + 2);
   // The first step the resumed run reports is the one after the saved step.
   await expect(page.locator("#run-step")).toHaveAttribute("data-first-reported", String(savedStep + 1));
   expect(Number(await page.locator("#chart-loss").getAttribute("data-points"))).toBeGreaterThanOrEqual(
     savedStep + 2,
   );
-  await screenshot(testInfo, "train-resumed");
+  await screenshot(page, testInfo, "train-resumed");
   await page.click("#train-stop");
   await expect(page.locator("#run-status")).toHaveAttribute("data-status", /stopped|done/, {
     timeout: 60_000,
@@ -203,7 +155,7 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
 test("a checkpoint exports as a .safetensors file and imports back byte for byte", async () => {
   const testInfo = test.info();
   test.skip(savedStep === 0, "needs the checkpoint of the first test");
-  await openTab("checkpoints");
+  await openTab(page, "checkpoints");
   const entries = page.locator("#checkpoint-rows tr");
   const before = await entries.count();
   const size = Number(await row("e2e run").getAttribute("data-size"));
@@ -272,7 +224,7 @@ function shapesPng(): Promise<Buffer> {
 test("the Inference page runs a saved checkpoint on an uploaded image; bad files say what is wrong", async () => {
   const testInfo = test.info();
   test.skip(savedStep === 0, "needs the checkpoint of the first test");
-  await openTab("infer");
+  await openTab(page, "infer");
   await expect(page.locator("#infer-gpu")).toContainText(/swiftshader/i, { timeout: 120_000 });
   await page.selectOption("#infer-checkpoint", { label: `e2e run — tips-test, step ${savedStep}` });
   await page.click("#infer-load-checkpoint");
@@ -311,7 +263,7 @@ test("the Inference page runs a saved checkpoint on an uploaded image; bad files
   ).toBe(16);
   await expect(page.locator("#infer-caption-rows tr")).toHaveCount(3);
   await expect(page.locator("#infer-caption-rows td.top")).toHaveCount(2);
-  await screenshot(testInfo, "infer");
+  await screenshot(page, testInfo, "infer");
 
   // A higher resolution: more patches, a new PCA map.
   const pca16 = await pixels("#infer-pca");
@@ -373,12 +325,12 @@ test("the Inference page runs a saved checkpoint on an uploaded image; bad files
   await page.click("#infer-load-official");
   await expect(page.locator("#infer-model")).toHaveAttribute("data-name", "vision.npz + text.npz");
   await expect(encoderError).toBeHidden();
-  await screenshot(testInfo, "infer-errors");
+  await screenshot(page, testInfo, "infer-errors");
 });
 
 test("importing a corrupt or truncated file shows what is wrong and saves nothing", async () => {
   const testInfo = test.info();
-  await openTab("checkpoints");
+  await openTab(page, "checkpoints");
   const entries = page.locator("#checkpoint-rows tr");
   const before = await entries.count();
   const error = page.locator("#import-error");
@@ -392,7 +344,7 @@ test("importing a corrupt or truncated file shows what is wrong and saves nothin
   await expect(error).toContainText("garbage.safetensors");
   await expect(error).toContainText("not a valid safetensors file");
   await expect(error).toContainText("Nothing was saved");
-  await screenshot(testInfo, "checkpoints-import-error");
+  await screenshot(page, testInfo, "checkpoints-import-error");
 
   // A real checkpoint cut short.
   if (exportedFile) {
@@ -417,42 +369,6 @@ test("importing a corrupt or truncated file shows what is wrong and saves nothin
   await expect(error).toContainText("other.safetensors");
   await expect(error).toContainText("not a TIPS training checkpoint");
   await expect(entries).toHaveCount(before);
-});
-
-test("a lost GPU device offers to resume from the last checkpoint", async ({ baseURL }, testInfo) => {
-  await openTrainPage(baseURL!);
-  await page.selectOption("#set-preset", "tips-test");
-  await page.fill("#set-batch", "4");
-  await page.fill("#set-steps", "40");
-  await page.fill("#set-name", "autosaved run");
-  await page.fill("#set-save-every", "2");
-  await page.click("#train-start");
-  await expect(row("autosaved run")).toHaveCount(1, { timeout: 120_000 });
-  const saved = Number(await row("autosaved run").getAttribute("data-step"));
-  expect(saved).toBeGreaterThanOrEqual(2);
-
-  const worker = page.workers().find((w) => w.url().includes("trainer.worker"));
-  expect(worker, "the trainer worker is running").toBeTruthy();
-  await worker!.evaluate(() =>
-    (self as unknown as { tipsTestHooks: { loseDevice(): void } }).tipsTestHooks.loseDevice(),
-  );
-  const error = page.locator("#run-error");
-  await expect(error).toBeVisible({ timeout: 60_000 });
-  await expect(page.locator("#run-error-title")).toHaveText("The GPU device was lost");
-  await expect(page.locator("#run-status")).toHaveAttribute("data-status", "failed");
-  const resume = page.locator("#run-error-resume");
-  await expect(resume).toBeVisible();
-  await expect(resume).toContainText("autosaved run");
-  await screenshot(testInfo, "train-device-lost");
-
-  // The checkpoint it offers may be newer than the one seen above: autosaves went on.
-  const from = Number(await row("autosaved run").getAttribute("data-step"));
-  await resume.click();
-  await expect(error).toBeHidden();
-  await expect(page.locator("#run-step")).toHaveAttribute("data-resumed-from", String(from));
-  await waitForStep(from + 1);
-  await page.click("#train-stop");
-  await expect(page.locator("#run-status")).toHaveAttribute("data-status", "stopped", { timeout: 60_000 });
 });
 
 test("without WebGPU the Train and Inference pages say so; checkpoints are still listed", async ({
