@@ -2,6 +2,10 @@
 // on SwiftShader (a CPU Vulkan driver), so that they need no GPU and no browser download.
 import { defineConfig } from "@playwright/test";
 
+// The two longest files (minutes each on a CPU), started first so that the shorter ones fill in
+// beside them: tests are handed to workers project by project, then file by file.
+const LONG = /(selfcheck|train)\.spec\.ts$/;
+
 // Its own port and always its own server: a dev server already running (perhaps from another
 // checkout) must never be tested by mistake. TIPS_TEST_PORT lets two checkouts test side by side.
 const TEST_PORT = Number(process.env.TIPS_TEST_PORT ?? 5199);
@@ -14,6 +18,10 @@ export default defineConfig({
   // the suite took 7.2 min with two workers, about 10.7 min with one). Tests within a file run
   // in order on one page.
   workers: 2,
+  projects: [
+    { name: "long", testMatch: LONG },
+    { name: "short", testIgnore: LONG },
+  ],
   fullyParallel: false,
   forbidOnly: !!process.env.CI,
   retries: 0,

@@ -4,30 +4,21 @@
 // counted as skipped. A second run reads the shards from URLs, one of which fails (counted), a
 // third trains on the built-in openmoji.
 // Resuming the saved run needs the same files picked again, and says so.
-import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { expect, type Page, test } from "@playwright/test";
-import { checkpointRow, openTab, openTrainPage, sharedPage, stepOf } from "./app";
+import { checkpointRow, openTab, openTrainPage, sharedPage, stepOf, writeSceneShards } from "./app";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const STEPS = 2;
 /** Where the test serves the shards over http (any other name there answers 404). */
 const PLACE = "__e2e_data__";
 
-let dir = "";
-const shared = sharedPage();
+const shared = sharedPage("e2e-data-");
 let page: Page;
-test.beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "e2e-data-"));
-});
+let dir = "";
 test.beforeEach(() => {
   page = shared.page();
-});
-test.afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+  dir = shared.dir();
 });
 
 /** A copy of a tar shard whose image entries keep their PNG header (33 bytes) and lose the rest. */
@@ -53,18 +44,7 @@ function corruptImages(tar: Uint8Array): Uint8Array {
 test("tips-test trains on picked shard files; corrupt images are skipped and counted", async ({
   baseURL,
 }) => {
-  const out = execFileSync(
-    process.execPath,
-    ["bin/tips.mjs", "shards", "--from", "scenes", "--count", "12", "--size", "40"].concat([
-      "--samples-per-shard",
-      "6",
-      "--out",
-      dir,
-    ]),
-    { cwd: ROOT, encoding: "utf8" },
-  );
-  expect(out.trim()).toBe(join(dir, "scenes-train-{000000..000001}.tar"));
-  const good = [join(dir, "scenes-train-000000.tar"), join(dir, "scenes-train-000001.tar")];
+  const good = writeSceneShards(dir);
   const bad = join(dir, "scenes-train-000002.tar");
   await writeFile(bad, corruptImages(new Uint8Array(await readFile(good[0]))));
   const files = [...good, bad];

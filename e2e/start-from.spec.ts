@@ -3,31 +3,22 @@
 // starts from its model on the Train page with CLIP, SPARC and RILS on and DINO and MIM off,
 // and the curves it downloads as CSV show both new terms falling. RILS needs that start: a new
 // model's sentence embeddings are alike, so its patch-to-sentence targets are uniform.
-import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { expect, type Page, test } from "@playwright/test";
-import { checkpointRow, openTab, openTrainPage, screenshot, sharedPage } from "./app";
+import { checkpointRow, openTab, openTrainPage, ROOT, screenshot, sharedPage, writeSceneShards } from "./app";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 const FIXTURE = join(ROOT, "test/fixtures/trained/tips-test-80.safetensors");
 const STEPS = 24;
 /** Steps averaged at each end of the run. */
 const ENDS = 6;
 
-let dir = "";
-const shared = sharedPage();
+const shared = sharedPage("e2e-start-from-");
 let page: Page;
-test.beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "e2e-start-from-"));
-});
+let dir = "";
 test.beforeEach(() => {
   page = shared.page();
-});
-test.afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+  dir = shared.dir();
 });
 
 /** The CSV's columns by header name, as numbers (an empty cell: null). */
@@ -46,17 +37,7 @@ const mean = (xs: (number | null)[]) => xs.reduce<number>((a, x) => a + (x ?? Nu
 test("SPARC and RILS fall in a run started from a trained checkpoint's model", async ({
   baseURL,
 }, testInfo) => {
-  execFileSync(
-    process.execPath,
-    ["bin/tips.mjs", "shards", "--from", "scenes", "--count", "12", "--size", "40"].concat([
-      "--samples-per-shard",
-      "6",
-      "--out",
-      dir,
-    ]),
-    { cwd: ROOT, encoding: "utf8" },
-  );
-  const shards = [join(dir, "scenes-train-000000.tar"), join(dir, "scenes-train-000001.tar")];
+  const shards = writeSceneShards(dir);
 
   await openTrainPage(page, baseURL!);
   await openTab(page, "checkpoints");
