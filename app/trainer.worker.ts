@@ -14,12 +14,12 @@ import { describeSkips } from "../src/data/skips";
 import { Vocabulary } from "../src/data/vocab";
 import { DeviceLostError, MissingFeatureError } from "../src/gpu/errors";
 import { Gpu } from "../src/gpu/gpu";
+import { SafetensorsError } from "../src/tensor/safetensors";
 import { preset, type TipsConfig } from "../src/tips/config";
 import type { LossWeights } from "../src/tips/loss";
 import { CheckpointCatalogue, type CheckpointEntry, type MetricHistory } from "../src/train/catalogue";
 import {
   CheckpointError,
-  readCheckpoint,
   restoreTrainer,
   saveCheckpoint,
   startFromCheckpoint,
@@ -457,12 +457,13 @@ async function startedFrom(
   const { entry, bytes } = await catalogue.get(settings.startFrom!);
   let started: ReturnType<typeof startFromCheckpoint<Vocabulary>>;
   try {
-    const tooBig = checkTrainingFits(readCheckpoint(bytes).info.config, settings.batch, 1, g.info.limits);
-    if (tooBig) throw new MissingFeatureError(tooBig);
+    // The Trainer checks that the run fits the adapter (MissingFeatureError) before the data opens.
     started = startFromCheckpoint(g, bytes, (json) => Vocabulary.fromJSON(json), overrides);
   } catch (err) {
-    if (err instanceof MissingFeatureError) throw err;
-    throw new CheckpointError(`cannot start from “${entry.name}”: ${(err as Error).message}`);
+    // A file that is not a usable checkpoint is named; anything else (a lost device, a run too
+    // big for the adapter) is reported as itself.
+    if (!(err instanceof CheckpointError || err instanceof SafetensorsError)) throw err;
+    throw new CheckpointError(`cannot start from “${entry.name}”: ${err.message}`);
   }
   const { trainer, tokenizer } = started;
   try {
