@@ -1,5 +1,6 @@
 // Small DOM helpers shared by the pages (no framework).
 import type { DeviceInfo } from "../src/gpu/device";
+import type { CheckpointEntry } from "../src/train/catalogue";
 
 export function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -16,6 +17,15 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   if (text) e.textContent = text;
   if (className) e.className = className;
   return e;
+}
+
+/** A catalogued checkpoint as an <option> ("name — preset, step N"; value: its id). */
+export function checkpointOption(e: CheckpointEntry): HTMLOptionElement {
+  const o = el("option", `${e.name} — ${e.preset}, step ${e.step}`);
+  o.value = e.id;
+  o.dataset.name = e.name;
+  o.dataset.preset = e.preset;
+  return o;
 }
 
 export function addFact(list: HTMLElement, term: string, value: string): void {

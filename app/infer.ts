@@ -6,7 +6,7 @@
 import * as Comlink from "comlink";
 import { evalTableRows } from "../src/eval/report";
 import { CheckpointCatalogue } from "../src/train/catalogue";
-import { byId, deviceName, el, errorMessage } from "./dom";
+import { byId, checkpointOption, deviceName, el, errorMessage } from "./dom";
 import type { InferApi } from "./infer.worker";
 import type { EncoderInfo, ImageReport } from "./infer-api";
 import {
@@ -87,14 +87,7 @@ export class InferPage {
     const keep = select.value;
     try {
       const entries = await this.catalogue.list();
-      select.replaceChildren(
-        ...entries.map((e) => {
-          const o = el("option", `${e.name} — ${e.preset}, step ${e.step}`);
-          o.value = e.id;
-          o.dataset.name = e.name;
-          return o;
-        }),
-      );
+      select.replaceChildren(...entries.map(checkpointOption));
       if (entries.some((e) => e.id === keep)) select.value = keep;
       select.disabled = entries.length === 0;
       byId("infer-no-checkpoints").hidden = entries.length > 0;

@@ -11,6 +11,7 @@ import { startDataWorker } from "./data-link";
 import { DatasetForm } from "./dataset-form";
 import {
   byId,
+  checkpointOption,
   deviceName,
   downloadBlob,
   el,
@@ -172,15 +173,7 @@ export class TrainPage {
     const entries = await this.catalogue.list().catch(() => []);
     const fresh = el("option", "new model (random weights)");
     fresh.value = "";
-    select.replaceChildren(
-      fresh,
-      ...entries.map((e) => {
-        const o = el("option", `${e.name} — ${e.preset}, step ${e.step}`);
-        o.value = e.id;
-        o.dataset.preset = e.preset;
-        return o;
-      }),
-    );
+    select.replaceChildren(fresh, ...entries.map(checkpointOption));
     select.value = entries.some((e) => e.id === keep) ? keep : "";
     this.startPointChanged();
   }
@@ -398,14 +391,11 @@ export class TrainPage {
     try {
       const history = await this.worker.curves();
       if (!history) throw new Error("there is no run: start one or resume a checkpoint first");
-      const name = exportFileName({
+      const run = {
         name: byId<HTMLInputElement>("set-name").value,
         step: Number(byId("run-step").dataset.step),
-      });
-      downloadBlob(
-        new Blob([historyCsv(history)], { type: "text/csv" }),
-        name.replace(/\.safetensors$/, "-curves.csv"),
-      );
+      };
+      downloadBlob(new Blob([historyCsv(history)], { type: "text/csv" }), exportFileName(run, "-curves.csv"));
     } catch (err) {
       this.showRunError("Could not download the curves", errorMessage(err));
     }

@@ -212,11 +212,17 @@ export class CheckpointCatalogue {
   }
 }
 
-/** A file name for an entry's download: its name, made safe, with the .safetensors extension. */
-export function exportFileName(entry: Pick<CheckpointEntry, "name" | "step">): string {
+/**
+ * A file name for an entry's download: its name, made safe, then `ending` (the .safetensors
+ * extension, or e.g. "-curves.csv" for another file of the same run).
+ */
+export function exportFileName(
+  entry: Pick<CheckpointEntry, "name" | "step">,
+  ending = ".safetensors",
+): string {
   const base = entry.name
     .replace(/\.safetensors$/i, "")
     .replace(/[^\p{L}\p{N}._-]+/gu, "-")
     .replace(/^-+|-+$/g, "");
-  return `${base || `checkpoint-step-${entry.step}`}.safetensors`;
+  return `${base || `checkpoint-step-${entry.step}`}${ending}`;
 }

@@ -194,5 +194,6 @@ describe("CheckpointCatalogue", () => {
     expect(exportFileName({ name: "e2e run", step: 3 })).toBe("e2e-run.safetensors");
     expect(exportFileName({ name: "a/b: c.safetensors", step: 3 })).toBe("a-b-c.safetensors");
     expect(exportFileName({ name: "///", step: 7 })).toBe("checkpoint-step-7.safetensors");
+    expect(exportFileName({ name: "e2e run", step: 3 }, "-curves.csv")).toBe("e2e-run-curves.csv");
   });
 });
