@@ -48,6 +48,8 @@ class SelfAttention(nn.Module):
 class VitBlock(nn.Module):
     def __init__(self, v):
         super().__init__()
+        if v["ffn"] != "mlp":
+            raise ValueError(f'the reference has only the GELU MLP block, not {v["ffn"]}')
         d = v["width"]
         self.norm1 = nn.LayerNorm(d, eps=v["eps"])
         self.attn = SelfAttention(d, v["heads"])
@@ -186,7 +188,8 @@ def clip_loss(image, text, log_scale):
     return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
 
 
-def tips_loss(student, teacher, batch, c, tau_t=0.04, tau_t_patch=0.07):
+def tips_loss(student, teacher, batch, c, tau_t=0.04, tau_t_patch=0.07, terms=None):
+    """The sum of the four terms; `terms`, when given, receives each of them."""
     b = batch["global"].shape[0]
     k = c["head"]["prototypes"]
     cls1, cls2, patches = student.vision(batch["global"], batch["masks"])
@@ -199,6 +202,8 @@ def tips_loss(student, teacher, batch, c, tau_t=0.04, tau_t_patch=0.07):
     local_cls1, _, _ = student.vision(batch["local"])
     dino = distill(student.dino_head(local_cls1), t_dino).mean()
     mim = (distill(student.ibot_head(patches).reshape(-1, k), t_ibot) * batch["mim_weights"]).sum()
+    if terms is not None:
+        terms.update(web=web, syn=syn, dino=dino, mim=mim)
     return web + syn + dino + mim
 
 
@@ -213,7 +218,7 @@ def make_batch(c, b, device, generator):
     def text():
         lengths = torch.randint(1, t["maxLength"] + 1, (b,), generator=generator)
         key_mask = torch.arange(t["maxLength"])[None] < lengths[:, None]
-        ids = torch.randint(0, t["vocabSize"], (b, t["maxLength"]), generator=generator) * key_mask
+        ids = torch.randint(1, t["vocabSize"], (b, t["maxLength"]), generator=generator) * key_mask
         return ids.to(device), key_mask.to(device)
 
     return {
@@ -234,7 +239,7 @@ def teacher_params(student):
 def step_ms(entry, device, steps, repeats=3):
     """Median milliseconds per training step of one configuration (after one warm-up step), and
     the peak of memory PyTorch allocated on the GPU for it (MiB; None on the CPU)."""
-    c, b = entry["config"], entry["batch"]
+    c, b, accumulate = entry["config"], entry["batch"], entry.get("accumulate", 1)
     if device == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
@@ -249,11 +254,17 @@ def step_ms(entry, device, steps, repeats=3):
         [{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-4
     )
     pairs = list(zip(teacher_params(teacher), teacher_params(student)))
-    batches = [make_batch(c, b, device, torch.Generator().manual_seed(i)) for i in range(2)]
+    # Two steps' worth of inputs, each step as `accumulate` micro-batches (as our Trainer splits it).
+    micro = b // accumulate
+    batches = [
+        [make_batch(c, micro, device, torch.Generator().manual_seed(i * accumulate + a)) for a in range(accumulate)]
+        for i in range(2)
+    ]
 
-    def step(batch):
+    def step(micro_batches):
         optimizer.zero_grad(set_to_none=True)
-        tips_loss(student, teacher, batch, c).backward()
+        for batch in micro_batches:
+            (tips_loss(student, teacher, batch, c) / accumulate).backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 3.0)
         optimizer.step()
         with torch.no_grad():
