@@ -5,13 +5,14 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import sharp from "sharp";
 import { NODE_DATA } from "../src/cli/data";
 import { BatchPrefetcher } from "../src/data/batches";
 import { type DataSpec, openExampleSource } from "../src/data/datasets";
+import { loadSharp } from "../src/data/decode-node";
 import { renderScene } from "../src/data/scenes";
 import { folderSink } from "../src/data/sink-node";
 import { type SampleToWrite, writeShards } from "../src/data/write";
+import type { Row } from "./table";
 
 export interface DataRow {
   name: string;
@@ -51,6 +52,7 @@ async function* sceneSamples(
   size: number,
   type: "png" | "jpeg",
 ): AsyncGenerator<SampleToWrite> {
+  const sharp = await loadSharp(); // on first use, so the GPU groups run from a bundle without it
   for (let i = 0; i < count; i++) {
     const s = renderScene(i, { size, split: "train" });
     const raw = sharp(s.image, { raw: { width: s.size, height: s.size, channels: 4 } });
@@ -91,23 +93,63 @@ export async function benchData(small: boolean): Promise<DataRow[]> {
   return rows;
 }
 
-export function formatDataTable(rows: DataRow[]): string {
-  const header = ["case", "samples", "seconds", "samples/s", "ms/sample"];
+/** What a training step consumes: images/s of a `step` row measured on a GPU (its bench --json). */
+export interface Consumer {
+  name: string;
+  device: string;
+  imagesPerSecond: number;
+}
+
+/** The `step` rows of a `npm run bench -- --json FILE` result, as consumers of data. */
+export function consumersOf(result: {
+  device: { description?: string; vendor?: string } | null;
+  rows: Row[];
+}): Consumer[] {
+  if (!Array.isArray(result?.rows)) throw new Error("not a result of npm run bench -- --json FILE");
+  const device = result.device?.description || result.device?.vendor || "an unnamed GPU";
+  const steps = result.rows.filter((r) => r.group === "step" && r.images);
+  if (!steps.length) throw new Error("it has no training-step rows: run the step group on the GPU");
+  return steps.map((r) => ({ name: r.name, device, imagesPerSecond: ((r.images ?? 0) * 1000) / r.ms }));
+}
+
+export function formatDataTable(rows: DataRow[], consumers: Consumer[] = []): string {
+  const header = [
+    "case",
+    "samples",
+    "seconds",
+    "samples/s",
+    "ms/sample",
+    ...consumers.map((_, i) => `/ step ${i + 1}`),
+  ];
   const lines = rows.map((r) => [
     r.name,
     String(r.samples),
     r.seconds.toFixed(2),
     (r.samples / r.seconds).toFixed(1),
     ((1000 * r.seconds) / r.samples).toFixed(2),
+    ...consumers.map((c) => `${(r.samples / r.seconds / c.imagesPerSecond).toFixed(2)}x`),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) =>
     `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
+  const notes = consumers.length
+    ? [
+        "",
+        ...consumers.map(
+          (c, i) =>
+            `step ${i + 1}: ${c.name} on ${c.device} consumes ${c.imagesPerSecond.toFixed(1)} images/s.`,
+        ),
+        "At 1x or above this data row keeps up with that step in one process; below, the step waits for data.",
+      ]
+    : [
+        "\nThe GPU side (images/s a training step consumes) is measured on a GPU: pass its bench --json",
+        "result with --steps-from FILE to see whether this data side keeps up.",
+      ];
   return [
     `\n### data (Node, one process, ${cpus().length} CPU cores: ${cpus()[0]?.model ?? "unknown CPU"}; batches of ${BATCH})\n`,
     fmt(header),
     `| ${widths.map((w, i) => (i === 0 ? "-".repeat(w) : `${"-".repeat(w - 1)}:`)).join(" | ")} |`,
     ...lines.map(fmt),
-    "\nThe GPU side (images/s a tips-micro training step consumes) is measured on a GPU only; compare the two there.",
+    ...notes,
   ].join("\n");
 }

@@ -3,15 +3,17 @@
 // name; it needs no GPU) times the data pipeline on the CPU instead. With --reference (the
 // JSON that bench/reference/bench.py writes on the same GPU) each row shows PyTorch's figure and
 // the ratio. --small runs tiny shapes (for SwiftShader and the test suite); its figures mean
-// nothing. Shapes come from bench/shapes.json, which the PyTorch script reads too.
+// nothing. Shapes come from bench/shapes.json, which the PyTorch script reads too. `data
+// --steps-from FILE` (our --json result from a GPU) sets the data rates beside the images/s its
+// training steps consume.
 import { readFileSync, writeFileSync } from "node:fs";
 import { dawnGpu, FAST_DAWN_FLAGS } from "../src/gpu/dawn";
 import { Gpu } from "../src/gpu/gpu";
 import { type AttentionShape, benchAttention } from "./attention";
-import { benchData, type DataRow, formatDataTable } from "./data";
+import { benchData, type Consumer, consumersOf, type DataRow, formatDataTable } from "./data";
 import { benchMatmul, type MatmulShape } from "./matmul";
 import shapes from "./shapes.json";
-import { benchStep, type StepShape, stepConfig } from "./step";
+import { benchStep, type Failure, type StepShape, stepConfig } from "./step";
 import { formatTables, type Reference, type Row } from "./table";
 
 /** Run when no group is named. */
@@ -19,25 +21,41 @@ const GPU_GROUPS = ["matmul", "attention", "step"] as const;
 const GROUPS = [...GPU_GROUPS, "data"] as const;
 type Group = (typeof GROUPS)[number];
 
+/** Stops with a sentence on what is wrong (no stack: these are the caller's mistakes). */
+function fail(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
+function readJson(file: string, option: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    fail(`cannot read ${option} ${file}: ${(err as Error).message}`);
+  }
+}
+
 function parse(argv: string[]) {
   const groups: Group[] = [];
   let small = false;
   let json: string | null = null;
   let reference: string | null = null;
   let stepConfigs: string | null = null;
+  let stepsFrom: string | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--small") small = true;
     else if (a === "--json") json = argv[++i] ?? null;
     else if (a === "--reference") reference = argv[++i] ?? null;
     else if (a === "--write-step-configs") stepConfigs = argv[++i] ?? null;
+    else if (a === "--steps-from") stepsFrom = argv[++i] ?? null;
     else if ((GROUPS as readonly string[]).includes(a)) groups.push(a as Group);
     else
-      throw new Error(
-        `bench: unknown argument "${a}"; groups: ${GROUPS.join(", ")}; options: --small --json FILE --reference FILE --write-step-configs FILE`,
+      fail(
+        `unknown argument "${a}"; groups: ${GROUPS.join(", ")}; options: --small --json FILE --reference FILE --write-step-configs FILE --steps-from FILE`,
       );
   }
-  return { groups: groups.length ? groups : [...GPU_GROUPS], small, json, reference, stepConfigs };
+  return { groups: groups.length ? groups : [...GPU_GROUPS], small, json, reference, stepConfigs, stepsFrom };
 }
 
 const o = parse(process.argv.slice(2));
@@ -48,10 +66,24 @@ if (o.stepConfigs) {
   console.log(`wrote ${o.stepConfigs}`);
   process.exit(0);
 }
-const reference: Reference | null = o.reference ? JSON.parse(readFileSync(o.reference, "utf8")) : null;
+const reference = o.reference ? (readJson(o.reference, "--reference") as Reference) : null;
+let consumers: Consumer[] = [];
+if (o.stepsFrom) {
+  try {
+    consumers = consumersOf(readJson(o.stepsFrom, "--steps-from") as Parameters<typeof consumersOf>[0]);
+  } catch (err) {
+    fail(`--steps-from ${o.stepsFrom}: ${(err as Error).message}`);
+  }
+}
 const note = o.small ? ", small shapes: figures mean nothing" : "";
 const rows: Row[] = [];
+const failures: Failure[] = [];
 let device: Gpu["info"] | null = null;
+let data: DataRow[] = [];
+// Written after each group, so that a run cut short (a time limit, a lost device) keeps what it measured.
+const save = () => {
+  if (o.json) writeFileSync(o.json, JSON.stringify({ device, rows, failures, data }, null, 2));
+};
 if (o.groups.some((g) => g !== "data")) {
   const gpu = await Gpu.create({ gpu: await dawnGpu(FAST_DAWN_FLAGS) });
   device = gpu.info;
@@ -59,19 +91,25 @@ if (o.groups.some((g) => g !== "data")) {
     `# benchmarks ${new Date().toISOString().slice(0, 10)} on ${gpu.info.description || gpu.info.vendor} (${gpu.info.features.join(", ") || "no optional features"})${note}`,
   );
   for (const g of o.groups) {
-    if (g === "matmul") rows.push(...(await benchMatmul(gpu, shapes.matmul[size] as MatmulShape[], o.small)));
+    let group: Row[] = [];
+    if (g === "matmul") group = await benchMatmul(gpu, shapes.matmul[size] as MatmulShape[], o.small);
     if (g === "attention")
-      rows.push(...(await benchAttention(gpu, shapes.attention[size] as AttentionShape[], o.small)));
-    if (g === "step") rows.push(...(await benchStep(gpu, shapes.step[size] as StepShape[], o.small)));
+      group = await benchAttention(gpu, shapes.attention[size] as AttentionShape[], o.small);
+    if (g === "step") group = await benchStep(gpu, shapes.step[size] as StepShape[], o.small, failures);
+    rows.push(...group);
+    if (group.length) console.log(formatTables(group, reference));
+    save();
   }
-  console.log(formatTables(rows, reference));
 }
-let data: DataRow[] = [];
 if (o.groups.includes("data")) {
   console.log(
     `# data benchmark ${new Date().toISOString().slice(0, 10)}${o.small ? ", small: figures mean nothing" : ""}`,
   );
   data = await benchData(o.small);
-  console.log(formatDataTable(data));
+  console.log(formatDataTable(data, consumers));
+  save();
 }
-if (o.json) writeFileSync(o.json, JSON.stringify({ device, rows, data }, null, 2));
+if (failures.length) {
+  console.error(`${failures.length} row(s) did not run: ${failures.map((f) => f.name).join("; ")}`);
+  process.exitCode = 1;
+}

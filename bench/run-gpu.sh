@@ -1,40 +1,64 @@
 #!/usr/bin/env bash
 # Everything owed to the GPU machine (shared/device/README.md), in one command per part:
 #   bench    the PyTorch reference, then our benchmarks with it merged in (extra args: groups)
-#   train    tips-micro on scenes for $TRAIN_STEPS steps (default 3000): per-step log with
-#            images/s, then `tips eval` of the result
+#   train    tips-micro on scenes for $TRAIN_STEPS steps (default 3000) or $TRAIN_SECONDS seconds
+#            (default 420), whichever ends first (it then saves, as on Ctrl-C): a per-step log
+#            with images/s, then `tips eval` of the result
 #   ablate   `tips ablate` on tips-micro: $ABLATE_STEPS steps (default 1000), seeds $SEEDS
-#            (default 0), rows $ROWS (default all)
+#            (default 0), rows $ROWS (default all), stopped after $ABLATE_SECONDS (default 540);
+#            each finished row's result (<row>-seed<n>.json) comes back, so the rows can be split
+#            over several commands and the table assembled here (docs/performance.md)
+# Every command has 600 s on the device; results go to $OUT (the device tool brings them back).
 # Prepare here first (the bundles load dawn.node from $DAWN_NODE_PATH, set by .device/env.sh):
 #   npm ci && bash ../shared/device/pack.sh
 #   node scripts/build-node.mjs bench/main.ts dist/bench/bench.mjs
 #   node scripts/build-node.mjs src/cli/main.ts dist/bench/tips.mjs
 # then run with carry [".device", "dist/bench"]:  bash bench/run-gpu.sh bench | train | ablate
-# Results go to $OUT (the device tool brings them back).
+# REHEARSE=1 runs the same steps here without a GPU (SwiftShader, PyTorch on the CPU, tiny sizes;
+# after npm ci and the two builds, no .device needed), to find a broken step before the GPU time
+# is spent: its figures mean nothing.
 set -euo pipefail
 part="${1:-bench}"
 shift || true
 out="${OUT:-/tmp}"
-source .device/env.sh
+started=$SECONDS
+if [[ -n "${REHEARSE:-}" ]]; then
+  icd=$(node -e 'import("@sparticuz/chromium").then(async (c) => console.log(await c.default.executablePath()))')
+  export DAWN_NODE_PATH=$PWD/node_modules/webgpu/dist/linux-x64/dawn.node
+  export VK_ICD_FILENAMES=$(dirname "$icd")/vk_swiftshader_icd.json LD_LIBRARY_PATH=$(dirname "$icd")
+  small=(--small) reference_device=cpu preset=tips-test batch=4 train_steps="${TRAIN_STEPS:-3}"
+  ablate_steps="${ABLATE_STEPS:-2}" rows="${ROWS:-A}" eval_size=(--train 16 --test 8)
+else
+  source .device/env.sh
+  small=() reference_device=cuda preset=tips-micro batch=64 train_steps="${TRAIN_STEPS:-3000}"
+  ablate_steps="${ABLATE_STEPS:-1000}" rows="${ROWS:-}" eval_size=(--train 256 --test 128)
+fi
 case "$part" in
   bench)
-    node dist/bench/bench.mjs --write-step-configs /tmp/step-configs.json
-    python3 bench/reference/bench.py --out /tmp/bench-reference.json --step-configs /tmp/step-configs.json
-    node dist/bench/bench.mjs "$@" --reference /tmp/bench-reference.json --json "$out/bench.json"
+    node dist/bench/bench.mjs "${small[@]}" --write-step-configs /tmp/step-configs.json
+    python3 bench/reference/bench.py "${small[@]}" --device "$reference_device" --out "$out/bench-reference.json" \
+      --step-configs /tmp/step-configs.json
+    node dist/bench/bench.mjs "${small[@]}" "$@" --reference "$out/bench-reference.json" --json "$out/bench.json"
     ;;
   train)
-    node dist/bench/tips.mjs train --preset tips-micro --steps "${TRAIN_STEPS:-3000}" --batch 64 \
-      --save-every 100000 --log "$out/train-micro.jsonl" --out /tmp/tips-micro.safetensors
-    node dist/bench/tips.mjs eval --checkpoint /tmp/tips-micro.safetensors --train 256 --test 128 \
-      --json "$out/eval-micro.json"
+    # timeout's SIGINT is tips train's Ctrl-C: it finishes the steps in flight and saves.
+    status=0
+    timeout -s INT "${TRAIN_SECONDS:-420}" node dist/bench/tips.mjs train --preset "$preset" --steps "$train_steps" \
+      --batch "$batch" --save-every 100000 --log "$out/train-$preset.jsonl" --out /tmp/tips-train.safetensors || status=$?
+    [[ $status == 0 || $status == 124 ]] || exit "$status"
+    node dist/bench/tips.mjs eval --checkpoint /tmp/tips-train.safetensors "${eval_size[@]}" --json "$out/eval-$preset.json"
     ;;
   ablate)
-    node dist/bench/tips.mjs ablate --preset tips-micro --steps "${ABLATE_STEPS:-1000}" --batch 64 \
-      --seeds "${SEEDS:-0}" ${ROWS:+--rows "$ROWS"} --out-dir /tmp/ablation
-    cp /tmp/ablation/table.md "$out/ablation.md"
+    status=0
+    timeout "${ABLATE_SECONDS:-540}" node dist/bench/tips.mjs ablate --preset "$preset" --steps "$ablate_steps" \
+      --batch "$batch" --seeds "${SEEDS:-0}" ${rows:+--rows "$rows"} "${eval_size[@]}" --out-dir /tmp/ablation || status=$?
+    cp /tmp/ablation/*.json "$out/" 2>/dev/null || true
+    cp /tmp/ablation/table.md "$out/ablation.md" 2>/dev/null || true
+    [[ $status == 0 || $status == 124 ]] || exit "$status"
     ;;
   *)
     echo "usage: bash bench/run-gpu.sh bench [groups...] | train | ablate" >&2
     exit 2
     ;;
 esac
+echo "run-gpu.sh $part: $((SECONDS - started)) s"

@@ -20,11 +20,17 @@ export interface StepShape {
   imageSize?: number;
   localSize?: number;
   localCrops?: number;
+  /**
+   * Micro-batches per step (default 1), where a micro-batch of `batch` would need a buffer beyond
+   * the adapter's binding limit (checkTrainingFits); the PyTorch reference splits its step alike.
+   */
+  accumulate?: number;
 }
 
 export interface StepConfig {
   name: string;
   batch: number;
+  accumulate: number;
   config: TipsConfig;
 }
 
@@ -33,21 +39,49 @@ export function stepConfig(s: StepShape): StepConfig {
   if (s.imageSize) config.vision.imageSize = s.imageSize;
   if (s.localSize) config.views.localSize = s.localSize;
   if (s.localCrops) config.views.localCrops = s.localCrops;
-  return { name: `${s.name} batch ${s.batch}`, batch: s.batch, config };
+  const accumulate = s.accumulate ?? 1;
+  const split = accumulate > 1 ? ` (${accumulate} micro-batches of ${s.batch / accumulate})` : "";
+  return { name: `${s.name} batch ${s.batch}${split}`, batch: s.batch, accumulate, config };
 }
 
-export async function benchStep(gpu: Gpu, shapes: StepShape[], small: boolean): Promise<Row[]> {
+/** A row that could not run (a buffer beyond the adapter's limits, say), with the reason. */
+export interface Failure {
+  group: string;
+  name: string;
+  error: string;
+}
+
+/** Times each shape; one that fails is reported in `failures` and the others still run. */
+export async function benchStep(
+  gpu: Gpu,
+  shapes: StepShape[],
+  small: boolean,
+  failures: Failure[],
+): Promise<Row[]> {
   const rows: Row[] = [];
   for (const shape of shapes) {
-    const { name, batch, config } = stepConfig(shape);
-    gpu.pool.trim();
-    gpu.pool.resetPeak();
-    const captions = Array.from(
-      { length: 200 },
-      (_, i) => describeScene(i, { split: "train" }).syntheticCaption,
-    );
-    const vocab = Vocabulary.build(captions, config.text.vocabSize);
-    const trainer = new Trainer(gpu, trainerOptions(config, { batch, steps: 1000 }), vocab);
+    const { name } = stepConfig(shape);
+    try {
+      rows.push(await benchOneStep(gpu, shape, small));
+    } catch (err) {
+      failures.push({ group: "step", name, error: (err as Error).message });
+      console.error(`step "${name}" did not run: ${(err as Error).message}`);
+    }
+  }
+  return rows;
+}
+
+async function benchOneStep(gpu: Gpu, shape: StepShape, small: boolean): Promise<Row> {
+  const { name, batch, accumulate, config } = stepConfig(shape);
+  gpu.pool.trim();
+  gpu.pool.resetPeak();
+  const captions = Array.from(
+    { length: 200 },
+    (_, i) => describeScene(i, { split: "train" }).syntheticCaption,
+  );
+  const vocab = Vocabulary.build(captions, config.text.vocabSize);
+  const trainer = new Trainer(gpu, trainerOptions(config, { batch, accumulate, steps: 1000 }), vocab);
+  try {
     const source = new ScenesSource({ size: Math.round((config.vision.imageSize * 1.5) / 8) * 8 });
     const pool = [await source.next(batch), await source.next(batch)];
     const steps = small ? 2 : 10;
@@ -61,10 +95,10 @@ export async function benchStep(gpu: Gpu, shapes: StepShape[], small: boolean): 
       await Promise.all(pending);
       samples.push((performance.now() - start) / steps);
     }
-    const memoryMiB = gpu.pool.peakBytes / 2 ** 20;
-    trainer.dispose();
     samples.sort((a, b) => a - b);
-    rows.push({ group: "step", name, ms: samples[1], flops: 0, images: batch, memoryMiB });
+    const memoryMiB = gpu.pool.peakBytes / 2 ** 20;
+    return { group: "step", name, ms: samples[1], flops: 0, images: batch, memoryMiB };
+  } finally {
+    trainer.dispose();
   }
-  return rows;
 }

@@ -5,7 +5,11 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
+import shapes from "../bench/shapes.json";
+import { benchStep, type Failure, type StepShape, stepConfig } from "../bench/step";
 import type { Row } from "../bench/table";
+import { checkTrainingFits } from "../src/train/fits";
+import { testGpu } from "./gpu";
 
 it("npm run bench -- --small times every matmul, attention and training-step row and merges a reference", async () => {
   const dir = await mkdtemp(join(tmpdir(), "tips-bench-"));
@@ -27,7 +31,7 @@ it("npm run bench -- --small times every matmul, attention and training-step row
     "small 64x64x64 bwd A^T dC",
     "small B=2 H=2 S=19 Dh=8 fwd",
     "small B=2 H=2 S=19 Dh=8 fwd+bwd",
-    "tips-test batch 4",
+    "tips-test batch 4 (2 micro-batches of 2)",
   ]);
   for (const row of rows) expect(row.ms).toBeGreaterThan(0);
   const line = r.stdout.split("\n").find((l) => l.includes("small odd 33x65x17 fwd A B"))!;
@@ -46,21 +50,28 @@ it("npm run bench -- --small times every matmul, attention and training-step row
   });
   expect(w.status, w.stderr).toBe(0);
   const [entry] = JSON.parse(await readFile(configs, "utf8"));
-  expect(entry).toMatchObject({ name: "tips-test batch 4", batch: 4, config: { name: "tips-test" } });
+  expect(entry).toMatchObject({
+    name: "tips-test batch 4 (2 micro-batches of 2)",
+    batch: 4,
+    accumulate: 2,
+    config: { name: "tips-test" },
+  });
   const bad = spawnSync(process.execPath, ["scripts/bench.mjs", "--frobnicate"], { encoding: "utf8" });
   expect(bad.status).not.toBe(0);
   expect(bad.stderr).toContain('unknown argument "--frobnicate"');
   await rm(dir, { recursive: true, force: true });
 }, 300_000);
 
-it("npm run bench -- data --small times every data row on the CPU without a GPU", async () => {
+it("npm run bench -- data --small times every data row on the CPU without a GPU, beside a GPU's step rate", async () => {
   const dir = await mkdtemp(join(tmpdir(), "tips-bench-data-"));
+  // A GPU run's --json result, as bench.json from the GPU machine: 64 images in 100 ms.
+  const gpuRun = join(dir, "gpu.json");
+  const step: Row = { group: "step", name: "tips-micro batch 64", ms: 100, flops: 0, images: 64 };
+  await writeFile(gpuRun, JSON.stringify({ device: { description: "Test GPU" }, rows: [step] }));
   const r = spawnSync(
     process.execPath,
-    ["scripts/bench.mjs", "data", "--small", "--json", join(dir, "out.json")],
-    {
-      encoding: "utf8",
-    },
+    ["scripts/bench.mjs", "data", "--small", "--json", join(dir, "out.json"), "--steps-from", gpuRun],
+    { encoding: "utf8" },
   );
   expect(r.status, r.stdout + r.stderr).toBe(0);
   const out = JSON.parse(await readFile(join(dir, "out.json"), "utf8")) as {
@@ -84,5 +95,48 @@ it("npm run bench -- data --small times every data row on the CPU without a GPU"
   }
   expect(r.stdout).toContain("### data");
   expect(r.stdout).toContain("samples/s");
+  expect(r.stdout).toContain("step 1: tips-micro batch 64 on Test GPU consumes 640.0 images/s.");
+  // Each row's rate over the step's 640 images/s.
+  const scenes = out.data[0];
+  const line = r.stdout.split("\n").find((l) => l.startsWith(`| ${scenes.name}`))!;
+  expect(line).toMatch(new RegExp(`\\| +${(scenes.samples / scenes.seconds / 640).toFixed(2)}x \\|$`));
+  // A file that is not a GPU run's result is refused before anything is measured.
+  await writeFile(gpuRun, JSON.stringify({ device: null, rows: [] }));
+  const bad = spawnSync(process.execPath, ["scripts/bench.mjs", "data", "--steps-from", gpuRun], {
+    encoding: "utf8",
+  });
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toContain("it has no training-step rows: run the step group on the GPU");
   await rm(dir, { recursive: true, force: true });
 }, 300_000);
+
+it("every full training-step row fits a GPU whose buffers bind at most 2 GiB (the H100 under Dawn)", () => {
+  // The largest a "2 GiB" limit can be read as; a row that does not fit would stop the GPU run.
+  const limits = { maxStorageBufferBindingSize: 2 ** 31 - 4, maxBufferSize: 2 ** 31 - 4 };
+  for (const shape of shapes.step.full as StepShape[]) {
+    const { name, batch, accumulate, config } = stepConfig(shape);
+    expect(checkTrainingFits(config, batch, accumulate, limits), name).toBeNull();
+  }
+  // Without its micro-batches, ViT-S/14's iBOT logits (64 x 256 patches x 65,536 prototypes) would not.
+  const s14 = stepConfig((shapes.step.full as StepShape[]).find((s) => s.preset === "tips-s14")!);
+  expect(checkTrainingFits(s14.config, 64, 1, limits)).toContain("iBOT head's logits");
+});
+
+it("a training-step row that does not fit the adapter is reported, and the bench goes on", async () => {
+  const gpu = await testGpu();
+  const failures: Failure[] = [];
+  const tooBig: StepShape = {
+    name: "ViT-S/14 in one micro-batch",
+    preset: "tips-s14",
+    batch: 64,
+    imageSize: 224,
+  };
+  expect(await benchStep(gpu, [tooBig], false, failures)).toEqual([]);
+  expect(failures).toEqual([
+    {
+      group: "step",
+      name: "ViT-S/14 in one micro-batch batch 64",
+      error: expect.stringContaining("cannot hold"),
+    },
+  ]);
+});

@@ -2,13 +2,15 @@
 timed with CUDA events (warm-up, then the median of 5 repetitions), written as JSON
 {group: {row name: milliseconds per call}} for `npm run bench -- --reference FILE`.
 
-Usage: python3 bench/reference/bench.py --out ref.json [--small] [--step-configs FILE]
-(FILE: the training-step configurations, from `npm run bench -- --write-step-configs FILE`)
+Usage: python3 bench/reference/bench.py --out ref.json [--small] [--step-configs FILE] [--device cpu]
+(FILE: the training-step configurations, from `npm run bench -- --write-step-configs FILE`;
+--device cpu rehearses the script on a machine without a GPU: its figures mean nothing)
 """
 import argparse
 import json
 import os
 import statistics
+import time
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +23,14 @@ DEVICE = "cuda"
 
 def time_ms(fn, iterations, repeats=5):
     fn()
+    if DEVICE != "cuda":
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(iterations):
+                fn()
+            samples.append((time.perf_counter() - start) * 1000 / iterations)
+        return statistics.median(samples)
     torch.cuda.synchronize()
     samples = []
     for _ in range(repeats):
@@ -74,7 +84,10 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--small", action="store_true")
     p.add_argument("--step-configs")
+    p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     args = p.parse_args()
+    global DEVICE
+    DEVICE = args.device
     with open(os.path.join(os.path.dirname(__file__), "..", "shapes.json")) as f:
         shapes = json.load(f)
     size = "small" if args.small else "full"
@@ -87,7 +100,8 @@ def main():
             result.update(step_rows(json.load(f), DEVICE, args.small))
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)
-    print(f"PyTorch {torch.__version__} on {torch.cuda.get_device_name()}: wrote {args.out}")
+    where = torch.cuda.get_device_name() if DEVICE == "cuda" else "the CPU (a rehearsal: figures mean nothing)"
+    print(f"PyTorch {torch.__version__} on {where}: wrote {args.out}")
 
 
 if __name__ == "__main__":
