@@ -3,15 +3,12 @@
 import * as Comlink from "comlink";
 import type { DeviceInfo } from "../src/gpu/device";
 import { Gpu } from "../src/gpu/gpu";
-import { type CheckResult, checkOp } from "../src/ops/check";
-import { opFamilies } from "../src/ops/checks";
+import { type OnCheckResult, opFamilies, runChecks } from "../src/ops/checks";
 
 export interface FamilyPlan {
   family: string;
   cases: string[];
 }
-
-export type OnCheckResult = (family: string, index: number, result: CheckResult) => void;
 
 let gpu: Gpu | null = null;
 
@@ -29,19 +26,7 @@ const api = {
   /** Checks every case in order, reporting each result as soon as it is known. */
   async run(onResult: OnCheckResult): Promise<void> {
     if (!gpu) throw new Error("start() must acquire the GPU before run()");
-    for (const [family, cases] of Object.entries(opFamilies)) {
-      for (const [index, c] of cases.entries()) {
-        let result: CheckResult;
-        try {
-          result = await checkOp(gpu, c);
-        } catch (err) {
-          // A failing kernel is one failed case; the rest of the check goes on.
-          const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-          result = { name: c.name, ok: false, forwardError: Number.NaN, gradError: null, message };
-        }
-        onResult(family, index, result);
-      }
-    }
+    await runChecks(gpu, onResult);
   },
 };
 

@@ -1,13 +1,16 @@
 // Fused attention at ViT shapes: forward, and forward + backward (dQ, dK, dV). Flops count the
 // two matrix products of the forward (4 B H S^2 Dh) and 2.5x that for forward + backward, as
-// FlashAttention reports them.
+// FlashAttention reports them. The output and gradients are checked against float64 on two
+// (batch, head) slices before the times count.
 import type { Gpu } from "../src/gpu/gpu";
 import { attention } from "../src/ops/attention";
 import { full } from "../src/ops/elementwise";
 import { valueAndGrad } from "../src/tensor/autograd";
+import { tidy } from "../src/tensor/scope";
 import { Tensor } from "../src/tensor/tensor";
-import type { Row } from "./table";
+import type { Failure, Row } from "./table";
 import { timeGpu } from "./timing";
+import { checkAttention } from "./verify";
 
 export interface AttentionShape {
   name: string;
@@ -17,34 +20,43 @@ export interface AttentionShape {
   dim: number;
 }
 
-export async function benchAttention(gpu: Gpu, shapes: AttentionShape[], small: boolean): Promise<Row[]> {
+export async function benchAttention(
+  gpu: Gpu,
+  shapes: AttentionShape[],
+  small: boolean,
+  failures: Failure[],
+): Promise<Row[]> {
   const rows: Row[] = [];
   for (const s of shapes) {
     const shape = [s.batch, s.heads, s.seq, s.dim];
     const n = s.batch * s.heads * s.seq * s.dim;
-    const make = (seed: number) =>
-      Tensor.from(
-        gpu,
-        Float32Array.from({ length: n }, (_, i) => (((i + seed) * 7919) % 1000) / 1000 - 0.5),
-        shape,
-      );
-    const [q, k, v] = [make(1), make(2), make(3)];
+    const host = (seed: number) =>
+      Float32Array.from({ length: n }, (_, i) => (((i + seed) * 7919) % 1000) / 1000 - 0.5);
+    const inputs = { q: host(1), k: host(2), v: host(3) };
+    const [q, k, v] = [inputs.q, inputs.k, inputs.v].map((h) => Tensor.from(gpu, h, shape));
     const flops = 4 * s.batch * s.heads * s.seq * s.seq * s.dim;
     const iterations = small ? 3 : Math.max(3, Math.min(50, Math.round(1e11 / flops)));
     const label = `${s.name} B=${s.batch} H=${s.heads} S=${s.seq} Dh=${s.dim}`;
-    const fwd = await timeGpu(gpu, () => void attention(q, k, v), iterations);
-    rows.push({ group: "attention", name: `${label} fwd`, ms: fwd.ms, flops });
-    const both = await timeGpu(
-      gpu,
-      () =>
-        void valueAndGrad(
-          () => attention(q, k, v),
-          [q, k, v],
-          (o) => full(o, o.shape, 1),
-        ),
-      iterations,
-    );
-    rows.push({ group: "attention", name: `${label} fwd+bwd`, ms: both.ms, flops: 2.5 * flops });
+    const both = () => {
+      const { value, grads } = valueAndGrad(
+        () => attention(q, k, v),
+        [q, k, v],
+        (o) => full(o, o.shape, 1),
+      );
+      return [value, ...grads];
+    };
+    const results = tidy(both);
+    const wrong = checkAttention(inputs, s, await Promise.all(results.map((t) => t.read())));
+    for (const t of results) t.dispose();
+    if (wrong) {
+      failures.push({ group: "attention", name: label, error: wrong });
+      console.error(`attention "${label}": ${wrong}`);
+    } else {
+      const fwd = await timeGpu(gpu, () => void attention(q, k, v), iterations);
+      rows.push({ group: "attention", name: `${label} fwd`, ms: fwd.ms, flops });
+      const t = await timeGpu(gpu, () => void both(), iterations);
+      rows.push({ group: "attention", name: `${label} fwd+bwd`, ms: t.ms, flops: 2.5 * flops });
+    }
     for (const t of [q, k, v]) t.dispose();
   }
   return rows;

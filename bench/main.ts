@@ -13,8 +13,8 @@ import { type AttentionShape, benchAttention } from "./attention";
 import { benchData, type Consumer, consumersOf, type DataRow, formatDataTable } from "./data";
 import { benchMatmul, type MatmulShape } from "./matmul";
 import shapes from "./shapes.json";
-import { benchStep, type Failure, type StepShape, stepConfig } from "./step";
-import { formatTables, type Reference, type Row } from "./table";
+import { benchStep, type StepShape, stepConfig } from "./step";
+import { type Failure, formatTables, type Reference, type Row } from "./table";
 
 /** Run when no group is named. */
 const GPU_GROUPS = ["matmul", "attention", "step"] as const;
@@ -92,9 +92,10 @@ if (o.groups.some((g) => g !== "data")) {
   );
   for (const g of o.groups) {
     let group: Row[] = [];
-    if (g === "matmul") group = await benchMatmul(gpu, shapes.matmul[size] as MatmulShape[], o.small);
+    if (g === "matmul")
+      group = await benchMatmul(gpu, shapes.matmul[size] as MatmulShape[], o.small, failures);
     if (g === "attention")
-      group = await benchAttention(gpu, shapes.attention[size] as AttentionShape[], o.small);
+      group = await benchAttention(gpu, shapes.attention[size] as AttentionShape[], o.small, failures);
     if (g === "step") group = await benchStep(gpu, shapes.step[size] as StepShape[], o.small, failures);
     rows.push(...group);
     if (group.length) console.log(formatTables(group, reference));

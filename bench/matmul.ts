@@ -1,10 +1,12 @@
 // matmul at the issue's shapes: forward C = A B and the two products of its backward,
-// dA = dC B^T (transB) and dB = A^T dC (transA), each 2 M N K flops.
+// dA = dC B^T (transB) and dB = A^T dC (transA), each 2 M N K flops. Each product's result is
+// checked against float64 on samples before its time counts.
 import type { Gpu } from "../src/gpu/gpu";
 import { matmul } from "../src/ops/matmul";
 import { Tensor } from "../src/tensor/tensor";
-import type { Row } from "./table";
+import type { Failure, Row } from "./table";
 import { timeGpu } from "./timing";
+import { checkProduct } from "./verify";
 
 export interface MatmulShape {
   name: string;
@@ -13,28 +15,81 @@ export interface MatmulShape {
   n: number;
 }
 
-function filled(gpu: Gpu, rows: number, cols: number): Tensor {
+function filled(rows: number, cols: number): Float32Array {
   const data = new Float32Array(rows * cols);
   for (let i = 0; i < data.length; i++) data[i] = ((i * 7919) % 1000) / 1000 - 0.5;
-  return Tensor.from(gpu, data, [rows, cols]);
+  return data;
 }
 
-export async function benchMatmul(gpu: Gpu, shapes: MatmulShape[], small: boolean): Promise<Row[]> {
+export async function benchMatmul(
+  gpu: Gpu,
+  shapes: MatmulShape[],
+  small: boolean,
+  failures: Failure[],
+): Promise<Row[]> {
   const rows: Row[] = [];
   for (const s of shapes) {
-    const a = filled(gpu, s.m, s.k);
-    const b = filled(gpu, s.k, s.n);
-    const dc = filled(gpu, s.m, s.n);
-    const flops = 2 * s.m * s.n * s.k;
+    const { m, k, n } = s;
+    const [ha, hb, hdc] = [filled(m, k), filled(k, n), filled(m, n)];
+    const a = Tensor.from(gpu, ha, [m, k]);
+    const b = Tensor.from(gpu, hb, [k, n]);
+    const dc = Tensor.from(gpu, hdc, [m, n]);
+    const flops = 2 * m * n * k;
     const iterations = small ? 3 : Math.max(3, Math.min(50, Math.round(2e11 / flops)));
-    const cases: [string, () => void][] = [
-      ["fwd A B", () => void matmul(a, b)],
-      ["bwd dC B^T", () => void matmul(dc, b, { transB: true })],
-      ["bwd A^T dC", () => void matmul(a, dc, { transA: true })],
+    // [name, the product, its check: result rows, cols, inner size and the two factors' entries]
+    const cases: [string, () => Tensor, (got: ArrayLike<number>) => string | null][] = [
+      [
+        "fwd A B",
+        () => matmul(a, b),
+        (got) =>
+          checkProduct(
+            got,
+            m,
+            n,
+            k,
+            (i, t) => ha[i * k + t],
+            (t, j) => hb[t * n + j],
+          ),
+      ],
+      [
+        "bwd dC B^T",
+        () => matmul(dc, b, { transB: true }),
+        (got) =>
+          checkProduct(
+            got,
+            m,
+            k,
+            n,
+            (i, t) => hdc[i * n + t],
+            (t, j) => hb[j * n + t],
+          ),
+      ],
+      [
+        "bwd A^T dC",
+        () => matmul(a, dc, { transA: true }),
+        (got) =>
+          checkProduct(
+            got,
+            k,
+            n,
+            m,
+            (i, t) => ha[t * k + i],
+            (t, j) => hdc[t * n + j],
+          ),
+      ],
     ];
-    for (const [what, fn] of cases) {
-      const t = await timeGpu(gpu, fn, iterations);
-      rows.push({ group: "matmul", name: `${s.name} ${s.m}x${s.k}x${s.n} ${what}`, ms: t.ms, flops });
+    for (const [what, product, check] of cases) {
+      const name = `${s.name} ${m}x${k}x${n} ${what}`;
+      const c = product();
+      const wrong = check(await c.read());
+      c.dispose();
+      if (wrong) {
+        failures.push({ group: "matmul", name, error: wrong });
+        console.error(`matmul "${name}": ${wrong}`);
+        continue;
+      }
+      const t = await timeGpu(gpu, () => void product(), iterations);
+      rows.push({ group: "matmul", name, ms: t.ms, flops });
     }
     for (const t of [a, b, dc]) t.dispose();
   }

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Everything owed to the GPU machine (shared/device/README.md), in one command per part:
+#   check    `tips selfcheck`: every op's kernel against float64 on this GPU (first: figures from
+#            wrong kernels mean nothing; the bench also checks its own results)
 #   bench    the PyTorch reference, then our benchmarks with it merged in (extra args: groups)
 #   train    tips-micro on scenes for $TRAIN_STEPS steps (default 3000) or $TRAIN_SECONDS seconds
 #            (default 420), whichever ends first (it then saves, as on Ctrl-C): a per-step log
@@ -13,7 +15,7 @@
 #   npm ci && bash ../shared/device/pack.sh
 #   node scripts/build-node.mjs bench/main.ts dist/bench/bench.mjs
 #   node scripts/build-node.mjs src/cli/main.ts dist/bench/tips.mjs
-# then run with carry [".device", "dist/bench"]:  bash bench/run-gpu.sh bench | train | ablate
+# then run with carry [".device", "dist/bench"]:  bash bench/run-gpu.sh check | bench | train | ablate
 # REHEARSE=1 runs the same steps here without a GPU (SwiftShader, PyTorch on the CPU, tiny sizes;
 # after npm ci and the two builds, no .device needed), to find a broken step before the GPU time
 # is spent: its figures mean nothing.
@@ -34,6 +36,9 @@ else
   ablate_steps="${ABLATE_STEPS:-1000}" rows="${ROWS:-}" eval_size=(--train 256 --test 128)
 fi
 case "$part" in
+  check)
+    node dist/bench/tips.mjs selfcheck "$@" | tee "$out/selfcheck.txt"
+    ;;
   bench)
     node dist/bench/bench.mjs "${small[@]}" --write-step-configs /tmp/step-configs.json
     python3 bench/reference/bench.py "${small[@]}" --device "$reference_device" --out "$out/bench-reference.json" \
@@ -57,7 +62,7 @@ case "$part" in
     [[ $status == 0 || $status == 124 ]] || exit "$status"
     ;;
   *)
-    echo "usage: bash bench/run-gpu.sh bench [groups...] | train | ablate" >&2
+    echo "usage: bash bench/run-gpu.sh check [--family LIST] | bench [groups...] | train | ablate" >&2
     exit 2
     ;;
 esac

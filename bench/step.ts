@@ -10,7 +10,7 @@ import { Vocabulary } from "../src/data/vocab";
 import type { Gpu } from "../src/gpu/gpu";
 import { preset, type TipsConfig } from "../src/tips/config";
 import { Trainer, trainerOptions } from "../src/train/trainer";
-import type { Row } from "./table";
+import type { Failure, Row } from "./table";
 
 export interface StepShape {
   name: string;
@@ -42,13 +42,6 @@ export function stepConfig(s: StepShape): StepConfig {
   const accumulate = s.accumulate ?? 1;
   const split = accumulate > 1 ? ` (${accumulate} micro-batches of ${s.batch / accumulate})` : "";
   return { name: `${s.name} batch ${s.batch}${split}`, batch: s.batch, accumulate, config };
-}
-
-/** A row that could not run (a buffer beyond the adapter's limits, say), with the reason. */
-export interface Failure {
-  group: string;
-  name: string;
-  error: string;
 }
 
 /** Times each shape; one that fails is reported in `failures` and the others still run. */

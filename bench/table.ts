@@ -14,6 +14,13 @@ export interface Row {
   memoryMiB?: number;
 }
 
+/** A row that did not count: it could not run (a buffer beyond the adapter's limits), or its result was wrong. */
+export interface Failure {
+  group: string;
+  name: string;
+  error: string;
+}
+
 /** The PyTorch script's output: milliseconds per call by group and row name. */
 export type Reference = Record<string, Record<string, number>>;
 

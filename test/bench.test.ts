@@ -6,8 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import shapes from "../bench/shapes.json";
-import { benchStep, type Failure, type StepShape, stepConfig } from "../bench/step";
-import type { Row } from "../bench/table";
+import { benchStep, type StepShape, stepConfig } from "../bench/step";
+import type { Failure, Row } from "../bench/table";
+import { checkAttention, checkProduct } from "../bench/verify";
 import { checkTrainingFits } from "../src/train/fits";
 import { testGpu } from "./gpu";
 
@@ -139,4 +140,39 @@ it("a training-step row that does not fit the adapter is reported, and the bench
       error: expect.stringContaining("cannot hold"),
     },
   ]);
+});
+
+it("the bench's result check passes a right product and names a wrong entry", () => {
+  const [m, k, n] = [5, 7, 3];
+  const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i));
+  const b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i));
+  const c = new Float32Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) for (let t = 0; t < k; t++) c[i * n + j] += a[i * k + t] * b[t * n + j];
+  const check = (got: Float32Array) =>
+    checkProduct(
+      got,
+      m,
+      n,
+      k,
+      (i, t) => a[i * k + t],
+      (t, j) => b[t * n + j],
+    );
+  expect(check(c)).toBeNull();
+  c[(m - 1) * n + n - 1] += 0.01; // a corner: always sampled
+  expect(check(c)).toMatch(/^wrong result at \[4, 2\]: /);
+});
+
+it("the bench's attention check names a wrong output", () => {
+  const shape = { batch: 1, heads: 2, seq: 3, dim: 2 };
+  const inputs = {
+    q: new Float32Array(12).fill(0.5),
+    k: new Float32Array(12).fill(0.5),
+    v: new Float32Array(12).fill(1),
+  };
+  // Equal keys: every output row is the mean of the values, 1.
+  expect(checkAttention(inputs, shape, [new Float32Array(12).fill(1)])).toBeNull();
+  expect(checkAttention(inputs, shape, [new Float32Array(12)])).toBe(
+    "wrong output in slice 0, entry 0: 0, float64 gives 1",
+  );
 });

@@ -25,6 +25,11 @@ const COMMANDS: Record<string, Command> = {
     summary: "train each row of the TIPS ablation with the same budget and seeds, evaluate, print the table",
     run: async (argv) => (await import("./ablate")).ablate(argv),
   },
+  selfcheck: {
+    summary:
+      "check every op's kernel on this GPU against its float64 reference and finite-difference gradient",
+    run: async (argv) => (await import("./selfcheck")).selfcheck(argv),
+  },
   eval: {
     summary:
       "evaluate a frozen encoder on held-out scenes: probe mIoU and depth RMSE, kNN, zero-shot, retrieval R@1",

@@ -1,5 +1,6 @@
 // Every op's checks, by family. The unit tests and the app's self-check both run these.
-import type { OpCase } from "../check";
+import type { Gpu } from "../../gpu/gpu";
+import { type CheckResult, checkOp, type OpCase } from "../check";
 import { attentionCases } from "./attention";
 import { copyCases } from "./copy";
 import { elementwiseCases } from "./elementwise";
@@ -37,3 +38,24 @@ export const opFamilies: Record<string, OpCase[]> = {
   copy: copyCases,
   matmul: matmulCases,
 };
+
+export type OnCheckResult = (family: string, index: number, result: CheckResult) => void;
+
+/**
+ * Checks every case of the given families (default all) in order, reporting each result as soon
+ * as it is known. A case whose kernel throws is one failed case; the rest of the check goes on.
+ */
+export async function runChecks(gpu: Gpu, onResult: OnCheckResult, families = Object.keys(opFamilies)) {
+  for (const family of families) {
+    for (const [index, c] of opFamilies[family].entries()) {
+      let result: CheckResult;
+      try {
+        result = await checkOp(gpu, c);
+      } catch (err) {
+        const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        result = { name: c.name, ok: false, forwardError: Number.NaN, gradError: null, message };
+      }
+      onResult(family, index, result);
+    }
+  }
+}
