@@ -77,9 +77,14 @@ async function benchOneStep(gpu: Gpu, shape: StepShape, small: boolean): Promise
   try {
     const source = new ScenesSource({ size: Math.round((config.vision.imageSize * 1.5) / 8) * 8 });
     const pool = [await source.next(batch), await source.next(batch)];
-    const steps = small ? 2 : 10;
-    // Warm-up (pipelines, buffer pool), then steps with two in flight, as tips train runs them.
+    // Warm-up (pipelines, buffer pool), then one step alone to size the repetitions (about 20 s
+    // in all, 2 to 10 steps each, so a slow configuration cannot eat the device's time limit),
+    // then steps with two in flight, as tips train runs them.
     await trainer.trainStep(pool[0]);
+    const once = performance.now();
+    await trainer.trainStep(pool[1]);
+    const estimate = performance.now() - once;
+    const steps = small ? 2 : Math.max(2, Math.min(10, Math.floor(20_000 / (3 * estimate))));
     const samples: number[] = [];
     for (let r = 0; r < 3; r++) {
       const start = performance.now();
