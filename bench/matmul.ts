@@ -36,52 +36,29 @@ export async function benchMatmul(
     const dc = Tensor.from(gpu, hdc, [m, n]);
     const flops = 2 * m * n * k;
     const iterations = small ? 3 : Math.max(3, Math.min(50, Math.round(2e11 / flops)));
-    // [name, the product, its check: result rows, cols, inner size and the two factors' entries]
-    const cases: [string, () => Tensor, (got: ArrayLike<number>) => string | null][] = [
-      [
-        "fwd A B",
-        () => matmul(a, b),
-        (got) =>
-          checkProduct(
-            got,
-            m,
-            n,
-            k,
-            (i, t) => ha[i * k + t],
-            (t, j) => hb[t * n + j],
-          ),
-      ],
+    // [name, the product, its [rows, cols] and inner size, the entries of its two factors]
+    type Factor = (i: number, j: number) => number;
+    const cases: [string, () => Tensor, [number, number, number], Factor, Factor][] = [
+      ["fwd A B", () => matmul(a, b), [m, n, k], (i, t) => ha[i * k + t], (t, j) => hb[t * n + j]],
       [
         "bwd dC B^T",
         () => matmul(dc, b, { transB: true }),
-        (got) =>
-          checkProduct(
-            got,
-            m,
-            k,
-            n,
-            (i, t) => hdc[i * n + t],
-            (t, j) => hb[j * n + t],
-          ),
+        [m, k, n],
+        (i, t) => hdc[i * n + t],
+        (t, j) => hb[j * n + t],
       ],
       [
         "bwd A^T dC",
         () => matmul(a, dc, { transA: true }),
-        (got) =>
-          checkProduct(
-            got,
-            k,
-            n,
-            m,
-            (i, t) => ha[t * k + i],
-            (t, j) => hdc[t * n + j],
-          ),
+        [k, n, m],
+        (i, t) => ha[t * k + i],
+        (t, j) => hdc[t * n + j],
       ],
     ];
-    for (const [what, product, check] of cases) {
+    for (const [what, product, [resultRows, cols, inner], x, y] of cases) {
       const name = `${s.name} ${m}x${k}x${n} ${what}`;
       const c = product();
-      const wrong = check(await c.read());
+      const wrong = checkProduct(await c.read(), resultRows, cols, inner, x, y);
       c.dispose();
       if (wrong) {
         failures.push({ group: "matmul", name, error: wrong });
