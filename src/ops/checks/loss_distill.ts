@@ -37,6 +37,7 @@ const cases: [number, number, number][] = [
   [4, 4, 513],
   [6, 3, 1030],
   [4, 2, 2049],
+  [2, 1, 65536], // the official heads' K: the row in 16 tiles
 ];
 
 export const distillCases: OpCase[] = cases.map(([rows, teacherRows, k]) => ({

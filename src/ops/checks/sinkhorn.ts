@@ -23,13 +23,17 @@ export function refSinkhorn(rows: number, k: number, tau: number, iterations: nu
   };
 }
 
-// Row workgroups of 32 threads up to K = 512, 256 past 2048 (rows.ts).
+// Row workgroups of 32 threads up to K = 512, 256 past 2048 (rows.ts); the column pass has one
+// thread per prototype walking every row. The last two are training scale along one axis: more
+// rows than a workgroup has threads, and the official heads' K = 65,536 (16 row tiles).
 const cases: [number, number][] = [
   [1, 1],
   [3, 5],
   [7, 33],
   [51, 67],
   [5, 2049],
+  [1100, 7],
+  [3, 65536],
 ];
 
 export const sinkhornCases: OpCase[] = cases.map(([rows, k]) => ({
