@@ -7,9 +7,10 @@
 #            (default 420), whichever ends first (it then saves, as on Ctrl-C): a per-step log
 #            with images/s, then `tips eval` of the result
 #   ablate   `tips ablate` on tips-micro: $ABLATE_STEPS steps (default 1000), seeds $SEEDS
-#            (default 0), rows $ROWS (default all), stopped after $ABLATE_SECONDS (default 540);
-#            each finished row's result (<row>-seed<n>.json) comes back, so the rows can be split
-#            over several commands and the table assembled here (docs/performance.md)
+#            (default 0), rows $ROWS (default all) in $PARALLEL processes (default 1), stopped
+#            after $ABLATE_SECONDS (default 540); each finished row's result (<row>-seed<n>.json)
+#            comes back, so the rows can be split over several commands, and the table is
+#            assembled here from them (docs/performance.md)
 # Every command has 600 s on the device; results go to $OUT (the device tool brings them back).
 # Prepare here first (the bundles load dawn.node from $DAWN_NODE_PATH, set by .device/env.sh):
 #   npm ci && bash ../shared/device/pack.sh
@@ -54,12 +55,27 @@ case "$part" in
     node dist/bench/tips.mjs eval --checkpoint /tmp/tips-train.safetensors "${eval_size[@]}" --json "$out/eval-$preset.json"
     ;;
   ablate)
+    # $PARALLEL processes (default 1), each on every PARALLEL-th row: tips-micro leaves much of a
+    # large GPU idle, so several at once may finish more rows within the time limit.
+    IFS=, read -ra all <<< "${rows:-A,B1,B2,C1,C2,D,E,F1,F2}"
+    jobs=${PARALLEL:-1}
+    pids=()
+    for ((j = 0; j < jobs; j++)); do
+      mine=()
+      for ((i = j; i < ${#all[@]}; i += jobs)); do mine+=("${all[i]}"); done
+      [[ ${#mine[@]} -gt 0 ]] || continue
+      (IFS=,; timeout "${ABLATE_SECONDS:-540}" node dist/bench/tips.mjs ablate --preset "$preset" \
+        --steps "$ablate_steps" --batch "$batch" --seeds "${SEEDS:-0}" --rows "${mine[*]}" "${eval_size[@]}" \
+        --out-dir "/tmp/ablation-$j") > "$out/ablate-$j.log" 2>&1 &
+      pids+=($!)
+    done
     status=0
-    timeout "${ABLATE_SECONDS:-540}" node dist/bench/tips.mjs ablate --preset "$preset" --steps "$ablate_steps" \
-      --batch "$batch" --seeds "${SEEDS:-0}" ${rows:+--rows "$rows"} "${eval_size[@]}" --out-dir /tmp/ablation || status=$?
-    cp /tmp/ablation/*.json "$out/" 2>/dev/null || true
-    cp /tmp/ablation/table.md "$out/ablation.md" 2>/dev/null || true
-    [[ $status == 0 || $status == 124 ]] || exit "$status"
+    for pid in "${pids[@]}"; do
+      wait "$pid" || { s=$?; [[ $s == 124 ]] || status=$s; }
+    done
+    cp /tmp/ablation-*/*-seed*.json "$out/" 2>/dev/null || true
+    tail -n 20 "$out"/ablate-*.log
+    [[ $status == 0 ]] || exit "$status"
     ;;
   *)
     echo "usage: bash bench/run-gpu.sh check [--family LIST] | bench [groups...] | train | ablate" >&2
