@@ -111,6 +111,8 @@ if (o.groups.includes("data")) {
   save();
 }
 if (failures.length) {
-  console.error(`${failures.length} row(s) did not run: ${failures.map((f) => f.name).join("; ")}`);
+  console.error(
+    `${failures.length} row(s) did not count (not run, or a wrong result): ${failures.map((f) => f.name).join("; ")}`,
+  );
   process.exitCode = 1;
 }
