@@ -15,8 +15,9 @@ export function refSoftCrossEntropy(
       const tb = (r % teacherRows) * k;
       const tl = Array.from({ length: k }, (_, j) => (t[tb + j] - c[j]) / tauT);
       const sl = Array.from({ length: k }, (_, j) => s[r * k + j] / tauS);
-      const mt = Math.max(...tl);
-      const ms = Math.max(...sl);
+      // reduce, not Math.max(...row): a browser worker's stack cannot spread K = 65,536 arguments
+      const mt = tl.reduce((a, v) => Math.max(a, v), -Infinity);
+      const ms = sl.reduce((a, v) => Math.max(a, v), -Infinity);
       const zt = tl.reduce((a, v) => a + Math.exp(v - mt), 0);
       const lseS = ms + Math.log(sl.reduce((a, v) => a + Math.exp(v - ms), 0));
       let ce = 0;

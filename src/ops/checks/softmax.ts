@@ -8,7 +8,7 @@ export function refSoftmax(cols: number, log: boolean, alpha = 1) {
     const y = new Float64Array(x.length);
     for (let r = 0; r < x.length / cols; r++) {
       const row = Array.from(x.subarray(r * cols, (r + 1) * cols), (v) => alpha * v);
-      const max = Math.max(...row);
+      const max = row.reduce((a, v) => Math.max(a, v), -Infinity); // rows too long to spread
       const sum = row.reduce((a, v) => a + Math.exp(v - max), 0);
       for (let c = 0; c < cols; c++) {
         const z = row[c] - max;
