@@ -5,6 +5,7 @@
 // stopped.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { BatchPrefetcher, unpackBatch } from "../data/batches";
 import type { Vocabulary } from "../data/vocab";
 import {
   ABLATION_ROWS,
@@ -23,7 +24,7 @@ import { exportWeights } from "../train/checkpoint";
 import { type StepMetrics, Trainer, trainerOptions } from "../train/trainer";
 import type { Tokenizer } from "../train/views";
 import { CliError, intOption, numberOption, parseCommand, stringOption } from "./args";
-import { buildVocabulary, openSource } from "./data";
+import { buildVocabulary, DATA_WORKERS_HELP, DEFAULT_DATA_WORKERS, openSource } from "./data";
 import { writeFileAtomic } from "./files";
 import { describeGpu, nodeGpu } from "./gpu";
 
@@ -45,6 +46,7 @@ ${ABLATION_ROWS.map((r) => `  ${r.id.padEnd(3)} ${r.label}`).join("\n")}
   --train N            train-split images for the probes and kNN (default 256)
   --test M             held-out images to measure on (default 128)
   --probe-steps N      AdamW steps per linear probe (default 300)
+${DATA_WORKERS_HELP}
   --swiftshader        run on the CPU (SwiftShader) when there is no GPU: tips-test only`;
 
 const OPTIONS = {
@@ -59,6 +61,7 @@ const OPTIONS = {
   train: { type: "string" },
   test: { type: "string" },
   "probe-steps": { type: "string" },
+  "data-workers": { type: "string" },
 } as const;
 
 /** Everything that must match for a kept result to count in this ablation. */
@@ -117,6 +120,7 @@ async function trainRow(
   seed: number,
   s: Settings,
   tokenizer: Tokenizer,
+  workers: number,
 ): Promise<{ trainer: Trainer; last: StepMetrics | null; seconds: number }> {
   const started = performance.now();
   const options = trainerOptions(config, {
@@ -129,7 +133,8 @@ async function trainRow(
   });
   options.views.mimAllPatches = row.mimAll;
   const trainer = new Trainer(gpu, options, tokenizer);
-  const source = await openSource(s.data, config, seed);
+  const source = await openSource(s.data, config, seed, { workers });
+  const batches = new BatchPrefetcher(source, s.batch, 2); // drawn ahead while this thread records steps
   const pending: Promise<StepMetrics>[] = [];
   let last: StepMetrics | null = null;
   const report = (m: StepMetrics) => {
@@ -143,9 +148,9 @@ async function trainRow(
   };
   try {
     while (trainer.step < s.steps) {
-      const examples = await source.next(s.batch);
-      if (examples.length < s.batch) throw new Error(`the data ran out after ${trainer.step} steps`);
-      pending.push(trainer.trainStep(examples));
+      const batch = await batches.next();
+      if (!batch) throw new Error(`the data ran out after ${trainer.step} steps`);
+      pending.push(trainer.trainStep(unpackBatch(batch)));
       if (pending.length > 2) report(await pending.shift()!);
     }
     for (const m of pending.splice(0)) report(await m);
@@ -182,6 +187,7 @@ export async function ablate(argv: string[]): Promise<void> {
     probeSteps: intOption(p, "probe-steps", 300),
   };
   const outDir = stringOption(p, "out-dir") ?? join("ablation", config.name);
+  const workers = intOption(p, "data-workers", DEFAULT_DATA_WORKERS, 0, 64); // not a setting: same batches
 
   console.log(
     `ablation of ${config.name} on ${settings.data}: rows ${rows.map((r) => r.id).join(",")}, seeds ${seeds.join(",")}, ` +
@@ -212,7 +218,7 @@ export async function ablate(argv: string[]): Promise<void> {
     }
     const { gpu, vocab } = started;
     console.log(`${row.id} seed ${seed}: training (${row.label})`);
-    const { trainer, last, seconds } = await trainRow(gpu, config, row, seed, settings, vocab);
+    const { trainer, last, seconds } = await trainRow(gpu, config, row, seed, settings, vocab, workers);
     const weights = await exportWeights(trainer, vocab);
     trainer.dispose();
     await writeFileAtomic(join(outDir, `${name}.safetensors`), weights);

@@ -1,6 +1,8 @@
-// Training data for CLI commands: the built-in `scenes` (the default), the built-in `openmoji`,
-// or WebDataset shards from a spec (brace pattern, URLs, files or a folder), decoded with sharp,
-// plus a word vocabulary built from the data's captions when training from scratch.
+// Training data for CLI commands: the built-in `scenes` (the default; drawn by worker threads),
+// the built-in `openmoji`, or WebDataset shards from a spec (brace pattern, URLs, files or a
+// folder), decoded with sharp, plus a word vocabulary built from the data's captions when
+// training from scratch.
+import { availableParallelism } from "node:os";
 import {
   type DataEnv,
   dataSpecOf,
@@ -11,6 +13,7 @@ import {
 import { decodeImage } from "../data/decode-node";
 import type { ExampleSource, SourcePosition } from "../data/examples";
 import { loadOpenMoji, nodeOpenMojiRenderer } from "../data/openmoji-node";
+import { ScenesPool } from "../data/scenes-pool-node";
 import { listTarFolder, openFile } from "../data/source-node";
 import { Vocabulary } from "../data/vocab";
 import type { TipsConfig } from "../tips/config";
@@ -22,13 +25,35 @@ export const NODE_DATA: DataEnv = {
   source: { openFile },
 };
 
+/** Worker threads that draw the built-in scenes by default: the cores but the trainer's, at most 8. */
+export const DEFAULT_DATA_WORKERS = Math.max(1, Math.min(8, availableParallelism() - 1));
+
+export const DATA_WORKERS_HELP = `  --data-workers N     worker threads that draw the built-in scenes, 0 to draw them on the
+                       trainer's thread (default ${DEFAULT_DATA_WORKERS}: the cores but one, at most 8)`;
+
+export interface OpenSourceOptions {
+  position?: SourcePosition;
+  /** Worker threads drawing the built-in scenes; 0 (default) draws them on this thread. */
+  workers?: number;
+}
+
 export function openSource(
   data: string,
   config: TipsConfig,
   seed: number,
-  position?: SourcePosition,
+  o: OpenSourceOptions = {},
 ): Promise<ExampleSource> {
-  return openExampleSource(dataSpecOf(data), { size: renderSize(config), seed, position }, NODE_DATA);
+  const spec = dataSpecOf(data);
+  return openExampleSource(
+    spec,
+    { size: renderSize(config), seed, position: o.position },
+    nodeData(o.workers ?? 0),
+  );
+}
+
+/** NODE_DATA with the built-in scenes drawn by `workers` worker threads (none: on this thread). */
+export function nodeData(workers: number): DataEnv {
+  return workers > 0 ? { ...NODE_DATA, scenesRenderer: () => new ScenesPool(workers) } : NODE_DATA;
 }
 
 /** A vocabulary of the most frequent words of the first `samples` samples' captions (web and synthetic). */

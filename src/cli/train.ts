@@ -2,6 +2,7 @@
 // atomically every --save-every steps, at the end and on Ctrl-C, and resumes from one exactly.
 import { appendFile, readFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
+import { BatchPrefetcher, unpackBatch } from "../data/batches";
 import type { SourcePosition } from "../data/examples";
 import { Vocabulary } from "../data/vocab";
 import { PRESETS, preset } from "../tips/config";
@@ -16,7 +17,7 @@ import {
 import { restoreTrainer, saveCheckpoint, startFromCheckpoint } from "../train/checkpoint";
 import { type StepMetrics, TERMS, Trainer, trainerOptions } from "../train/trainer";
 import { CliError, intOption, numberOption, parseCommand, stringOption } from "./args";
-import { buildVocabulary, openSource } from "./data";
+import { buildVocabulary, DATA_WORKERS_HELP, DEFAULT_DATA_WORKERS, openSource } from "./data";
 import { writeFileAtomic } from "./files";
 import { describeGpu, nodeGpu } from "./gpu";
 
@@ -51,6 +52,7 @@ the combined CLIP (web + synthetic captions), self-distillation and masked-image
                        its preset, teacher kind and targets unless given) with this run's options and a
                        fresh optimiser, e.g. to add --loss sparc=1,rils=1 to a trained model
   --log FILE           append each step's metrics as a JSON line
+${DATA_WORKERS_HELP}
   --swiftshader        run on the CPU (SwiftShader) when there is no GPU: slow, for tips-test
 
 Ctrl-C saves a checkpoint before exiting; a second Ctrl-C exits at once.`;
@@ -73,6 +75,7 @@ const OPTIONS = {
   "save-every": { type: "string" },
   resume: { type: "string" },
   from: { type: "string" },
+  "data-workers": { type: "string" },
   log: { type: "string" },
 } as const;
 
@@ -241,8 +244,13 @@ export async function train(argv: string[]): Promise<void> {
   const out = stringOption(p, "out") ?? resume ?? `checkpoints/${o.config.name}.safetensors`;
   const saveEvery = intOption(p, "save-every", 500);
   const log = stringOption(p, "log");
-  const source = await openSource(data, o.config, o.seed, position);
+  const workers = intOption(p, "data-workers", DEFAULT_DATA_WORKERS, 0, 64);
+  const source = await openSource(data, o.config, o.seed, { position, workers });
+  // Batches are drawn ahead (by the scenes workers, or sharp's threads for images) while this
+  // thread records the steps; each batch carries the data position after it for the checkpoint.
+  const batches = new BatchPrefetcher(source, o.batch, 2);
   let consumed = source.position();
+  let dataSkipped = source.skipped; // as of the last batch trained on
 
   console.log(`GPU: ${describeGpu(gpu)}`);
   console.log(
@@ -305,10 +313,11 @@ export async function train(argv: string[]): Promise<void> {
 
   try {
     while (trainer.step < o.steps && !stopping) {
-      const examples = await source.next(o.batch);
-      if (examples.length < o.batch) throw new Error(`the data ran out after ${trainer.step} steps`);
-      consumed = source.position();
-      pending.push(trainer.trainStep(examples));
+      const batch = await batches.next();
+      if (!batch) throw new Error(`the data ran out after ${trainer.step} steps`);
+      consumed = batch.position;
+      dataSkipped = batch.skipped;
+      pending.push(trainer.trainStep(unpackBatch(batch)));
       if (pending.length > 2) await report(await pending.shift()!);
       if (trainer.step % saveEvery === 0 && trainer.step < o.steps) await save(last);
     }
@@ -319,7 +328,7 @@ export async function train(argv: string[]): Promise<void> {
   }
   await save(last);
   await source.close();
-  const skips = Object.entries(source.skipped).filter(([, n]) => n > 0);
+  const skips = Object.entries(dataSkipped).filter(([, n]) => n > 0);
   if (skips.length) console.log(`skipped samples: ${skips.map(([r, n]) => `${r} ${n}`).join(", ")}`);
   if (skipped) console.log(`steps skipped for non-finite gradients: ${skipped}`);
   console.log(`${stopping ? "interrupted; " : ""}saved step ${trainer.step} to ${out}`);

@@ -4,7 +4,14 @@
 // differs per platform (decoder, OpenMoji's renderer, opening local paths) comes in a DataEnv.
 
 import type { TipsConfig } from "../tips/config";
-import { type Decoder, type ExampleSource, ScenesSource, ShardSource, type SourcePosition } from "./examples";
+import {
+  type Decoder,
+  type ExampleSource,
+  type ScenesRenderer,
+  ScenesSource,
+  ShardSource,
+  type SourcePosition,
+} from "./examples";
 import type { OpenMoji, OpenMojiRenderer } from "./openmoji";
 import { OpenMojiSource } from "./openmoji-source";
 import { describeScene } from "./scenes";
@@ -31,6 +38,8 @@ export interface DataEnv {
   source?: SourceOptions;
   /** Browser: makes a relative shard path a URL (against the page's address). */
   toUrl?: (item: string) => string;
+  /** Node: draws the built-in scenes off the calling thread (a new renderer for each source opened). */
+  scenesRenderer?: () => ScenesRenderer;
 }
 
 /** How shards are read for training: shuffled through a buffer, shard order permuted per epoch, forever. */
@@ -128,7 +137,8 @@ export async function openExampleSource(
   env: DataEnv,
 ): Promise<ExampleSource> {
   const position = o.position;
-  if (spec.kind === "scenes") return new ScenesSource({ size: o.size, seed: 0, position });
+  if (spec.kind === "scenes")
+    return new ScenesSource({ size: o.size, seed: 0, position, renderer: env.scenesRenderer?.() });
   if (spec.kind === "openmoji") {
     const { dataset, render } = await env.openmoji();
     return new OpenMojiSource(dataset.split("train"), render, env.decode, { size: o.size, position });

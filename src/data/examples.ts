@@ -32,12 +32,32 @@ export interface ExampleSource {
   close(): Promise<void>;
 }
 
+/** One scene of the built-in dataset as a training example: the same bytes wherever it is drawn. */
+export function sceneExample(index: number, o: { size: number; split: SceneSplit; seed: number }): Example {
+  const scene = renderScene(index, o);
+  return {
+    key: `scenes-${o.split}-${index}`,
+    image: { width: scene.size, height: scene.size, data: scene.image },
+    webCaption: scene.webCaption,
+    syntheticCaption: scene.syntheticCaption,
+  };
+}
+
+/** Draws scenes somewhere else than the calling thread (in Node, a pool of worker threads). */
+export interface ScenesRenderer {
+  /** The examples of these indices, in the order given. */
+  render(indices: number[], o: { size: number; split: SceneSplit; seed: number }): Promise<Example[]>;
+  close(): Promise<void>;
+}
+
 export interface ScenesSourceOptions {
   /** Rendered image side in pixels (crops are taken from it). */
   size: number;
   seed?: number;
   split?: SceneSplit;
   position?: SourcePosition;
+  /** Where the scenes are drawn; inline when absent. The source closes it. */
+  renderer?: ScenesRenderer;
 }
 
 /** The built-in scenes, in index order, cycling over the split. */
@@ -54,25 +74,19 @@ export class ScenesSource implements ExampleSource {
   async next(n: number): Promise<Example[]> {
     const split = this.options.split ?? "train";
     const count = scenesSplit(split);
-    const out: Example[] = [];
-    for (let i = 0; i < n; i++) {
-      const index = this.index++ % count;
-      const scene = renderScene(index, { size: this.options.size, split, seed: this.options.seed });
-      out.push({
-        key: `scenes-${split}-${index}`,
-        image: { width: scene.size, height: scene.size, data: scene.image },
-        webCaption: scene.webCaption,
-        syntheticCaption: scene.syntheticCaption,
-      });
-    }
-    return out;
+    const indices = Array.from({ length: n }, () => this.index++ % count);
+    const o = { size: this.options.size, split, seed: this.options.seed ?? 0 };
+    if (this.options.renderer) return this.options.renderer.render(indices, o);
+    return indices.map((index) => sceneExample(index, o));
   }
 
   position(): SourcePosition {
     return { kind: "scenes", next: this.index };
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.options.renderer?.close();
+  }
 }
 
 export type Decoder = (bytes: Uint8Array, skipped: SkipCounts) => Promise<RgbaImage | null>;

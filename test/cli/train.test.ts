@@ -36,8 +36,9 @@ describe("tips train", () => {
 
   it("saves a checkpoint on Ctrl-C and finishes the run with --resume", async () => {
     const out = join(dir, "run.safetensors");
+    // Scenes drawn by two worker threads, then (resumed) on the trainer's thread: the same batches.
     const args = ["train", "--preset", "tips-test", "--steps", "12", "--batch", "4", "--out", out];
-    const first = tips(args);
+    const first = tips([...args, "--data-workers", "2"]);
     // Interrupt once the first step has been reported.
     await new Promise<void>((resolve) => {
       first.child.stdout?.on("data", (d: Buffer) => {
@@ -58,7 +59,7 @@ describe("tips train", () => {
     expect(refused.code).toBe(2);
     expect(refused.out).toContain("--batch cannot change a resumed run");
 
-    const resumed = await tips(["train", "--resume", out]).done;
+    const resumed = await tips(["train", "--resume", out, "--data-workers", "0"]).done;
     expect(resumed.code, resumed.out).toBe(0);
     expect(resumed.out).toContain(`steps ${saved.state.step}..12`);
     expect(resumed.out).toContain("saved step 12");
@@ -94,6 +95,7 @@ describe("tips train", () => {
         ["train", "--resume", "x.safetensors", "--from", "y.safetensors"],
         /--from cannot change a resumed run/,
       ],
+      [["train", "--data-workers", "65"], /--data-workers takes an integer from 0 to 64, got "65"/],
       [["train", "--frobnicate"], /Unknown option '--frobnicate'/],
     ];
     for (const [args, message] of cases) {
