@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { NODE_DATA } from "../src/cli/data";
+import { DEFAULT_DATA_WORKERS, nodeData } from "../src/cli/data";
 import { BatchPrefetcher } from "../src/data/batches";
 import { type DataSpec, openExampleSource } from "../src/data/datasets";
 import { loadSharp } from "../src/data/decode-node";
@@ -27,10 +27,11 @@ const BATCH = 64;
 async function measure(
   spec: DataSpec,
   size: number,
+  workers: number,
   minSeconds: number,
   maxBatches: number,
 ): Promise<DataRow> {
-  const source = await openExampleSource(spec, { size, seed: 0 }, NODE_DATA);
+  const source = await openExampleSource(spec, { size, seed: 0 }, nodeData(workers));
   const prefetcher = new BatchPrefetcher(source, BATCH, 3);
   await prefetcher.next(); // warm-up: loading, first shard reads, filling the shuffle buffer
   const start = performance.now();
@@ -61,18 +62,36 @@ async function* sceneSamples(
   }
 }
 
-export async function benchData(small: boolean): Promise<DataRow[]> {
+/**
+ * The data rows; `scenesOnly` keeps to the built-in scenes, which need nothing beyond the bundle
+ * (on the GPU machine, where sharp and the openmoji package are not installed); `workers` draw
+ * the scenes of the pooled rows.
+ */
+export async function benchData(
+  small: boolean,
+  scenesOnly = false,
+  workers = DEFAULT_DATA_WORKERS,
+): Promise<DataRow[]> {
   const minSeconds = small ? 0 : 3;
   const maxBatches = small ? 1 : 1000;
   const count = small ? 2 * BATCH : 1024;
-  const dir = await mkdtemp(join(tmpdir(), "tips-bench-data-"));
   const rows: DataRow[] = [];
-  const row = async (name: string, spec: DataSpec, size: number) => {
-    rows.push({ ...(await measure(spec, size, minSeconds, maxBatches)), name });
+  const row = async (name: string, spec: DataSpec, size: number, workers = 0) => {
+    rows.push({ ...(await measure(spec, size, workers, minSeconds, maxBatches)), name });
   };
+  // Scenes as tips train draws them (by default DEFAULT_DATA_WORKERS worker threads), and on one thread.
+  for (const size of [96, 224]) {
+    await row(
+      `scenes ${size} px (rendered, ${workers} worker${workers > 1 ? "s" : ""})`,
+      { kind: "scenes" },
+      size,
+      workers,
+    );
+    await row(`scenes ${size} px (rendered, no worker)`, { kind: "scenes" }, size);
+  }
+  if (scenesOnly) return rows;
+  const dir = await mkdtemp(join(tmpdir(), "tips-bench-data-"));
   try {
-    await row("scenes 96 px (rendered)", { kind: "scenes" }, 96);
-    await row("scenes 224 px (rendered)", { kind: "scenes" }, 224);
     await row("openmoji 96 px (SVG rasterised + PNG decoded)", { kind: "openmoji" }, 96);
     for (const [size, type] of [
       [96, "png"],

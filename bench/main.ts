@@ -5,7 +5,8 @@
 // the ratio. --small runs tiny shapes (for SwiftShader and the test suite); its figures mean
 // nothing. Shapes come from bench/shapes.json, which the PyTorch script reads too. `data
 // --steps-from FILE` (our --json result from a GPU) sets the data rates beside the images/s its
-// training steps consume.
+// training steps consume; `data --scenes-only` keeps to the rows that need no installed package;
+// `data --data-workers N` draws the pooled scenes rows with N worker threads.
 import { readFileSync, writeFileSync } from "node:fs";
 import { dawnGpu, FAST_DAWN_FLAGS } from "../src/gpu/dawn";
 import { Gpu } from "../src/gpu/gpu";
@@ -42,6 +43,8 @@ function parse(argv: string[]) {
   let reference: string | null = null;
   let stepConfigs: string | null = null;
   let stepsFrom: string | null = null;
+  let scenesOnly = false;
+  let dataWorkers: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--small") small = true;
@@ -49,13 +52,27 @@ function parse(argv: string[]) {
     else if (a === "--reference") reference = argv[++i] ?? null;
     else if (a === "--write-step-configs") stepConfigs = argv[++i] ?? null;
     else if (a === "--steps-from") stepsFrom = argv[++i] ?? null;
-    else if ((GROUPS as readonly string[]).includes(a)) groups.push(a as Group);
+    else if (a === "--scenes-only") scenesOnly = true;
+    else if (a === "--data-workers") {
+      dataWorkers = Number(argv[++i]);
+      if (!(Number.isInteger(dataWorkers) && dataWorkers >= 1 && dataWorkers <= 64))
+        fail(`--data-workers takes an integer from 1 to 64, got "${argv[i]}"`);
+    } else if ((GROUPS as readonly string[]).includes(a)) groups.push(a as Group);
     else
       fail(
-        `unknown argument "${a}"; groups: ${GROUPS.join(", ")}; options: --small --json FILE --reference FILE --write-step-configs FILE --steps-from FILE`,
+        `unknown argument "${a}"; groups: ${GROUPS.join(", ")}; options: --small --json FILE --reference FILE --write-step-configs FILE --steps-from FILE --scenes-only --data-workers N`,
       );
   }
-  return { groups: groups.length ? groups : [...GPU_GROUPS], small, json, reference, stepConfigs, stepsFrom };
+  return {
+    groups: groups.length ? groups : [...GPU_GROUPS],
+    small,
+    json,
+    reference,
+    stepConfigs,
+    stepsFrom,
+    scenesOnly,
+    dataWorkers,
+  };
 }
 
 const o = parse(process.argv.slice(2));
@@ -106,7 +123,7 @@ if (o.groups.includes("data")) {
   console.log(
     `# data benchmark ${new Date().toISOString().slice(0, 10)}${o.small ? ", small: figures mean nothing" : ""}`,
   );
-  data = await benchData(o.small);
+  data = await benchData(o.small, o.scenesOnly, o.dataWorkers);
   console.log(formatDataTable(data, consumers));
   save();
 }

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Everything owed to the GPU machine (shared/device/README.md), in one command per part:
+#   all      check, bench and train back to back in one command (every start of the machine costs
+#            minutes of a session's device time), each under its own limit: $CHECK_SECONDS (60),
+#            $BENCH_SECONDS (240), $TRAIN_SECONDS (180); then prints how long an ablation row
+#            takes at the rate train measured, to size `ablate` for the time that is left
 #   check    `tips selfcheck`: every op's kernel against float64 on this GPU (first: figures from
 #            wrong kernels mean nothing; the bench also checks its own results)
-#   bench    the PyTorch reference, then our benchmarks with it merged in (extra args: groups)
+#   bench    the PyTorch reference, then our benchmarks with it merged in (extra args: groups),
+#            then the data side on this machine's CPU beside the training steps' images/s
 #   train    tips-micro on scenes for $TRAIN_STEPS steps (default 3000) or $TRAIN_SECONDS seconds
 #            (default 420), whichever ends first (it then saves, as on Ctrl-C): a per-step log
 #            with images/s, then `tips eval` of the result
@@ -37,14 +42,37 @@ else
   ablate_steps="${ABLATE_STEPS:-1000}" rows="${ROWS:-}" eval_size=(--train 256 --test 128)
 fi
 case "$part" in
+  all)
+    # A part cut short by its limit keeps what it finished (each writes its results as it goes).
+    CHECK_SECONDS=${CHECK_SECONDS:-60} BENCH_SECONDS=${BENCH_SECONDS:-240} TRAIN_SECONDS=${TRAIN_SECONDS:-180}
+    export TRAIN_SECONDS
+    timeout "$CHECK_SECONDS" bash "$0" check || echo "run-gpu.sh all: check ended with status $?"
+    timeout "$BENCH_SECONDS" bash "$0" bench || echo "run-gpu.sh all: bench ended with status $?"
+    bash "$0" train || echo "run-gpu.sh all: train ended with status $?"
+    node -e '
+      const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+      const last = lines[lines.length - 1];
+      const [steps, batch, ips] = [process.argv[2], process.argv[3], last.imagesPerSecond];
+      console.log(`train: ${lines.length} steps, last ${ips.toFixed(1)} img/s; at that rate an ablation row of ` +
+        `${steps} steps at batch ${batch} trains in ${((steps * batch) / ips).toFixed(0)} s (one process, plus its eval)`);
+    ' "$out/train-$preset.jsonl" "$ablate_steps" "$batch" || true
+    ;;
   check)
     node dist/bench/tips.mjs selfcheck "$@" | tee "$out/selfcheck.txt"
     ;;
   bench)
     node dist/bench/bench.mjs "${small[@]}" --write-step-configs /tmp/step-configs.json
+    status=0
+    reference=(--reference "$out/bench-reference.json")
+    # Without the reference our rows are still timed (and checked), only without their ratio.
     python3 bench/reference/bench.py "${small[@]}" --device "$reference_device" --out "$out/bench-reference.json" \
-      --step-configs /tmp/step-configs.json
-    node dist/bench/bench.mjs "${small[@]}" "$@" --reference "$out/bench-reference.json" --json "$out/bench.json"
+      --step-configs /tmp/step-configs.json || { status=$?; reference=(); echo "run-gpu.sh bench: no PyTorch reference"; }
+    node dist/bench/bench.mjs "${small[@]}" "$@" "${reference[@]}" --json "$out/bench.json" || status=$?
+    # The data side on this machine's CPU beside the training steps' images/s just measured (does
+    # it keep up?): the scenes rows only, as sharp and openmoji are not installed here.
+    node dist/bench/bench.mjs data --scenes-only "${small[@]}" --steps-from "$out/bench.json" \
+      --json "$out/bench-data.json" || status=$?
+    [[ $status == 0 ]] || exit "$status"
     ;;
   train)
     # timeout's SIGINT is tips train's Ctrl-C: it finishes the steps in flight and saves.
@@ -78,7 +106,7 @@ case "$part" in
     [[ $status == 0 ]] || exit "$status"
     ;;
   *)
-    echo "usage: bash bench/run-gpu.sh check [--family LIST] | bench [groups...] | train | ablate" >&2
+    echo "usage: bash bench/run-gpu.sh all | check [--family LIST] | bench [groups...] | train | ablate" >&2
     exit 2
     ;;
 esac

@@ -9,6 +9,7 @@ import shapes from "../bench/shapes.json";
 import { benchStep, type StepShape, stepConfig } from "../bench/step";
 import type { Failure, Row } from "../bench/table";
 import { checkAttention, checkProduct } from "../bench/verify";
+import { DEFAULT_DATA_WORKERS } from "../src/cli/data";
 import { checkTrainingFits } from "../src/train/fits";
 import { testGpu } from "./gpu";
 
@@ -82,13 +83,16 @@ it("npm run bench -- data --small times every data row on the CPU without a GPU,
   };
   expect(out.device).toBeNull(); // no GPU was asked for
   expect(out.rows).toEqual([]);
-  expect(out.data.map((d) => d.name.split(" (")[0])).toEqual([
-    "scenes 96 px",
-    "scenes 224 px",
-    "openmoji 96 px",
-    "shards PNG 96 px",
-    "shards PNG 224 px",
-    "shards JPEG 224 px",
+  const workers = `${DEFAULT_DATA_WORKERS} worker${DEFAULT_DATA_WORKERS > 1 ? "s" : ""}`;
+  expect(out.data.map((d) => d.name.split(")")[0])).toEqual([
+    `scenes 96 px (rendered, ${workers}`,
+    "scenes 96 px (rendered, no worker",
+    `scenes 224 px (rendered, ${workers}`,
+    "scenes 224 px (rendered, no worker",
+    "openmoji 96 px (SVG rasterised + PNG decoded",
+    "shards PNG 96 px (tar + shuffle + decode",
+    "shards PNG 224 px (tar + shuffle + decode",
+    "shards JPEG 224 px (tar + shuffle + decode",
   ]);
   for (const d of out.data) {
     expect(d.samples).toBe(64);
@@ -101,6 +105,32 @@ it("npm run bench -- data --small times every data row on the CPU without a GPU,
   const scenes = out.data[0];
   const line = r.stdout.split("\n").find((l) => l.startsWith(`| ${scenes.name}`))!;
   expect(line).toMatch(new RegExp(`\\| +${(scenes.samples / scenes.seconds / 640).toFixed(2)}x \\|$`));
+  // --scenes-only (for the GPU machine, which has no sharp): the scenes rows alone, here drawn
+  // by 2 workers; a worker count below 1 is refused.
+  const only = spawnSync(
+    process.execPath,
+    [
+      "scripts/bench.mjs",
+      "data",
+      "--small",
+      "--scenes-only",
+      "--data-workers",
+      "2",
+      "--json",
+      join(dir, "only.json"),
+    ],
+    { encoding: "utf8" },
+  );
+  expect(only.status, only.stdout + only.stderr).toBe(0);
+  const onlyOut = JSON.parse(await readFile(join(dir, "only.json"), "utf8")) as typeof out;
+  expect(onlyOut.data.map((d) => d.name)).toEqual(
+    out.data.slice(0, 4).map((d) => d.name.replace(workers, "2 workers")),
+  );
+  const none = spawnSync(process.execPath, ["scripts/bench.mjs", "data", "--data-workers", "0"], {
+    encoding: "utf8",
+  });
+  expect(none.status).toBe(2);
+  expect(none.stderr).toContain('--data-workers takes an integer from 1 to 64, got "0"');
   // A file that is not a GPU run's result is refused before anything is measured.
   await writeFile(gpuRun, JSON.stringify({ device: null, rows: [] }));
   const bad = spawnSync(process.execPath, ["scripts/bench.mjs", "data", "--steps-from", gpuRun], {
