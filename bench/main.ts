@@ -102,7 +102,7 @@ const save = () => {
   if (o.json) writeFileSync(o.json, JSON.stringify({ device, rows, failures, data }, null, 2));
 };
 if (o.groups.some((g) => g !== "data")) {
-  const gpu = await Gpu.create({ gpu: await dawnGpu(FAST_DAWN_FLAGS) });
+  const gpu = await Gpu.create({ gpu: await dawnGpu(FAST_DAWN_FLAGS, 0) }); // 0: Dawn's own event loop, the soonest
   device = gpu.info;
   console.log(
     `# benchmarks ${new Date().toISOString().slice(0, 10)} on ${gpu.info.description || gpu.info.vendor} (${gpu.info.features.join(", ") || "no optional features"})${note}`,

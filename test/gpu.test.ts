@@ -1,12 +1,15 @@
 // The runtime: adapters, errors a user can act on, device loss, pooling, profiling.
+import { performance } from "node:perf_hooks";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { dawnGpu } from "../src/gpu/dawn";
+import { DAWN_POLL_MS, dawnGpu } from "../src/gpu/dawn";
 import { acquireDevice, browserGpu } from "../src/gpu/device";
 import { DeviceLostError, KernelError, NoWebGPUError } from "../src/gpu/errors";
 import { Gpu } from "../src/gpu/gpu";
 import { grid1d, kernel } from "../src/gpu/kernel";
 import { sizeClass } from "../src/gpu/pool";
 import { add, full, scale } from "../src/ops/elementwise";
+import { matmul } from "../src/ops/matmul";
 import { tidy } from "../src/tensor/scope";
 import { Tensor } from "../src/tensor/tensor";
 import { testGpu } from "./gpu";
@@ -40,6 +43,36 @@ describe("device", () => {
     const y = add(x, x);
     expect([...(await y.read())]).toEqual([2, 4, 6]);
     gpu.destroy();
+  });
+});
+
+describe("Dawn in Node", () => {
+  it("polls its events instead of spinning the main thread while the GPU works", async () => {
+    const gpu = await testGpu();
+    // Work that keeps SwiftShader busy for a while: 16 chained 384^3 products.
+    const a = Tensor.from(gpu, new Float32Array(384 * 384).fill(1 / 384), [384, 384]);
+    const y = tidy(() => {
+      let x = a;
+      for (let i = 0; i < 16; i++) x = matmul(x, a);
+      return x;
+    });
+    gpu.flush();
+    const start = performance.now();
+    const before = performance.eventLoopUtilization();
+    const values = await y.read();
+    const busy = performance.eventLoopUtilization(before).utilization;
+    const waited = performance.now() - start;
+    expect(values[0]).toBeCloseTo(1 / 384, 6);
+    expect(waited).toBeGreaterThan(50); // long enough for the loop's share to mean something
+    expect(busy).toBeLessThan(0.5); // Dawn's own setImmediate loop keeps it near 1
+    a.dispose();
+    y.dispose();
+    // Other setImmediate callers are untouched, and the process keeps one polling period.
+    await new Promise((resolve) => setImmediate(resolve));
+    await promisify(setImmediate)();
+    await expect(dawnGpu([], DAWN_POLL_MS + 1)).rejects.toThrow(
+      `Dawn's events are already polled every ${DAWN_POLL_MS} ms in this process`,
+    );
   });
 });
 
