@@ -45,7 +45,9 @@ export class Gpu {
   submitCount = 0;
 
   private modules = new Map<string, GPUShaderModule>();
-  private pipelines = new Map<string, GPUComputePipeline>();
+  // Each pipeline with its bind group layout: asking the pipeline for it on every dispatch costs
+  // a native call and a new wrapper object.
+  private pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private arena: GPUBuffer;
@@ -126,17 +128,20 @@ export class Gpu {
 
   // ---- kernels ----
 
-  private pipeline(k: Kernel, constants: Record<string, number> | undefined): GPUComputePipeline {
+  private pipeline(
+    k: Kernel,
+    constants: Record<string, number> | undefined,
+  ): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
     const key = `${k.name}|${k.entryPoint}|${constants ? JSON.stringify(constants) : ""}|${k.code.length}`;
-    let p = this.pipelines.get(key);
-    if (p) return p;
+    const cached = this.pipelines.get(key);
+    if (cached) return cached;
     let module = this.modules.get(k.code);
     this.device.pushErrorScope("validation");
     if (!module) {
       module = this.device.createShaderModule({ code: k.code, label: k.name });
       this.modules.set(k.code, module);
     }
-    p = this.device.createComputePipeline({
+    const pipeline = this.device.createComputePipeline({
       label: k.name,
       layout: "auto",
       compute: { module, entryPoint: k.entryPoint, constants },
@@ -144,8 +149,9 @@ export class Gpu {
     this.device.popErrorScope().then((err) => {
       if (err) this.errors.push(new KernelError(k.name, err.message));
     });
-    this.pipelines.set(key, p);
-    return p;
+    const made = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+    this.pipelines.set(key, made);
+    return made;
   }
 
   /** Compiles a kernel now and throws a KernelError with the compiler's messages if it fails. */
@@ -177,7 +183,7 @@ export class Gpu {
 
   dispatch(args: DispatchArgs): void {
     if (this.lost) throw this.lost;
-    const pipeline = this.pipeline(args.kernel, args.constants);
+    const { pipeline, layout } = this.pipeline(args.kernel, args.constants);
     if (this.arenaUsed + PARAM_SLOT > ARENA_BYTES) this.flush();
     const entries: GPUBindGroupEntry[] = [];
     if (args.params?.length) {
@@ -191,7 +197,7 @@ export class Gpu {
     args.buffers.forEach((b, i) => {
       entries.push({ binding: i + 1, resource: "buffer" in b ? b : { buffer: b } });
     });
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = this.device.createBindGroup({ layout, entries });
     const [x, y = 1, z = 1] = args.workgroups;
     const pass = this.beginPass(args.kernel.name);
     pass.setPipeline(pipeline);
