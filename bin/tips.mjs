@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Launcher of the `tips` CLI: bundles src/cli/main.ts (kernels inlined) into
-// node_modules/.cache/tips/cli.mjs when a source is newer than the bundle, then runs it.
+// node_modules/.cache/tips/cli.mjs (its scenes worker beside it) when a source is newer than the
+// bundle, then runs it.
 // --swiftshader restarts the command with Dawn pointed at SwiftShader (a CPU Vulkan driver from
 // the @sparticuz/chromium package): Vulkan reads these variables only at process start.
 import { spawnSync } from "node:child_process";
@@ -24,6 +25,7 @@ if (args.includes("--swiftshader")) {
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bundle = join(root, "node_modules", ".cache", "tips", "cli.mjs");
+const worker = join(dirname(bundle), "scenes-worker.mjs");
 
 function newest(dir) {
   let t = 0;
@@ -36,7 +38,7 @@ function newest(dir) {
 
 let built = 0;
 try {
-  built = statSync(bundle).mtimeMs;
+  built = Math.min(statSync(bundle).mtimeMs, statSync(worker).mtimeMs);
 } catch {}
 if (built < Math.max(newest(join(root, "src")), newest(join(root, "kernels")))) {
   const { buildNode } = await import(pathToFileURL(join(root, "scripts", "build-node.mjs")).href);
