@@ -12,6 +12,8 @@ export interface Row {
   images?: number;
   /** Peak GPU memory of the run, where measured (the reference's group "<group> memory"). */
   memoryMiB?: number;
+  /** Milliseconds of CPU time per call spent recording the GPU's work (training steps). */
+  recordMs?: number;
 }
 
 /** A row that did not count: it could not run (a buffer beyond the adapter's limits), or its result was wrong. */
@@ -36,8 +38,10 @@ export function formatTables(rows: Row[], reference: Reference | null): string {
     const rate = (r: Row, ms: number) =>
       images ? perSecond(r.images ?? 0, ms).toFixed(1) : tflops(r.flops, ms).toFixed(2);
     const memory = mine.some((r) => r.memoryMiB !== undefined);
+    const recording = mine.some((r) => r.recordMs !== undefined);
     const header = ["case", "ours ms", `ours ${unit}`, "PyTorch ms", `PyTorch ${unit}`, "ours/PyTorch"];
     if (memory) header.push("ours MiB", "PyTorch MiB");
+    if (recording) header.push("ours recording ms");
     const lines = mine.map((r) => {
       const ref = reference?.[group]?.[r.name];
       const cells = [
@@ -52,6 +56,7 @@ export function formatTables(rows: Row[], reference: Reference | null): string {
         const refMiB = reference?.[`${group} memory`]?.[r.name];
         cells.push(r.memoryMiB?.toFixed(0) ?? "-", refMiB === undefined ? "-" : refMiB.toFixed(0));
       }
+      if (recording) cells.push(r.recordMs?.toFixed(3) ?? "-");
       return cells;
     });
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));

@@ -42,9 +42,13 @@ it("npm run bench -- --small times every matmul, attention and training-step row
   expect(r.stdout).toContain("### attention");
   expect(r.stdout).toMatch(
     // Columns are padded to their widest value (a slow step on a loaded machine widens "ours ms").
-    /### step\n\n\| case +\| +ours ms \| +ours images\/s \|.* +ours MiB \| +PyTorch MiB \|/,
+    /### step\n\n\| case +\| +ours ms \| +ours images\/s \|.* +ours MiB \| +PyTorch MiB \| +ours recording ms \|/,
   );
-  expect(rows.at(-1)?.memoryMiB).toBeGreaterThan(0);
+  const step = rows.at(-1);
+  expect(step?.memoryMiB).toBeGreaterThan(0);
+  // Recording a step is part of its time: more than nothing, less than the whole.
+  expect(step?.recordMs).toBeGreaterThan(0);
+  expect(step?.recordMs).toBeLessThan(step?.ms ?? 0);
   // The PyTorch reference of the step rows reads the configurations written here.
   const configs = join(dir, "configs.json");
   const w = spawnSync(process.execPath, ["scripts/bench.mjs", "--small", "--write-step-configs", configs], {
