@@ -76,8 +76,8 @@ export async function benchData(
   const maxBatches = small ? 1 : 1000;
   const count = small ? 2 * BATCH : 1024;
   const rows: DataRow[] = [];
-  const row = async (name: string, spec: DataSpec, size: number, workers = 0) => {
-    rows.push({ ...(await measure(spec, size, workers, minSeconds, maxBatches)), name });
+  const row = async (name: string, spec: DataSpec, size: number, threads = 0) => {
+    rows.push({ ...(await measure(spec, size, threads, minSeconds, maxBatches)), name });
   };
   // Scenes as tips train draws them (by default DEFAULT_DATA_WORKERS worker threads), and on one thread.
   for (const size of [96, 224]) {

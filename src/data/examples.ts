@@ -32,8 +32,15 @@ export interface ExampleSource {
   close(): Promise<void>;
 }
 
+/** How scenes are drawn: image side in pixels, split and dataset seed. */
+export interface SceneDraw {
+  size: number;
+  split: SceneSplit;
+  seed: number;
+}
+
 /** One scene of the built-in dataset as a training example: the same bytes wherever it is drawn. */
-export function sceneExample(index: number, o: { size: number; split: SceneSplit; seed: number }): Example {
+export function sceneExample(index: number, o: SceneDraw): Example {
   const scene = renderScene(index, o);
   return {
     key: `scenes-${o.split}-${index}`,
@@ -46,7 +53,7 @@ export function sceneExample(index: number, o: { size: number; split: SceneSplit
 /** Draws scenes somewhere else than the calling thread (in Node, a pool of worker threads). */
 export interface ScenesRenderer {
   /** The examples of these indices, in the order given. */
-  render(indices: number[], o: { size: number; split: SceneSplit; seed: number }): Promise<Example[]>;
+  render(indices: number[], o: SceneDraw): Promise<Example[]>;
   close(): Promise<void>;
 }
 
@@ -75,7 +82,7 @@ export class ScenesSource implements ExampleSource {
     const split = this.options.split ?? "train";
     const count = scenesSplit(split);
     const indices = Array.from({ length: n }, () => this.index++ % count);
-    const o = { size: this.options.size, split, seed: this.options.seed ?? 0 };
+    const o: SceneDraw = { size: this.options.size, split, seed: this.options.seed ?? 0 };
     if (this.options.renderer) return this.options.renderer.render(indices, o);
     return indices.map((index) => sceneExample(index, o));
   }

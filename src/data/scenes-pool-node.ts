@@ -4,15 +4,11 @@
 // The worker is scenes-worker.mjs beside the bundle that loads this module (scripts/build-node.mjs
 // builds it there).
 import { Worker } from "node:worker_threads";
-import type { Example, ScenesRenderer } from "./examples";
-import type { SceneSplit } from "./scenes";
+import type { Example, SceneDraw, ScenesRenderer } from "./examples";
 
-export interface RenderRequest {
+export interface RenderRequest extends SceneDraw {
   id: number;
   indices: number[];
-  size: number;
-  split: SceneSplit;
-  seed: number;
 }
 
 export type RenderReply = { id: number; examples: Example[] } | { id: number; error: string };
@@ -47,12 +43,8 @@ export class ScenesPool implements ScenesRenderer {
     });
   }
 
-  get size(): number {
-    return this.workers.length;
-  }
-
   /** The indices in contiguous parts, one per worker, rendered at once and joined in order. */
-  async render(indices: number[], o: { size: number; split: SceneSplit; seed: number }): Promise<Example[]> {
+  async render(indices: number[], o: SceneDraw): Promise<Example[]> {
     const per = Math.ceil(indices.length / this.workers.length);
     const parts = this.workers
       .map((w, j) => ({ w, part: indices.slice(j * per, (j + 1) * per) }))
