@@ -80,6 +80,7 @@ export class LineChart {
   load(history: Record<string, (number | null)[]> | null): void {
     this.xs = [...((history?.step ?? []) as number[])];
     this.ys = this.series.map((s) => [...(history?.[s.key] ?? [])]);
+    this.container.dataset.loadedPoints = String(this.xs.length);
     this.redraw();
   }
 
