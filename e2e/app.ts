@@ -92,10 +92,52 @@ export async function stepOf(page: Page): Promise<number> {
   return Number(await page.locator("#run-step").getAttribute("data-step"));
 }
 
-export async function waitForStep(page: Page, n: number, timeout = 120_000): Promise<void> {
-  await expect
-    .poll(() => stepOf(page), { timeout, message: `step counter reaches ${n}` })
-    .toBeGreaterThanOrEqual(n);
+/** How long a run may show no new step before a wait gives up, before any step has been timed:
+ * the first step compiles every kernel, minutes on a loaded 2-core machine. */
+const FIRST_STEP_MS = 240_000;
+
+/**
+ * Polls until `done()` holds, for as long as the run keeps moving: it fails only when the step
+ * counter has not changed for ten times the longest gap between steps seen so far (or
+ * FIRST_STEP_MS before two steps have been seen). A machine under load thus gets the time its own
+ * steps take, and a stuck run still fails fast.
+ */
+async function whileRunMoves(page: Page, done: () => Promise<boolean>, what: string): Promise<void> {
+  let step = await stepOf(page);
+  let changed = Date.now();
+  let longest = 0;
+  while (!(await done())) {
+    const now = Date.now();
+    const s = await stepOf(page);
+    if (s !== step) {
+      if (step > 0) longest = Math.max(longest, now - changed);
+      step = s;
+      changed = now;
+    }
+    const limit = longest > 0 ? Math.max(30_000, 10 * longest) : FIRST_STEP_MS;
+    if (now - changed > limit)
+      throw new Error(
+        `waiting for ${what}: no new step for ${((now - changed) / 1000).toFixed(0)} s (at step ${s})`,
+      );
+    await page.waitForTimeout(200);
+  }
+}
+
+export async function waitForStep(page: Page, n: number): Promise<void> {
+  await whileRunMoves(page, async () => (await stepOf(page)) >= n, `step ${n}`);
+}
+
+/** Waits for the run's status (e.g. "done", /stopped|done/) while its steps keep coming. */
+export async function waitForStatus(page: Page, status: string | RegExp): Promise<void> {
+  const status_ = page.locator("#run-status");
+  await whileRunMoves(
+    page,
+    async () => {
+      const s = (await status_.getAttribute("data-status")) ?? "";
+      return typeof status === "string" ? s === status : status.test(s);
+    },
+    `status ${status}`,
+  );
 }
 
 /** A checkpoint's row on the Checkpoints page. */

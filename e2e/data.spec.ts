@@ -7,7 +7,16 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { expect, type Page, test } from "@playwright/test";
-import { checkpointRow, openTab, openTrainPage, sharedPage, stepOf, writeSceneShards } from "./app";
+import {
+  checkpointRow,
+  openTab,
+  openTrainPage,
+  sharedPage,
+  stepOf,
+  waitForStatus,
+  waitForStep,
+  writeSceneShards,
+} from "./app";
 
 const STEPS = 2;
 /** Where the test serves the shards over http (any other name there answers 404). */
@@ -72,12 +81,10 @@ test("tips-test trains on picked shard files; corrupt images are skipped and cou
   await expect(page.locator("#data-files-list")).toHaveAttribute("data-count", "3");
   await page.click("#train-start");
   await expect(page.locator("#run-status")).toHaveAttribute("data-status", /running|done/);
-  await expect
-    .poll(() => stepOf(page), { timeout: 120_000, message: "the step counter moves" })
-    .toBeGreaterThanOrEqual(1);
+  await waitForStep(page, 1);
   await expect(page.locator("#metric-total")).toHaveText(/^\d/);
   await expect(page.locator("#metric-web")).toHaveText(/^\d/);
-  await expect(page.locator("#run-status")).toHaveAttribute("data-status", "done", { timeout: 120_000 });
+  await waitForStatus(page, "done");
   expect(await stepOf(page)).toBe(STEPS);
   // A third of the shards' images are corrupt: some of them came by, counted by reason.
   const skipped = page.locator("#count-skipped");
@@ -95,7 +102,7 @@ test("tips-test trains on picked shard files; corrupt images are skipped and cou
   await page.fill("#set-steps", "1");
   await page.fill("#set-name", "url run");
   await page.click("#train-start");
-  await expect(page.locator("#run-status")).toHaveAttribute("data-status", "done", { timeout: 120_000 });
+  await waitForStatus(page, "done");
   await expect(page.locator("#metric-total")).toHaveText(/^\d/);
   await expect(page.locator("#count-skipped")).toContainText("shard failed: 1");
 
@@ -104,7 +111,7 @@ test("tips-test trains on picked shard files; corrupt images are skipped and cou
   await expect(page.locator("#data-note")).toContainText("OpenMoji");
   await page.fill("#set-name", "openmoji run");
   await page.click("#train-start");
-  await expect(page.locator("#run-status")).toHaveAttribute("data-status", "done", { timeout: 120_000 });
+  await waitForStatus(page, "done");
   await expect(page.locator("#metric-total")).toHaveText(/^\d/);
   await expect(page.locator("#count-skipped")).toHaveAttribute("data-count", "0");
 

@@ -6,7 +6,16 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { expect, type Page, test } from "@playwright/test";
-import { checkpointRow, openTab, openTrainPage, ROOT, screenshot, sharedPage, writeSceneShards } from "./app";
+import {
+  checkpointRow,
+  openTab,
+  openTrainPage,
+  ROOT,
+  screenshot,
+  sharedPage,
+  waitForStatus,
+  writeSceneShards,
+} from "./app";
 
 const FIXTURE = join(ROOT, "test/fixtures/trained/tips-test-80.safetensors");
 const STEPS = 24;
@@ -66,7 +75,7 @@ test("SPARC and RILS fall in a run started from a trained checkpoint's model", a
   await page.check("#set-term-sparc");
   await page.check("#set-term-rils");
   await page.click("#train-start");
-  await expect(page.locator("#run-status")).toHaveAttribute("data-status", "done", { timeout: 300_000 });
+  await waitForStatus(page, "done");
   await expect(page.locator("#metric-dino")).toHaveText("off");
   await expect(page.locator("#metric-sparc")).toHaveText(/^\d/);
   await expect(page.locator("#metric-rils")).toHaveText(/^\d/);

@@ -8,7 +8,16 @@ import { createHash } from "node:crypto";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { expect, type Page, test } from "@playwright/test";
 import sharp from "sharp";
-import { checkpointRow, openTab, openTrainPage, screenshot, sharedPage, stepOf, waitForStep } from "./app";
+import {
+  checkpointRow,
+  openTab,
+  openTrainPage,
+  screenshot,
+  sharedPage,
+  stepOf,
+  waitForStatus,
+  waitForStep,
+} from "./app";
 import { launchChromium } from "./chromium";
 
 test.describe.configure({ mode: "serial" });
@@ -63,8 +72,8 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
 
   // The metrics change from step to step, and the curves grow.
   await waitForStep(page, 2);
-  // What a start and two steps took on this machine, under whatever else it runs: the waits for
-  // the resumed run below are sized from it rather than guessed.
+  // What a start and two steps took on this machine, under whatever else it runs: the wait for
+  // the resumed run to load below is sized from it rather than guessed.
   const startup = Math.max(30_000, 4 * (Date.now() - started));
   const first = await page.locator("#metric-total").textContent();
   const step = await stepOf(page);
@@ -113,7 +122,7 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
   // Pause (the steps in flight finish), save, and see the entry in the catalogue.
   await waitForStep(page, 4);
   await page.click("#train-pause");
-  await expect(page.locator("#run-status")).toHaveAttribute("data-status", "paused", { timeout: startup });
+  await waitForStatus(page, "paused");
   savedStep = await stepOf(page);
   expect(savedStep).toBeGreaterThanOrEqual(4);
   expect(savedStep).toBeLessThan(STEPS);
@@ -147,14 +156,12 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
   // added a step by now, so the count loaded is read from its own attribute).
   for (const chart of ["#chart-loss", "#chart-lr", "#chart-grad", "#chart-ips"])
     await expect(page.locator(chart)).toHaveAttribute("data-loaded-points", String(savedStep));
-  await waitForStep(page, savedStep + 2, startup);
+  await waitForStep(page, savedStep + 2);
   // The first step the resumed run reports is the one after the saved step.
   await expect(page.locator("#run-step")).toHaveAttribute("data-first-reported", String(savedStep + 1));
   await screenshot(page, testInfo, "train-resumed");
   await page.click("#train-stop");
-  await expect(page.locator("#run-status")).toHaveAttribute("data-status", /stopped|done/, {
-    timeout: startup,
-  });
+  await waitForStatus(page, /stopped|done/);
   // Once it has stopped: one point per step, the saved ones and each new one, no gap and no repeat.
   const last = await stepOf(page);
   expect(last).toBeGreaterThanOrEqual(savedStep + 2);
