@@ -5,6 +5,8 @@ export const APP_PORT = 5173;
 
 export default defineConfig({
   root: "app",
+  // Relative asset URLs: the built site works from any sub-path (a project page, a folder).
+  base: "./",
   server: { host: "127.0.0.1", port: APP_PORT, strictPort: true, open: false },
   preview: { host: "127.0.0.1", port: APP_PORT, strictPort: true },
   build: { outDir: "../dist/app", emptyOutDir: true, target: "es2022" },
