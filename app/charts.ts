@@ -27,7 +27,8 @@ function tickValue(v: number): string {
 /** Steps are whole numbers: ticks at 1, 2, 5 x 10^k. */
 const STEP_INCREMENTS = Array.from({ length: 7 }, (_, k) => [1, 2, 5].map((m) => m * 10 ** k)).flat();
 
-/** A line chart that sizes itself to its container and redraws at most once per frame. */
+/** A line chart that sizes itself to its container and redraws at most once per frame. Clicking a
+ * series in the legend hides or shows it; `setLog` switches the y axis between linear and log. */
 export class LineChart {
   private plot: uPlot;
   private xs: number[] = [];
@@ -38,25 +39,48 @@ export class LineChart {
     private readonly container: HTMLElement,
     private readonly series: SeriesSpec[],
     private readonly height: number,
-    options: { log?: boolean } = {},
   ) {
     this.ys = series.map(() => []);
-    this.plot = new uPlot(
+    this.plot = this.build(
+      false,
+      series.map(() => true),
+    );
+    new ResizeObserver(() => {
+      const width = this.container.clientWidth;
+      if (width > 0 && width !== this.plot.width) this.plot.setSize({ width, height: this.height });
+    }).observe(container);
+    this.container.dataset.points = "0";
+  }
+
+  /** A log y axis spreads terms of different sizes (a total near 10 flattens CLIP terms near 1). */
+  setLog(log: boolean): void {
+    // uPlot fixes a scale's distribution when it is made: rebuild, keeping which series are shown.
+    const shown = this.plot.series.slice(1).map((s) => s.show !== false);
+    this.plot.destroy();
+    this.plot = this.build(log, shown);
+    this.plot.setData([this.xs, ...this.ys] as uPlot.AlignedData);
+  }
+
+  private build(log: boolean, shown: boolean[]): uPlot {
+    this.container.dataset.scale = log ? "log" : "linear";
+    return new uPlot(
       {
-        width: Math.max(container.clientWidth, 200),
-        height,
+        width: Math.max(this.container.clientWidth, 200),
+        height: this.height,
         legend: { show: true, live: true },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: false }, y: options.log ? { distr: 3 } : {} },
+        scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
         axes: [
           { ...AXIS, incrs: STEP_INCREMENTS, values: (_u, splits) => splits.map((v) => String(v)) },
-          { ...AXIS, size: 56, values: (_u, splits) => splits.map(tickValue) },
+          // A log axis leaves the splits it does not label as null.
+          { ...AXIS, size: 56, values: (_u, splits) => splits.map((v) => (v === null ? "" : tickValue(v))) },
         ],
         series: [
           // The legend shows values under the cursor only (the tiles show the latest).
           { label: "step", value: (_u: uPlot, v: number | null) => (v === null ? "" : String(v)) },
-          ...series.map((s) => ({
+          ...this.series.map((s, i) => ({
             label: s.label,
+            show: shown[i],
             stroke: s.color,
             width: 2,
             spanGaps: false,
@@ -66,14 +90,9 @@ export class LineChart {
           })),
         ],
       },
-      [[], ...series.map(() => [])],
-      container,
+      [[], ...this.series.map(() => [])],
+      this.container,
     );
-    new ResizeObserver(() => {
-      const width = this.container.clientWidth;
-      if (width > 0 && width !== this.plot.width) this.plot.setSize({ width, height: this.height });
-    }).observe(container);
-    this.container.dataset.points = "0";
   }
 
   /** Replaces the data with these columns (x under "step"). */

@@ -201,6 +201,9 @@ export class TrainPage {
     this.buttons.stop.addEventListener("click", () => this.command(() => this.worker.stop()));
     this.buttons.save.addEventListener("click", () => this.save());
     this.buttons.curves.addEventListener("click", () => this.downloadCurves());
+    byId<HTMLInputElement>("loss-log").addEventListener("change", (ev) =>
+      this.charts.loss.setLog((ev.target as HTMLInputElement).checked),
+    );
     byId("run-error-dismiss").addEventListener("click", () => {
       byId("run-error").hidden = true;
     });

@@ -100,6 +100,20 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
     await expect(page.locator(`${chart} canvas`)).toHaveCount(1);
   }
   await expect(page.locator("#chart-loss .u-legend")).toContainText("synthetic CLIP");
+  // A term hidden from the legend stays hidden when the loss chart switches to a log scale.
+  const pageErrors: string[] = [];
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  const total = page.locator("#chart-loss .u-legend .u-series", { hasText: "total" });
+  await total.click();
+  await expect(total).toHaveClass(/u-off/);
+  await page.check("#loss-log");
+  await expect(page.locator("#chart-loss")).toHaveAttribute("data-scale", "log");
+  await expect(page.locator("#chart-loss canvas")).toHaveCount(1);
+  expect((await page.locator("#chart-loss canvas").boundingBox())?.width).toBeGreaterThan(400);
+  expect(pageErrors, "the log scale draws without errors").toEqual([]);
+  await expect(total).toHaveClass(/u-off/);
+  await total.click();
+  await expect(total).not.toHaveClass(/u-off/);
   const bar = Number(await page.locator(".bar[role=progressbar]").getAttribute("aria-valuenow"));
   expect(bar).toBeGreaterThan(0);
   // The live probes refresh every 2 steps from the trainer's model: their maps change as it learns.
