@@ -196,7 +196,7 @@ export async function ablate(argv: string[]): Promise<void> {
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-  const firstSeed = intOption(p, "first-seed", 0);
+  const firstSeed = intOption(p, "first-seed", 0, 0);
   const seeds = Array.from({ length: intOption(p, "seeds", 3, 1, 100) }, (_, i) => firstSeed + i);
   const settings: Settings = {
     preset: config.name,

@@ -30,7 +30,8 @@ describe("tips ablate", () => {
 
   const args = (steps: string) => [
     "ablate",
-    ...["--preset", "tips-test", "--rows", "B1", "--seeds", "1", "--steps", steps, "--batch", "4"],
+    ...["--preset", "tips-test", "--rows", "B1", "--seeds", "1", "--first-seed", "0"],
+    ...["--steps", steps, "--batch", "4"],
     ...["--train", "6", "--test", "4", "--probe-steps", "5", "--out-dir", dir],
   ];
 
