@@ -11,11 +11,11 @@
 #   train    tips-micro on scenes for $TRAIN_STEPS steps (default 3000) or $TRAIN_SECONDS seconds
 #            (default 420), whichever ends first (it then saves, as on Ctrl-C): a per-step log
 #            with images/s, then `tips eval` of the result
-#   ablate   `tips ablate` on tips-micro: $ABLATE_STEPS steps (default 1000), seeds $SEEDS
-#            (default 0), rows $ROWS (default all) in $PARALLEL processes (default 1), stopped
-#            after $ABLATE_SECONDS (default 540); each finished row's result (<row>-seed<n>.json)
-#            comes back, so the rows can be split over several commands, and the table is
-#            assembled here from them (docs/performance.md)
+#   ablate   `tips ablate` on tips-micro: $ABLATE_STEPS steps (default 1000), $SEEDS seeds per row
+#            (default 3) from $FIRST_SEED (default 0), rows $ROWS (default all) in $PARALLEL
+#            processes (default 1), stopped after $ABLATE_SECONDS (default 540); each finished
+#            row's result (<row>-seed<n>.json) comes back, so the rows can be split over several
+#            commands, and the table is assembled here from them (docs/performance.md)
 # Every command has 600 s on the device; results go to $OUT (the device tool brings them back).
 # Prepare here first (the bundles load dawn.node from $DAWN_NODE_PATH, set by .device/env.sh):
 #   npm ci && bash ../shared/device/pack.sh
@@ -35,11 +35,11 @@ if [[ -n "${REHEARSE:-}" ]]; then
   export DAWN_NODE_PATH=$PWD/node_modules/webgpu/dist/linux-x64/dawn.node
   export VK_ICD_FILENAMES=$(dirname "$icd")/vk_swiftshader_icd.json LD_LIBRARY_PATH=$(dirname "$icd")
   small=(--small) reference_device=cpu preset=tips-test batch=4 train_steps="${TRAIN_STEPS:-3}"
-  ablate_steps="${ABLATE_STEPS:-2}" rows="${ROWS:-A}" eval_size=(--train 16 --test 8)
+  ablate_steps="${ABLATE_STEPS:-2}" rows="${ROWS:-A}" seeds="${SEEDS:-1}" eval_size=(--train 16 --test 8)
 else
   source .device/env.sh
   small=() reference_device=cuda preset=tips-micro batch=64 train_steps="${TRAIN_STEPS:-3000}"
-  ablate_steps="${ABLATE_STEPS:-1000}" rows="${ROWS:-}" eval_size=(--train 256 --test 128)
+  ablate_steps="${ABLATE_STEPS:-1000}" rows="${ROWS:-}" seeds="${SEEDS:-3}" eval_size=(--train 256 --test 128)
 fi
 case "$part" in
   all)
@@ -85,7 +85,7 @@ case "$part" in
   ablate)
     # $PARALLEL processes (default 1), each on every PARALLEL-th row: tips-micro leaves much of a
     # large GPU idle, so several at once may finish more rows within the time limit.
-    IFS=, read -ra all <<< "${rows:-A,B1,B2,C1,C2,D,E,F1,F2}"
+    IFS=, read -ra all <<< "${rows:-A,B1,B2,B3,B4,C1,C2,D,E,F1,F2}"
     jobs=${PARALLEL:-1}
     pids=()
     for ((j = 0; j < jobs; j++)); do
@@ -93,7 +93,7 @@ case "$part" in
       for ((i = j; i < ${#all[@]}; i += jobs)); do mine+=("${all[i]}"); done
       [[ ${#mine[@]} -gt 0 ]] || continue
       (IFS=,; timeout "${ABLATE_SECONDS:-540}" node dist/bench/tips.mjs ablate --preset "$preset" \
-        --steps "$ablate_steps" --batch "$batch" --seeds "${SEEDS:-0}" --rows "${mine[*]}" "${eval_size[@]}" \
+        --steps "$ablate_steps" --batch "$batch" --seeds "$seeds" --first-seed "${FIRST_SEED:-0}" --rows "${mine[*]}" "${eval_size[@]}" \
         --out-dir "/tmp/ablation-$j") > "$out/ablate-$j.log" 2>&1 &
       pids+=($!)
     done

@@ -1,6 +1,7 @@
 // `tips ablate`: the ablation table of TIPS at small scale. Trains each recipe of
 // src/eval/ablation.ts with the same preset, data, budget and seeds, evaluates each frozen result
-// as `tips eval` does, and prints one table (mean ± sd over seeds). Each finished (row, seed) is
+// as `tips eval` does on the CLS token(s) the row trained, and prints one table (mean ± sd over
+// seeds) and a verdict on each direction Table 1 of the paper reports. Each finished (row, seed) is
 // kept in --out-dir (its weights and its results), so an interrupted ablation picks up where it
 // stopped.
 import { readFile } from "node:fs/promises";
@@ -10,13 +11,17 @@ import type { Vocabulary } from "../data/vocab";
 import {
   ABLATION_ROWS,
   type AblationRow,
+  checkClaims,
   formatAblationTable,
+  formatClaims,
   type RowResult,
+  rowTokens,
   rowWeights,
   selectRows,
   summarize,
 } from "../eval/ablation";
-import { evaluate } from "../eval/evaluate";
+import { type EvalTokens, evaluate } from "../eval/evaluate";
+import { tokenName } from "../eval/report";
 import type { Gpu } from "../gpu/gpu";
 import { PRESETS, preset, type TipsConfig } from "../tips/config";
 import { TipsEncoder } from "../tips/encoder";
@@ -30,16 +35,22 @@ import { describeGpu, nodeGpu } from "./gpu";
 
 const HELP = `usage: tips ablate [options]
 
-Trains each row of the TIPS ablation with the same preset, data, budget and seeds, evaluates the
-frozen encoders on held-out scenes (as tips eval) and prints the table. Rows:
-${ABLATION_ROWS.map((r) => `  ${r.id.padEnd(3)} ${r.label}`).join("\n")}
+Trains each row of the TIPS ablation (Table 1 of the paper, then TIPSv2's options, SPARC and
+RILS) with the same preset, data, budget and seeds, evaluates the frozen encoders on held-out
+scenes (as tips eval) on the CLS token(s) each row trained, and prints the table, mean ± sd over
+seeds, then whether each direction Table 1 reports is reproduced, reversed or within noise
+(|difference| <= sqrt(sd1² + sd2²)). Rows, and in brackets the CLS read by kNN, zero-shot and
+the depth probe (global), and by web and synthetic caption retrieval:
+${ABLATION_ROWS.map((r) => `  ${r.id.padEnd(3)} ${r.label} [${describeTokens(rowTokens(r))}]`).join("\n")}
 
   --preset NAME        model size (default tips-micro): ${Object.keys(PRESETS).join(", ")}
   --data SPEC          training data: "scenes" (default) or WebDataset shards, as tips train
   --steps N            optimiser steps per row (default 2000)
   --batch N            examples per step (default 64)
   --lr X               peak learning rate (default 1e-3)
-  --seeds LIST         seeds to train each row with, e.g. 0,1,2 (default 0)
+  --seeds N            seeds per row (default 3): every row trains with seeds
+                       first-seed .. first-seed + N - 1
+  --first-seed S       the first seed (default 0)
   --rows LIST          rows to run, e.g. A,D,E (default: all)
   --out-dir DIR        where each row's weights and results go (default ablation/<preset>);
                        rows already there with the same settings are not trained again
@@ -56,6 +67,7 @@ const OPTIONS = {
   batch: { type: "string" },
   lr: { type: "string" },
   seeds: { type: "string" },
+  "first-seed": { type: "string" },
   rows: { type: "string" },
   "out-dir": { type: "string" },
   train: { type: "string" },
@@ -78,20 +90,22 @@ interface Settings {
 
 interface SavedResult extends RowResult {
   settings: Settings;
+  /** The CLS each metric read. */
+  tokens: EvalTokens;
   /** The GPU that trained and evaluated it. */
   gpu: string;
   /** The last step's loss terms and the training time. */
   training: { loss: StepMetrics["loss"] | null; seconds: number };
 }
 
-function parseSeeds(spec: string): number[] {
-  const seeds = spec.split(",").map((s) => Number(s.trim()));
-  if (!seeds.length || seeds.some((s) => !Number.isInteger(s) || s < 0))
-    throw new CliError(`--seeds takes non-negative integers separated by commas, got "${spec}"`);
-  return [...new Set(seeds)];
+/** "global CLS#1, web CLS#1, synthetic CLS#2", for the help's rows. */
+function describeTokens(t: EvalTokens): string {
+  const global =
+    t.image === t.zeroShot ? tokenName(t.image) : `${tokenName(t.image)}, zero-shot ${tokenName(t.zeroShot)}`;
+  return `global ${global}, web ${tokenName(t.web)}, synthetic ${tokenName(t.synthetic)}`;
 }
 
-async function readKept(file: string, settings: Settings): Promise<SavedResult | null> {
+async function readKept(file: string, settings: Settings, tokens: EvalTokens): Promise<SavedResult | null> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -108,6 +122,12 @@ async function readKept(file: string, settings: Settings): Promise<SavedResult |
     throw new CliError(
       `${file} was made with other settings (${JSON.stringify(saved.settings)}): ` +
         "choose another --out-dir, or delete it to run that row again",
+    );
+  }
+  if (JSON.stringify(saved.tokens) !== JSON.stringify(tokens)) {
+    throw new CliError(
+      `${file} was scored on other CLS tokens than this row trains (${JSON.stringify(saved.tokens ?? null)}): ` +
+        "delete it to run that row again",
     );
   }
   return saved;
@@ -129,6 +149,7 @@ async function trainRow(
     lr: s.lr,
     seed,
     weights: rowWeights(row),
+    captions: row.captions,
     teacher: row.teacher,
   });
   options.views.mimAllPatches = row.mimAll;
@@ -175,7 +196,8 @@ export async function ablate(argv: string[]): Promise<void> {
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-  const seeds = parseSeeds(stringOption(p, "seeds") ?? "0");
+  const firstSeed = intOption(p, "first-seed", 0, 0);
+  const seeds = Array.from({ length: intOption(p, "seeds", 3, 1, 100) }, (_, i) => firstSeed + i);
   const settings: Settings = {
     preset: config.name,
     data: stringOption(p, "data") ?? "scenes",
@@ -200,7 +222,7 @@ export async function ablate(argv: string[]): Promise<void> {
     for (const seed of seeds) {
       const name = `${row.id}-seed${seed}`;
       const file = join(outDir, `${name}.json`);
-      jobs.push({ row, seed, name, file, kept: await readKept(file, settings) });
+      jobs.push({ row, seed, name, file, kept: await readKept(file, settings, rowTokens(row)) });
     }
   }
   let started: { gpu: Gpu; vocab: Vocabulary } | null = null;
@@ -230,6 +252,7 @@ export async function ablate(argv: string[]): Promise<void> {
         test: settings.evalTest,
         seed,
         probe: { steps: settings.probeSteps },
+        tokens: rowTokens(row),
       });
     } finally {
       encoder.dispose();
@@ -238,6 +261,7 @@ export async function ablate(argv: string[]): Promise<void> {
       row: row.id,
       seed,
       settings,
+      tokens: rowTokens(row),
       gpu: describeGpu(gpu),
       training: { loss: last?.loss ?? null, seconds },
       result,
@@ -247,14 +271,17 @@ export async function ablate(argv: string[]): Promise<void> {
     results.push(saved);
   }
   const gpus = [...new Set(results.map((r) => r.gpu))].join("; ");
-  const table = formatAblationTable(summarize(rows, results));
+  const summaries = summarize(rows, results);
+  const table = formatAblationTable(summaries);
+  const claims = formatClaims(checkClaims(summaries));
   const command = `tips ablate ${argv.join(" ")}`.trim();
   const budget =
     `${config.name} on ${settings.data}, ${settings.steps} steps × batch ${settings.batch}, lr ${settings.lr}, ` +
     `seeds ${seeds.join(",")}; probes on ${settings.evalTrain} train / ${settings.evalTest} held-out scenes, ` +
     `${settings.probeSteps} probe steps; GPU: ${gpus}`;
-  console.log(`\n${budget}\n\n${table}`);
-  const report = `# Ablation\n\n\`${command}\`\n\n${budget}\n\n${table}\n`;
+  const verdicts = `Directions of Table 1 (within noise: |difference| <= sqrt(sd1² + sd2²) over seeds):\n\n${claims}`;
+  console.log(`\n${budget}\n\n${table}\n\n${verdicts}`);
+  const report = `# Ablation\n\n\`${command}\`\n\n${budget}\n\n${table}\n\n${verdicts}\n`;
   await writeFileAtomic(join(outDir, "table.md"), new TextEncoder().encode(report));
   console.log(`\nwrote ${join(outDir, "table.md")}`);
 }

@@ -1,17 +1,17 @@
 // Measures what TIPS claims of its frozen features, at small scale, on the built-in `scenes`
 // dataset: dense probes (segmentation mIoU, depth RMSE) fitted on the train split and tested on
 // the held-out split, kNN and zero-shot classification of each image's main object, and
-// image-text retrieval with web captions (CLS#1) and synthetic captions (CLS#2).
-// docs/evaluation.md explains each number and its baseline.
+// image-text retrieval with web captions (CLS#1) and synthetic captions (CLS#2). Which CLS each
+// global metric reads can be chosen (`tokens`), so that a model is scored on the token(s) its
+// losses trained. docs/evaluation.md explains each number and its baseline.
 import { renderScene, SCENES_CLASSES, type Scene, type SceneSplit, SHAPES } from "../data/scenes";
-import type { TipsEncoder } from "../tips/encoder";
+import type { ImageFeatures, TipsEncoder } from "../tips/encoder";
 import { mainObjectClass, patchMajority, patchMean, upsampleNearest } from "./labels";
 import {
   type KnnOptions,
   knnClassify,
   majorityBaseline,
   meanIoU,
-  type Recall,
   randomGuessMIoU,
   recallAt1,
   rmse,
@@ -19,6 +19,31 @@ import {
   zeroShotClassify,
 } from "./metrics";
 import { LinearClassifier, LinearRegressor, type ProbeOptions } from "./probe";
+
+/** What evaluate() needs of an encoder: its shapes, image features and text embeddings. */
+export type FrozenEncoder = Pick<
+  TipsEncoder,
+  "gpu" | "visionConfig" | "textConfig" | "embedImages" | "embedTexts"
+>;
+
+export type ClsToken = "cls1" | "cls2";
+
+/**
+ * The CLS token each global metric reads. Null: no loss trained a token for that metric, which is
+ * then left out (null in the result, "-" in tables).
+ */
+export interface EvalTokens {
+  /** kNN and the global feature of the depth probe (without one, the depth probe reads patches only). */
+  image: ClsToken | null;
+  /** Zero-shot classification against class prompts. */
+  zeroShot: ClsToken | null;
+  /** Retrieval with web captions and with synthetic captions. */
+  web: ClsToken | null;
+  synthetic: ClsToken | null;
+}
+
+/** TIPS's pairing: CLS#1 for global tasks and web captions, CLS#2 for synthetic captions. */
+export const DEFAULT_TOKENS: EvalTokens = { image: "cls1", zeroShot: "cls1", web: "cls1", synthetic: "cls2" };
 
 export interface EvalOptions {
   /** Train-split scenes the probes and kNN are fitted on (default 64). */
@@ -36,6 +61,8 @@ export interface EvalOptions {
   vote?: KnnOptions["vote"];
   /** Linear-probe training (see ProbeOptions; the seed comes from `seed`). */
   probe?: Omit<ProbeOptions, "seed">;
+  /** Which CLS each global metric reads (default DEFAULT_TOKENS). */
+  tokens?: EvalTokens;
   /** Images per encoder batch (default 16). */
   batch?: number;
   /** Hears what is being done, for progress lines. */
@@ -69,16 +96,27 @@ export interface DepthResult {
   meanBaseline: number;
   /** The floor of a per-patch prediction: RMSE of the true patch means upsampled the same way. */
   oracle: number;
+  /** The CLS appended to each patch feature (null: patch features only). */
+  globalToken: ClsToken | null;
   /** MSE of standardised targets at the probe's last training step. */
   trainLoss: number;
 }
 
 export interface ClassificationResult {
-  top1: number;
+  /** The CLS read; null: none was trained for this task, and top1 is null. */
+  token: ClsToken | null;
+  top1: number | null;
   /** Accuracy of always answering the most frequent training label. */
   majority: number;
   /** 1 / number of classes. */
   chance: number;
+}
+
+export interface RetrievalResult {
+  /** The CLS read; null: none was trained for this task, and both recalls are null. */
+  token: ClsToken | null;
+  imageToText: number | null;
+  textToImage: number | null;
 }
 
 export interface EvalResult {
@@ -96,15 +134,15 @@ export interface EvalResult {
   };
   segmentation: SegmentationResult;
   depth: DepthResult;
-  /** kNN on CLS#1 (training images' CLS#1 and main-object labels). */
+  /** kNN on a CLS (the training images' CLS and main-object labels). */
   knn: ClassificationResult;
-  /** Nearest prompt "a photo of a {shape}" to CLS#1. */
+  /** Nearest prompt "a photo of a {shape}" to a CLS. */
   zeroShot: ClassificationResult;
   retrieval: {
-    /** CLS#1 against web captions. */
-    web: Recall;
-    /** CLS#2 against synthetic captions. */
-    synthetic: Recall;
+    /** A CLS (CLS#1 by default) against web captions. */
+    web: RetrievalResult;
+    /** A CLS (CLS#2 by default) against synthetic captions. */
+    synthetic: RetrievalResult;
     /** Expected Recall@1 of a random ranking: 1 / test. */
     chance: number;
   };
@@ -116,11 +154,8 @@ export function classPrompt(shape: string): string {
   return `a photo of a ${shape}`;
 }
 
-interface SplitData {
+interface SplitData extends Pick<ImageFeatures, "cls1" | "cls2" | "patches"> {
   scenes: Scene[];
-  cls1: Float32Array;
-  cls2: Float32Array;
-  patches: Float32Array;
   /** Per patch, [images * g * g]. */
   patchClass: Int32Array;
   patchDepth: Float32Array;
@@ -128,19 +163,25 @@ interface SplitData {
   mainObject: Int32Array;
 }
 
-/** Per patch: the patch feature followed by its image's CLS#1 ([rows, 2D]). */
-function withGlobal(patches: Float32Array, cls1: Float32Array, perImage: number, d: number): Float32Array {
+/** Per patch: the patch feature followed by its image's CLS ([rows, 2D]); patches alone without one. */
+function withGlobal(
+  patches: Float32Array,
+  cls: Float32Array | null,
+  perImage: number,
+  d: number,
+): Float32Array {
+  if (!cls) return patches;
   const rows = patches.length / d;
   const out = new Float32Array(rows * 2 * d);
   for (let r = 0; r < rows; r++) {
     out.set(patches.subarray(r * d, (r + 1) * d), r * 2 * d);
     const image = Math.floor(r / perImage);
-    out.set(cls1.subarray(image * d, (image + 1) * d), r * 2 * d + d);
+    out.set(cls.subarray(image * d, (image + 1) * d), r * 2 * d + d);
   }
   return out;
 }
 
-export async function evaluate(encoder: TipsEncoder, options: EvalOptions = {}): Promise<EvalResult> {
+export async function evaluate(encoder: FrozenEncoder, options: EvalOptions = {}): Promise<EvalResult> {
   const started = performance.now();
   const trainCount = options.train ?? 64;
   const testCount = options.test ?? 32;
@@ -151,6 +192,7 @@ export async function evaluate(encoder: TipsEncoder, options: EvalOptions = {}):
   const k = options.k ?? 20;
   const vote = options.vote ?? "weighted";
   const batch = options.batch ?? 16;
+  const tokens = options.tokens ?? DEFAULT_TOKENS;
   const probe: Required<ProbeOptions> = {
     steps: 300,
     lr: 0.02,
@@ -227,16 +269,19 @@ export async function evaluate(encoder: TipsEncoder, options: EvalOptions = {}):
   for (const c of truePixels) freq[c]++;
   for (let c = 0; c < classes; c++) freq[c] /= truePixels.length;
 
-  // Depth: linear regression of per-patch mean depth from [patch, CLS#1], evaluated per pixel.
+  // Depth: linear regression of per-patch mean depth from [patch, CLS], evaluated per pixel.
   say(`depth probe: ${train.patchDepth.length} patches, ${probe.steps} steps`);
+  const cls = (split: SplitData, token: ClsToken | null) => (token ? split[token] : null);
   const depthProbe = await LinearRegressor.fit(
     encoder.gpu,
-    withGlobal(train.patches, train.cls1, g * g, d),
+    withGlobal(train.patches, cls(train, tokens.image), g * g, d),
     train.patchDepth,
-    2 * d,
+    tokens.image ? 2 * d : d,
     probe,
   );
-  const predictedDepth = await depthProbe.predict(withGlobal(test.patches, test.cls1, g * g, d));
+  const predictedDepth = await depthProbe.predict(
+    withGlobal(test.patches, cls(test, tokens.image), g * g, d),
+  );
   const trainLossDepth = depthProbe.trainLoss;
   depthProbe.dispose();
   const depthPixels = toPixels(predictedDepth, new Float32Array(testCount * pixels));
@@ -251,12 +296,26 @@ export async function evaluate(encoder: TipsEncoder, options: EvalOptions = {}):
 
   // Global tasks on the main object's shape.
   say("kNN, zero-shot and retrieval");
-  const knn = knnClassify(train.cls1, train.mainObject, test.cls1, d, { k, vote });
   const majority = majorityBaseline(train.mainObject, test.mainObject);
-  const prompts = await encoder.embedTexts(SHAPES.map(classPrompt));
-  const zeroShot = zeroShotClassify(test.cls1, prompts, d);
-  const web = await encoder.embedTexts(test.scenes.map((s) => s.webCaption));
-  const synthetic = await encoder.embedTexts(test.scenes.map((s) => s.syntheticCaption));
+  const classification = async (
+    token: ClsToken | null,
+    predict: (token: ClsToken) => Promise<Int32Array> | Int32Array,
+  ): Promise<ClassificationResult> => ({
+    token,
+    top1: token ? top1Accuracy(await predict(token), test.mainObject) : null,
+    majority,
+    chance: 1 / SHAPES.length,
+  });
+  const knn = await classification(tokens.image, (t) =>
+    knnClassify(train[t], train.mainObject, test[t], d, { k, vote }),
+  );
+  const zeroShot = await classification(tokens.zeroShot, async (t) =>
+    zeroShotClassify(test[t], await encoder.embedTexts(SHAPES.map(classPrompt)), d),
+  );
+  const retrieval = async (token: ClsToken | null, captions: string[]): Promise<RetrievalResult> => {
+    if (!token) return { token, imageToText: null, textToImage: null };
+    return { token, ...recallAt1(test[token], await encoder.embedTexts(captions), d) };
+  };
 
   return {
     setup: {
@@ -284,13 +343,20 @@ export async function evaluate(encoder: TipsEncoder, options: EvalOptions = {}):
       rmse: rmse(depthPixels, trueDepth),
       meanBaseline: rmse(new Float32Array(trueDepth.length).fill(meanDepth), trueDepth),
       oracle: rmse(oracleDepth, trueDepth),
+      globalToken: tokens.image,
       trainLoss: trainLossDepth,
     },
-    knn: { top1: top1Accuracy(knn, test.mainObject), majority, chance: 1 / SHAPES.length },
-    zeroShot: { top1: top1Accuracy(zeroShot, test.mainObject), majority, chance: 1 / SHAPES.length },
+    knn,
+    zeroShot,
     retrieval: {
-      web: recallAt1(test.cls1, web, d),
-      synthetic: recallAt1(test.cls2, synthetic, d),
+      web: await retrieval(
+        tokens.web,
+        test.scenes.map((s) => s.webCaption),
+      ),
+      synthetic: await retrieval(
+        tokens.synthetic,
+        test.scenes.map((s) => s.syntheticCaption),
+      ),
       chance: 1 / testCount,
     },
     seconds: (performance.now() - started) / 1000,

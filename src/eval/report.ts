@@ -1,13 +1,21 @@
 // The results of evaluate() as a text table: each number next to what a featureless guess gets.
-import type { EvalResult } from "./evaluate";
+import type { ClsToken, EvalResult } from "./evaluate";
 
-function fixed(v: number, digits = 3): string {
+/** A number to `digits` places; "-" for a metric left out (no trained token). */
+function fixed(v: number | null, digits = 3): string {
+  if (v === null) return "-";
   return Number.isFinite(v) ? v.toFixed(digits) : String(v);
+}
+
+/** "CLS#1", "CLS#2", or "no trained CLS". */
+export function tokenName(token: ClsToken | null): string {
+  return token ? `CLS#${token.slice(3)}` : "no trained CLS";
 }
 
 /** Each metric as [name, value, its baselines and limits], for the CLI's table and the app's. */
 export function evalTableRows(r: EvalResult): [string, string, string][] {
   const s = r.setup;
+  const depthInput = r.depth.globalToken ? `patch + ${tokenName(r.depth.globalToken)}` : "patch only";
   return [
     [
       "segmentation mIoU (linear probe, pixels)",
@@ -15,37 +23,37 @@ export function evalTableRows(r: EvalResult): [string, string, string][] {
       `${fixed(r.segmentation.allBackground)} all background, ${fixed(r.segmentation.chance)} random; ${fixed(r.segmentation.oracle)} true patch labels`,
     ],
     [
-      "depth RMSE (linear probe, pixels; lower is better)",
+      `depth RMSE (linear probe on ${depthInput}, pixels; lower is better)`,
       fixed(r.depth.rmse, 4),
       `${fixed(r.depth.meanBaseline, 4)} training mean; floor ${fixed(r.depth.oracle, 4)} true patch means`,
     ],
     [
-      `kNN top-1, CLS#1 (k=${s.k}, ${s.vote})`,
+      `kNN top-1, ${tokenName(r.knn.token)} (k=${s.k}, ${s.vote})`,
       fixed(r.knn.top1),
       `${fixed(r.knn.majority)} majority, ${fixed(r.knn.chance)} random`,
     ],
     [
-      'zero-shot top-1, CLS#1 vs "a photo of a {shape}"',
+      `zero-shot top-1, ${tokenName(r.zeroShot.token)} vs "a photo of a {shape}"`,
       fixed(r.zeroShot.top1),
       `${fixed(r.zeroShot.majority)} majority, ${fixed(r.zeroShot.chance)} random`,
     ],
     [
-      "web captions, CLS#1: image->text R@1",
+      `web captions, ${tokenName(r.retrieval.web.token)}: image->text R@1`,
       fixed(r.retrieval.web.imageToText),
       `${fixed(r.retrieval.chance)} random`,
     ],
     [
-      "web captions, CLS#1: text->image R@1",
+      `web captions, ${tokenName(r.retrieval.web.token)}: text->image R@1`,
       fixed(r.retrieval.web.textToImage),
       `${fixed(r.retrieval.chance)} random`,
     ],
     [
-      "synthetic captions, CLS#2: image->text R@1",
+      `synthetic captions, ${tokenName(r.retrieval.synthetic.token)}: image->text R@1`,
       fixed(r.retrieval.synthetic.imageToText),
       `${fixed(r.retrieval.chance)} random`,
     ],
     [
-      "synthetic captions, CLS#2: text->image R@1",
+      `synthetic captions, ${tokenName(r.retrieval.synthetic.token)}: text->image R@1`,
       fixed(r.retrieval.synthetic.textToImage),
       `${fixed(r.retrieval.chance)} random`,
     ],

@@ -1,5 +1,5 @@
 // The combined TIPS objective on one batch:
-//   L = w_web * CLIP(CLS#1, web caption) + w_syn * CLIP(CLS#2, synthetic caption)
+//   L = w_web * CLIP(CLS#1, web caption) + w_syn * CLIP(CLS#2, synthetic caption; CLS#1 if synToken says so)
 //     + w_dino * DINO(student local-crop CLS vs teacher global-crop CLS)
 //     + w_mim * iBOT(student masked-view patches vs teacher unmasked patches)
 //     + w_sparc * SPARC(caption tokens vs their language-grouped patches; off by default)
@@ -67,6 +67,11 @@ export interface LossOptions {
   tauTeacherPatch: number;
   sparc: SparcOptions;
   rils: RilsOptions;
+  /**
+   * The CLS token the synthetic captions' CLIP term contrasts with: CLS#2 (TIPS's dual embedding)
+   * or CLS#1, beside the web captions (Table 1's "multi-text": both captions positives of one CLS).
+   */
+  synToken: "cls1" | "cls2";
 }
 
 export const DEFAULT_LOSS: LossOptions = {
@@ -77,6 +82,7 @@ export const DEFAULT_LOSS: LossOptions = {
   tauTeacherPatch: 0.07,
   sparc: DEFAULT_SPARC,
   rils: DEFAULT_RILS,
+  synToken: "cls2",
 };
 
 export interface TipsBatch {
@@ -153,7 +159,7 @@ export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DE
     return out;
   };
   const web = w.web > 0 ? contrastive(model, student.cls1, text("web").pooled) : null;
-  const syn = w.syn > 0 ? contrastive(model, student.cls2, text("syn").pooled) : null;
+  const syn = w.syn > 0 ? contrastive(model, student[o.synToken], text("syn").pooled) : null;
 
   let teacher: VisionOutput | null = null;
   if (w.dino > 0 || w.mim > 0 || w.rils > 0) {

@@ -32,7 +32,23 @@ import {
   teacherMomentum,
   teacherTemperature,
 } from "./schedule";
-import { DEFAULT_VIEWS, makeBatch, planViews, type Tokenizer, type ViewOptions } from "./views";
+import {
+  DEFAULT_VIEWS,
+  makeBatch,
+  planViews,
+  sampleCaptions,
+  type Tokenizer,
+  type ViewOptions,
+} from "./views";
+
+/**
+ * How the two captions of an image train the CLS tokens (Table 1 of TIPS): "dual", web captions
+ * train CLS#1 and synthetic ones CLS#2 (each as its weight says); "sample", the web term trains
+ * CLS#1 on one caption drawn per image and step (the syn weight must be 0); "multi", both
+ * captions are positives of CLS#1 (the syn term reads CLS#1).
+ */
+export type CaptionRecipe = "dual" | "sample" | "multi";
+export const CAPTION_RECIPES: readonly CaptionRecipe[] = ["dual", "sample", "multi"];
 
 export interface TrainerOptions {
   config: TipsConfig;
@@ -48,6 +64,7 @@ export interface TrainerOptions {
   /** Options of the optional fine-grained terms (used when their weight is above 0). */
   sparc: SparcOptions;
   rils: RilsOptions;
+  captions: CaptionRecipe;
   teacher: TeacherKind;
   views: ViewOptions;
   schedule: ScheduleOptions;
@@ -71,6 +88,7 @@ export function trainerOptions(
     centring: o.centring ?? DEFAULT_LOSS.centring,
     sparc: o.sparc ?? { ...DEFAULT_LOSS.sparc },
     rils: o.rils ?? { ...DEFAULT_LOSS.rils },
+    captions: o.captions ?? "dual",
     teacher: o.teacher ?? "full",
     views: o.views ?? { ...DEFAULT_VIEWS },
     schedule: o.schedule ?? defaultSchedule(steps, o.lr ?? 1e-3),
@@ -144,6 +162,12 @@ export class Trainer {
     if (o.batch / o.accumulate < 2 && (o.weights.web > 0 || o.weights.syn > 0 || o.weights.rils > 0))
       throw new Error("contrastive terms and RILS need at least 2 examples per micro-batch");
     validateFineOptions(o.sparc, o.rils);
+    if (!CAPTION_RECIPES.includes(o.captions))
+      throw new Error(`captions must be one of ${CAPTION_RECIPES.join(", ")}, got "${o.captions}"`);
+    if (o.captions === "sample" && (o.weights.web <= 0 || o.weights.syn > 0))
+      throw new Error(
+        'the "sample" caption recipe trains CLS#1 through the web term on a caption drawn per image: set the web weight above 0 and the syn weight to 0',
+      );
     if (TERMS.every((t) => o.weights[t] <= 0))
       throw new Error("every loss weight is 0: switch at least one term on");
     const tooBig = checkTrainingFits(o.config, o.batch, o.accumulate, gpu.info.limits);
@@ -173,6 +197,7 @@ export class Trainer {
       tauTeacher: teacherTemp,
       sparc: o.sparc,
       rils: o.rils,
+      synToken: o.captions === "multi" ? ("cls1" as const) : ("cls2" as const),
     };
     const micro = o.batch / o.accumulate;
     const present = TERMS.filter((t) => o.weights[t] > 0);
@@ -181,10 +206,11 @@ export class Trainer {
       let sums: Tensor[] | null = null;
       for (let a = 0; a < o.accumulate; a++) {
         const part = examples.slice(a * micro, (a + 1) * micro);
+        const plan = planViews(part, o.config, this.rng, o.views);
         const batch = makeBatch(
           this.gpu,
-          part,
-          planViews(part, o.config, this.rng, o.views),
+          o.captions === "sample" ? sampleCaptions(part, this.rng) : part,
+          plan,
           o.config,
           this.tokenizer,
         );

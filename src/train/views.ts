@@ -69,6 +69,15 @@ export function planViews(examples: Example[], config: TipsConfig, rng: Rng, o: 
   return { globalBoxes, localBoxes, masks, mimWeights, maskedWeights };
 }
 
+/**
+ * Table 1's "sample one caption per image": each example's web caption replaced, with
+ * probability one half, by its synthetic caption, drawn anew for every step. The web term then
+ * trains CLS#1 on whichever caption was drawn.
+ */
+export function sampleCaptions(examples: Example[], rng: Rng): Example[] {
+  return examples.map((e) => (rng.uniform() < 0.5 ? { ...e, webCaption: e.syntheticCaption } : e));
+}
+
 export function makeBatch(
   gpu: Gpu,
   examples: Example[],

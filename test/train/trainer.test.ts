@@ -151,11 +151,11 @@ describe("Trainer (tips-test)", () => {
     );
   });
 
-  it("reads checkpoints made before the centring and initStd settings with the behaviour they had", async () => {
+  it("reads checkpoints made before the centring, initStd and captions settings with the behaviour they had", async () => {
     const trainer = new Trainer(gpu, options(), vocab);
     const decoded = decodeSafetensors(await saveCheckpoint(trainer, null, vocab));
     trainer.dispose();
-    const { centring: _, ...oldOptions } = JSON.parse(decoded.metadata.options);
+    const { centring: _, captions: __, ...oldOptions } = JSON.parse(decoded.metadata.options);
     const oldConfig = JSON.parse(decoded.metadata.config);
     delete oldConfig.vision.initStd;
     const old = encodeSafetensors(Object.fromEntries(decoded.tensors), {
@@ -165,6 +165,7 @@ describe("Trainer (tips-test)", () => {
     });
     const info = readCheckpoint(old).info;
     expect(info.options.centring).toBe("centre");
+    expect(info.options.captions).toBe("dual");
     expect(info.config.vision.initStd).toBe(0.02);
   });
 

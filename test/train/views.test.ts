@@ -3,7 +3,7 @@ import { expect, it } from "vitest";
 import type { Example } from "../../src/data/examples";
 import { Rng } from "../../src/tensor/rng";
 import { preset } from "../../src/tips/config";
-import { DEFAULT_VIEWS, planViews } from "../../src/train/views";
+import { DEFAULT_VIEWS, planViews, sampleCaptions } from "../../src/train/views";
 
 const config = preset("tips-test");
 const examples: Example[] = Array.from({ length: 5 }, (_, i) => ({
@@ -28,4 +28,23 @@ it("weights RILS by the mean over each image's masked patches, whether MIM cover
       else expect(mim).toEqual(weights);
     }
   }
+});
+
+it("samples each image's caption anew per draw, web or synthetic about half the time", () => {
+  const many: Example[] = Array.from({ length: 400 }, (_, i) => ({
+    key: String(i),
+    image: examples[0].image,
+    webCaption: `web ${i}`,
+    syntheticCaption: `syn ${i}`,
+  }));
+  const first = sampleCaptions(many, new Rng(1));
+  expect(sampleCaptions(many, new Rng(1))).toEqual(first);
+  first.forEach((e, i) => {
+    expect([`web ${i}`, `syn ${i}`]).toContain(e.webCaption);
+    expect(e.syntheticCaption).toBe(`syn ${i}`);
+  });
+  const synthetic = first.filter((e) => e.webCaption.startsWith("syn")).length;
+  expect(synthetic).toBeGreaterThan(160);
+  expect(synthetic).toBeLessThan(240);
+  expect(sampleCaptions(many, new Rng(2))).not.toEqual(first);
 });
