@@ -1,7 +1,7 @@
 // Every op's checks, by family. The unit tests and the app's self-check both run these.
 import type { Gpu } from "../../gpu/gpu";
 import { type CheckResult, checkOp, type OpCase } from "../check";
-import { attentionCases } from "./attention";
+import { attentionCases, selfAttentionCases } from "./attention";
 import { copyCases } from "./copy";
 import { elementwiseCases } from "./elementwise";
 import { embeddingCases } from "./embedding";
@@ -29,7 +29,7 @@ export const opFamilies: Record<string, OpCase[]> = {
   loss_rils: rilsCases,
   sinkhorn: sinkhornCases,
   patchify: patchifyCases,
-  attention: attentionCases,
+  attention: [...attentionCases, ...selfAttentionCases],
   softmax: softmaxCases,
   layernorm: layerNormCases,
   gelu: geluCases,
