@@ -126,6 +126,7 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3
 @group(0) @binding(2) var<storage, read_write> dweight: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dbias: array<f32>;
 
+override ACCUMULATE: bool = false;   // dweight, dbias += the sums (gradients summed in place)
 override FINISH_LANES: u32 = 8u;  // 1 to 8, chosen by the op from the number of groups
 const FINISH_COLS = 32u;
 var<workgroup> lane_sums: array<f32, FINISH_COLS * FINISH_LANES>;
@@ -150,8 +151,10 @@ fn finish(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     var total = 0.0;
     for (var l = 0u; l < FINISH_LANES; l++) { total += lane_sums[l * FINISH_COLS + col]; }
     if (i < p.cols) {
+      if (ACCUMULATE) { total += dweight[i]; }
       dweight[i] = total;
     } else {
+      if (ACCUMULATE) { total += dbias[i - p.cols]; }
       dbias[i - p.cols] = total;
     }
   }

@@ -189,16 +189,17 @@ export class Trainer {
           this.tokenizer,
         );
         let terms: LossTerms | null = null;
-        const { grads } = valueAndGrad(
+        // Every micro-batch's gradients are added in place to the grad slab, zeroed first.
+        if (a === 0) this.optimizer.zeroGrads();
+        valueAndGrad(
           () => {
             terms = tipsLoss(this.model, batch, lossOptions);
             return terms.total;
           },
           this.model.params.tensors,
           (v) => full(v, v.shape, 1 / o.accumulate),
+          this.optimizer.grads,
         );
-        if (a === 0) this.optimizer.setGrads(grads);
-        else this.optimizer.accumulateGrads(grads);
         const t = terms as unknown as LossTerms;
         if (o.centring === "centre") {
           if (t.teacherCls) updateCentre(this.model.dinoCentre, t.teacherCls);
