@@ -63,6 +63,8 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(6) var<storage, read_write> partials: array<f32>;  // [groups, 2, cols]
 
+override ACCUMULATE_DX: bool = false;   // dx += the gradient (a gradient summed in place)
+
 // With xhat = (x - mean) * rstd and h = dy * weight (mean over the row: <.>):
 //   dx = rstd * (h - <h> - xhat * <h * xhat>)
 // and this group's share of dweight = sum(dy * xhat), dbias = sum(dy) over its rows, which each
@@ -107,7 +109,9 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3
     for (var k = 0u; k < PER_THREAD; k++) {
       let c = k * THREADS + lid;
       if (live && c < p.cols) {
-        dx[row * p.cols + c] = rstd * (g[k] * w[k] - means.x - xhat[k] * means.y);
+        var d = rstd * (g[k] * w[k] - means.x - xhat[k] * means.y);
+        if (ACCUMULATE_DX) { d += dx[row * p.cols + c]; }
+        dx[row * p.cols + c] = d;
       }
       dw[k] += g[k] * xhat[k];
       db[k] += g[k];

@@ -54,7 +54,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): 
     });
   }
   const out = record("layerNorm", [x, weight, bias], y, (dy, into) => {
-    const dx = Tensor.empty(gpu, x.shape);
+    const dx = into[0] ?? Tensor.empty(gpu, x.shape);
     // The finish kernel adds to both or to neither.
     const accumulate = into[1] !== undefined && into[2] !== undefined;
     const dweight = accumulate ? (into[1] as Tensor) : Tensor.empty(gpu, [cols]);
@@ -66,7 +66,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): 
     if (rows) {
       gpu.dispatch({
         kernel: backwardKernel,
-        constants,
+        constants: { ...constants, ACCUMULATE_DX: into[0] ? 1 : 0 },
         params,
         buffers: [x.binding, weight.binding, stats.binding, dy.binding, dx.binding, partials.binding],
         workgroups: grid1d(groups, 1),

@@ -119,7 +119,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   return record("matmul", inputs, out, (dOut, into) => {
     const dZ = pre ? activationBackward(dOut, pre, activation) : dOut;
     const grads = [
-      a.requiresGrad ? gradA(a, b, dZ, transA, transB) : null,
+      a.requiresGrad ? gradA(a, b, dZ, transA, transB, into[0]) : null,
       b.requiresGrad ? gradB(a, b, dZ, transA, transB, into[1]) : null,
     ];
     if (bias) grads.push(bias.requiresGrad ? sumToShape(dZ, bias.shape, into[2]) : null);
@@ -152,9 +152,14 @@ function sumBatches(d: Tensor, rank: number): Tensor {
 }
 
 // Z = op(A) op(B): dA = dZ op(B)^T, or op(B) dZ^T when A is stored transposed.
-function gradA(a: Tensor, b: Tensor, dZ: Tensor, transA: boolean, transB: boolean): Tensor {
-  const d = transA ? matmul(b, dZ, { transA: transB, transB: true }) : matmul(dZ, b, { transB: !transB });
-  return sumBatches(d, a.rank);
+function gradA(a: Tensor, b: Tensor, dZ: Tensor, transA: boolean, transB: boolean, into?: Tensor): Tensor {
+  // Without batch axes to sum first, the product goes straight into `into`.
+  const direct = a.rank >= Math.max(b.rank, dZ.rank) ? into : undefined;
+  const d = transA
+    ? matmul(b, dZ, { transA: transB, transB: true, into: direct })
+    : matmul(dZ, b, { transB: !transB, into: direct });
+  if (direct || !into) return sumBatches(d, a.rank);
+  return sumToShape(d, a.shape, into);
 }
 
 // dB = op(A)^T dZ, or dZ^T op(A) when B is stored transposed; added to `into` where given.
@@ -168,7 +173,7 @@ function gradB(a: Tensor, b: Tensor, dZ: Tensor, transA: boolean, transB: boolea
     dZ2.dispose();
     return d;
   }
-  const direct = b.rank >= dZ.rank ? into : undefined; // no batch axes to sum first
+  const direct = b.rank >= Math.max(a.rank, dZ.rank) ? into : undefined; // no batch axes to sum first
   const d = transB
     ? matmul(dZ, a, { transA: true, transB: transA, into: direct })
     : matmul(a, dZ, { transA: !transA, into: direct });
