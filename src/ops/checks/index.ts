@@ -7,6 +7,7 @@ import { elementwiseCases } from "./elementwise";
 import { embeddingCases } from "./embedding";
 import { geluCases } from "./gelu";
 import { layerNormCases } from "./layernorm";
+import { layerScaleCases } from "./layerscale";
 import { clipLossCases } from "./loss_clip";
 import { distillCases } from "./loss_distill";
 import { rilsCases } from "./loss_rils";
@@ -32,6 +33,7 @@ export const opFamilies: Record<string, OpCase[]> = {
   attention: [...attentionCases, ...selfAttentionCases],
   softmax: softmaxCases,
   layernorm: layerNormCases,
+  layerscale: layerScaleCases,
   gelu: geluCases,
   normalize: normalizeCases,
   embedding: embeddingCases,
