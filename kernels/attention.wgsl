@@ -1,5 +1,7 @@
 // Multi-head attention, FlashAttention-2 style: O = softmax(Q K^T * scale, masked) V for every
-// (batch, head), never storing the Sq x Sk score matrix. q, o: [B, H, Sq, DH]; k, v: [B, H, Sk, DH].
+// (batch, head), never storing the Sq x Sk score matrix. Where each operand's rows lie is a layout
+// in the parameters (offset, row, head and batch strides), so q, k, v can be read straight from a
+// packed [B, S, 3, H, DH] projection and o written merged as [B, S, H, DH] (or any [B, H, S, DH]).
 //   forward       grid (query block, batch*head); one query row per thread, its q and unnormalised
 //                 output in registers; K/V blocks of TILE keys staged in workgroup memory; running
 //                 max m and sum l, rescaled by exp(m_old - m_new) once per block; O = acc / l and
@@ -24,6 +26,20 @@ struct Params {
   bh: u32,      // batch * heads
   heads: u32,
   scale: f32,
+  q_off: u32,   // q (and dq) element (b, h, s, 0) at q_off + b q_bs + h q_hs + s q_rs
+  q_rs: u32,
+  q_hs: u32,
+  q_bs: u32,
+  k_off: u32,   // k at k_off and v at v_off, both with kv strides
+  v_off: u32,
+  kv_rs: u32,
+  kv_hs: u32,
+  kv_bs: u32,
+  dk_off: u32,  // dk and dv in the one dkv output, with kv strides
+  dv_off: u32,
+  o_rs: u32,    // o and dO (offset 0)
+  o_hs: u32,
+  o_bs: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -41,6 +57,22 @@ fn batch_head(wg: vec3u, nwg: vec3u) -> u32 {
   return wg.z * nwg.y + wg.y;
 }
 
+// First element of row s of (batch, head) bh in each layout.
+fn q_row_at(bh: u32, s: u32) -> u32 {
+  let b = bh / p.heads;
+  return p.q_off + b * p.q_bs + (bh - b * p.heads) * p.q_hs + s * p.q_rs;
+}
+
+fn kv_row_at(bh: u32, s: u32) -> u32 {
+  let b = bh / p.heads;
+  return b * p.kv_bs + (bh - b * p.heads) * p.kv_hs + s * p.kv_rs;
+}
+
+fn o_row_at(bh: u32, s: u32) -> u32 {
+  let b = bh / p.heads;
+  return b * p.o_bs + (bh - b * p.heads) * p.o_hs + s * p.o_rs;
+}
+
 // ---- shared inputs (forward, backward_dkv, backward_dq) ----
 
 @group(0) @binding(1) var<storage, read> q: array<f32>;
@@ -48,26 +80,26 @@ fn batch_head(wg: vec3u, nwg: vec3u) -> u32 {
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read> key_mask: array<u32>;   // [B, Sk], nonzero = real
 
-fn q4(row: u32, c: u32) -> vec4f {
+fn q4(start: u32, c: u32) -> vec4f {
   var r = vec4f(0.0);
   for (var t = 0u; t < 4u; t++) {
-    if (4u * c + t < DH) { r[t] = q[row * DH + 4u * c + t]; }
+    if (4u * c + t < DH) { r[t] = q[start + 4u * c + t]; }
   }
   return r;
 }
 
-fn k4(row: u32, c: u32) -> vec4f {
+fn k4(start: u32, c: u32) -> vec4f {
   var r = vec4f(0.0);
   for (var t = 0u; t < 4u; t++) {
-    if (4u * c + t < DH) { r[t] = k[row * DH + 4u * c + t]; }
+    if (4u * c + t < DH) { r[t] = k[p.k_off + start + 4u * c + t]; }
   }
   return r;
 }
 
-fn v4(row: u32, c: u32) -> vec4f {
+fn v4(start: u32, c: u32) -> vec4f {
   var r = vec4f(0.0);
   for (var t = 0u; t < 4u; t++) {
-    if (4u * c + t < DH) { r[t] = v[row * DH + 4u * c + t]; }
+    if (4u * c + t < DH) { r[t] = v[p.v_off + start + 4u * c + t]; }
   }
   return r;
 }
@@ -90,8 +122,9 @@ fn stage_keys(bh: u32, b: u32, k0: u32, lid: u32) {
     var kv = vec4f(0.0);
     var vv = vec4f(0.0);
     if (k0 + j < p.sk) {
-      kv = k4(bh * p.sk + k0 + j, c);
-      vv = v4(bh * p.sk + k0 + j, c);
+      let start = kv_row_at(bh, k0 + j);
+      kv = k4(start, c);
+      vv = v4(start, c);
     }
     k_tile[i] = kv;
     v_tile[i] = vv;
@@ -117,10 +150,11 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
   let row = wg.x * ROWS + lid;
   let valid = row < p.sq;
   let q_row = bh * p.sq + row;
+  let q_start = q_row_at(bh, row);
   var qr: array<vec4f, MAX_DH4>;    // q * scale
   var acc: array<vec4f, MAX_DH4>;   // unnormalised output
   if (valid) {
-    for (var c = 0u; c < DH4; c++) { qr[c] = q4(q_row, c) * p.scale; }
+    for (var c = 0u; c < DH4; c++) { qr[c] = q4(q_start, c) * p.scale; }
   }
   var m = -BIG;
   var l = 0.0;
@@ -153,10 +187,11 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
   }
   if (valid) {
     let inv = select(0.0, 1.0 / l, l > 0.0);
+    let o_start = o_row_at(bh, row);
     for (var c = 0u; c < DH4; c++) {
       let o = acc[c] * inv;
       for (var t = 0u; t < 4u; t++) {
-        if (4u * c + t < DH) { out[q_row * DH + 4u * c + t] = o[t]; }
+        if (4u * c + t < DH) { out[o_start + 4u * c + t] = o[t]; }
       }
     }
     out_lse[q_row] = select(BIG, m + log(l), l > 0.0);
@@ -175,8 +210,10 @@ fn delta(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
          @builtin(local_invocation_index) lid: u32) {
   let i = (wg.y * nwg.x + wg.x) * 256u + lid;
   if (i >= p.bh * p.sq) { return; }
+  let bh = i / p.sq;
+  let start = o_row_at(bh, i - bh * p.sq);
   var d = 0.0;
-  for (var c = 0u; c < DH; c++) { d += delta_o[i * DH + c] * delta_do[i * DH + c]; }
+  for (var c = 0u; c < DH; c++) { d += delta_o[start + c] * delta_do[start + c]; }
   delta_stats[i] = vec2f(delta_lse[i], d);
 }
 
@@ -185,16 +222,15 @@ fn delta(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
 @group(0) @binding(5) var<storage, read> stats: array<vec2f>;   // (L, D) per query row
 @group(0) @binding(6) var<storage, read> d_o: array<f32>;
 
-fn do4(row: u32, c: u32) -> vec4f {
+fn do4(start: u32, c: u32) -> vec4f {
   var r = vec4f(0.0);
   for (var t = 0u; t < 4u; t++) {
-    if (4u * c + t < DH) { r[t] = d_o[row * DH + 4u * c + t]; }
+    if (4u * c + t < DH) { r[t] = d_o[start + 4u * c + t]; }
   }
   return r;
 }
 
-@group(0) @binding(7) var<storage, read_write> dk: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dv: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dkv: array<f32>;
 
 // Queries q0 .. q0 + TILE of one (batch, head): q * scale, dO, and (L, D); past the end L = BIG.
 var<workgroup> q_tile: array<vec4f, TILE * DH4>;
@@ -208,7 +244,7 @@ fn backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: 
   if (bh >= p.bh) { return; }
   let b = bh / p.heads;
   let key = wg.x * ROWS + lid;
-  let k_row = bh * p.sk + key;
+  let k_start = kv_row_at(bh, key);
   let real = key_is_real(b, key);
   var kr: array<vec4f, MAX_DH4>;
   var vr: array<vec4f, MAX_DH4>;
@@ -216,8 +252,8 @@ fn backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: 
   var dvr: array<vec4f, MAX_DH4>;
   if (real) {
     for (var c = 0u; c < DH4; c++) {
-      kr[c] = k4(k_row, c);
-      vr[c] = v4(k_row, c);
+      kr[c] = k4(k_start, c);
+      vr[c] = v4(k_start, c);
     }
   }
   for (var q0 = 0u; q0 < p.sq; q0 += TILE) {
@@ -228,8 +264,8 @@ fn backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: 
       var qv = vec4f(0.0);
       var dov = vec4f(0.0);
       if (q0 + r < p.sq) {
-        qv = q4(bh * p.sq + q0 + r, c) * p.scale;
-        dov = do4(bh * p.sq + q0 + r, c);
+        qv = q4(q_row_at(bh, q0 + r), c) * p.scale;
+        dov = do4(o_row_at(bh, q0 + r), c);
       }
       q_tile[i] = qv;
       do_tile[i] = dov;
@@ -263,8 +299,8 @@ fn backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: 
     for (var c = 0u; c < DH4; c++) {
       for (var t = 0u; t < 4u; t++) {
         if (4u * c + t < DH) {
-          dk[k_row * DH + 4u * c + t] = dkr[c][t];
-          dv[k_row * DH + 4u * c + t] = dvr[c][t];
+          dkv[p.dk_off + k_start + 4u * c + t] = dkr[c][t];
+          dkv[p.dv_off + k_start + 4u * c + t] = dvr[c][t];
         }
       }
     }
@@ -281,17 +317,17 @@ fn backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: v
   let b = bh / p.heads;
   let row = wg.x * ROWS + lid;
   let valid = row < p.sq;
-  let q_row = bh * p.sq + row;
+  let q_start = q_row_at(bh, row);
   var qr: array<vec4f, MAX_DH4>;    // q * scale
   var dor: array<vec4f, MAX_DH4>;
   var dqr: array<vec4f, MAX_DH4>;   // dQ / scale
   var st = vec2f(BIG, 0.0);
   if (valid) {
     for (var c = 0u; c < DH4; c++) {
-      qr[c] = q4(q_row, c) * p.scale;
-      dor[c] = do4(q_row, c);
+      qr[c] = q4(q_start, c) * p.scale;
+      dor[c] = do4(o_row_at(bh, row), c);
     }
-    st = stats[q_row];
+    st = stats[bh * p.sq + row];
   }
   for (var k0 = 0u; k0 < p.sk; k0 += TILE) {
     workgroupBarrier();
@@ -315,7 +351,7 @@ fn backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: v
     for (var c = 0u; c < DH4; c++) {
       let g = dqr[c] * p.scale;
       for (var t = 0u; t < 4u; t++) {
-        if (4u * c + t < DH) { dq[q_row * DH + 4u * c + t] = g[t]; }
+        if (4u * c + t < DH) { dq[q_start + 4u * c + t] = g[t]; }
       }
     }
   }

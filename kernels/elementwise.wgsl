@@ -68,6 +68,7 @@ fn unary(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     case 0u: { out[i] = p.alpha * a[i] + p.beta; }
     case 1u: { out[i] = max(a[i], 0.0); }
     case 2u: { out[i] = select(0.0, b[i], a[i] > 0.0); }
+    case 4u: { out[i] += a[i]; }
     default: { out[i] = p.beta; }
   }
 }

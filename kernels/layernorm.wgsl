@@ -63,6 +63,8 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(6) var<storage, read_write> partials: array<f32>;  // [groups, 2, cols]
 
+override ACCUMULATE_DX: bool = false;   // dx += the gradient (a gradient summed in place)
+
 // With xhat = (x - mean) * rstd and h = dy * weight (mean over the row: <.>):
 //   dx = rstd * (h - <h> - xhat * <h * xhat>)
 // and this group's share of dweight = sum(dy * xhat), dbias = sum(dy) over its rows, which each
@@ -107,7 +109,9 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3
     for (var k = 0u; k < PER_THREAD; k++) {
       let c = k * THREADS + lid;
       if (live && c < p.cols) {
-        dx[row * p.cols + c] = rstd * (g[k] * w[k] - means.x - xhat[k] * means.y);
+        var d = rstd * (g[k] * w[k] - means.x - xhat[k] * means.y);
+        if (ACCUMULATE_DX) { d += dx[row * p.cols + c]; }
+        dx[row * p.cols + c] = d;
       }
       dw[k] += g[k] * xhat[k];
       db[k] += g[k];
@@ -126,6 +130,7 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3
 @group(0) @binding(2) var<storage, read_write> dweight: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dbias: array<f32>;
 
+override ACCUMULATE: bool = false;   // dweight, dbias += the sums (gradients summed in place)
 override FINISH_LANES: u32 = 8u;  // 1 to 8, chosen by the op from the number of groups
 const FINISH_COLS = 32u;
 var<workgroup> lane_sums: array<f32, FINISH_COLS * FINISH_LANES>;
@@ -150,8 +155,10 @@ fn finish(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     var total = 0.0;
     for (var l = 0u; l < FINISH_LANES; l++) { total += lane_sums[l * FINISH_COLS + col]; }
     if (i < p.cols) {
+      if (ACCUMULATE) { total += dweight[i]; }
       dweight[i] = total;
     } else {
+      if (ACCUMULATE) { total += dbias[i - p.cols]; }
       dbias[i - p.cols] = total;
     }
   }

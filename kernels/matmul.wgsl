@@ -33,6 +33,7 @@ override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 override ACTIVATION: u32 = 0u;
 override KEEP_PRE: bool = false;
+override ACCUMULATE: bool = false;   // C += result (gradients summed in place)
 
 override BM: u32 = 8u * WG_M;
 override BN: u32 = 8u * WG_N;
@@ -122,7 +123,9 @@ fn write_quad(row_at: u32, n: u32, v: vec4f) {
   for (var j = 0u; j < 4u; j++) {
     if (n + j < p.n) {
       if (KEEP_PRE) { pre[row_at + n + j] = v[j]; }
-      c[row_at + n + j] = activate(ACTIVATION, v[j]);
+      var y = activate(ACTIVATION, v[j]);
+      if (ACCUMULATE) { y += c[row_at + n + j]; }
+      c[row_at + n + j] = y;
     }
   }
 }

@@ -4,6 +4,7 @@
 // innermost (bias gradients, sum-to-shape). Long last-axis rows use `rows` below instead.
 
 override MEAN: bool = false;
+override ACCUMULATE: bool = false;   // out += result (gradients summed in place)
 
 struct Params {
   n_out: u32,
@@ -42,7 +43,9 @@ fn strided(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
   for (var r = 0u; r < p.n_red; r++) {
     acc += x[base + offset(r, p.red_rank, p.red_shape, p.red_stride)];
   }
-  out[i] = select(acc, acc / f32(p.n_red), MEAN);
+  var r = select(acc, acc / f32(p.n_red), MEAN);
+  if (ACCUMULATE) { r += out[i]; }
+  out[i] = r;
 }
 
 // Sum (or mean) of each contiguous row of length n_red: one workgroup per row, a tree in
@@ -64,6 +67,8 @@ fn rows(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     workgroupBarrier();
   }
   if (lid.x == 0u && row < p.n_out) {
-    out[row] = select(partial[0], partial[0] / f32(p.n_red), MEAN);
+    var r = select(partial[0], partial[0] / f32(p.n_red), MEAN);
+    if (ACCUMULATE) { r += out[row]; }
+    out[row] = r;
   }
 }

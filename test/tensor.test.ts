@@ -1,6 +1,8 @@
 // Tensors, scopes, the tape and the seeded generator.
 import { describe, expect, it } from "vitest";
-import { add, mul, scale } from "../src/ops/elementwise";
+import { add, fill, mul, scale } from "../src/ops/elementwise";
+import { layerNorm } from "../src/ops/layernorm";
+import { matmul } from "../src/ops/matmul";
 import { sum } from "../src/ops/reduce";
 import { valueAndGrad } from "../src/tensor/autograd";
 import { ParameterStore } from "../src/tensor/params";
@@ -87,6 +89,10 @@ describe("tidy", () => {
   });
 });
 
+function keepAll(ts: Tensor[]): Tensor[] {
+  return ts.map((t) => keep(t));
+}
+
 describe("autograd", () => {
   it("sums gradients of a tensor used twice and returns zeros for unused ones", async () => {
     const gpu = await testGpu();
@@ -120,6 +126,51 @@ describe("autograd", () => {
     expect([...(await r.dx.read())]).toEqual([1, 10, 100, 1, 10, 100]);
     for (const t of [x, w, r.value, r.dx]) t.dispose();
   });
+
+  // Every op that adds to a gradient in place: matmul (weights folded and direct, bias),
+  // layerNorm's finish, a broadcast mul's reduction, and an identity sumToShape; w is used twice.
+  it("adds gradients in place to given tensors (into) exactly as it returns them otherwise", async () => {
+    const gpu = await testGpu();
+    const rng = new Rng(3);
+    const store = new ParameterStore(gpu);
+    const make = (name: string, shape: number[]) =>
+      store.create(
+        name,
+        shape,
+        Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()),
+      );
+    const w = make("w", [5, 4]);
+    const b = make("b", [5]);
+    const gamma = make("gamma", [5]);
+    const beta = make("beta", [5]);
+    const ls = make("ls", [5]);
+    const shift = make("shift", [3, 2, 5]);
+    const x = Tensor.from(
+      gpu,
+      Array.from({ length: 24 }, () => rng.normal()),
+      [3, 2, 4],
+    );
+    const params = store.tensors;
+    const loss = () => {
+      const h = add(mul(layerNorm(matmul(x, w, { transB: true, bias: b }), gamma, beta), ls), shift);
+      const again = matmul(x.reshape([6, 4]), w, { transB: true }).reshape([3, 2, 5]);
+      return sum(mul(h, again));
+    };
+    const plain = tidy(() => keepAll(valueAndGrad(loss, params).grads));
+    const sums = store.mirror();
+    for (const t of sums.views) fill(t, 0.5);
+    tidy(() => valueAndGrad(loss, params, undefined, sums.views));
+    for (const [i, g] of plain.entries()) {
+      const want = [...(await g.read())].map((v) => v + 0.5);
+      const got = [...(await sums.views[i].read())];
+      for (const [j, v] of got.entries()) expect(v).toBeCloseTo(want[j], 4);
+      g.dispose();
+    }
+    for (const t of sums.views) t.dispose();
+    sums.slab.destroy();
+    store.dispose();
+    x.dispose();
+  }, 300_000);
 
   it("requires a seed for a non-scalar value", async () => {
     const gpu = await testGpu();

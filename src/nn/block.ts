@@ -1,7 +1,7 @@
 // Pre-LN transformer block of the image encoder (DINOv2 layout, as TIPS ships it):
 //   x += ls1 * proj(attn(norm1(x)));  x += ls2 * ffn(norm2(x))
 // with LayerScale gammas and an exact-GELU MLP or a SwiGLU feed-forward (g/14).
-import { add, mul } from "../ops/elementwise";
+import { addScaled } from "../ops/layerscale";
 import { swiglu } from "../ops/swiglu";
 import type { ParameterStore } from "../tensor/params";
 import type { Rng } from "../tensor/rng";
@@ -68,7 +68,7 @@ export class VitBlock {
   }
 
   forward(x: Tensor): Tensor {
-    const h = add(x, mul(this.attn.forward(this.norm1.forward(x)), this.ls1));
-    return add(h, mul(this.mlp.forward(this.norm2.forward(h)), this.ls2));
+    const h = addScaled(x, this.attn.forward(this.norm1.forward(x)), this.ls1);
+    return addScaled(h, this.mlp.forward(this.norm2.forward(h)), this.ls2);
   }
 }

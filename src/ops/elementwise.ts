@@ -85,7 +85,10 @@ function unary(op: number, x: Tensor, other: Tensor | null, alpha: number, beta:
 
 export function add(a: Tensor, b: Tensor): Tensor {
   const out = binary("add", a, b);
-  return record("add", [a, b], out, (d) => [sumToShape(d, a.shape), sumToShape(d, b.shape)]);
+  return record("add", [a, b], out, (d, into) => [
+    sumToShape(d, a.shape, into[0]),
+    sumToShape(d, b.shape, into[1]),
+  ]);
 }
 
 export function sub(a: Tensor, b: Tensor): Tensor {
@@ -95,9 +98,9 @@ export function sub(a: Tensor, b: Tensor): Tensor {
 
 export function mul(a: Tensor, b: Tensor): Tensor {
   const out = binary("mul", a, b);
-  return record("mul", [a, b], out, (d) => [
-    a.requiresGrad ? sumToShape(binary("mul", d, b), a.shape) : null,
-    b.requiresGrad ? sumToShape(binary("mul", d, a), b.shape) : null,
+  return record("mul", [a, b], out, (d, into) => [
+    a.requiresGrad ? sumToShape(binary("mul", d, b), a.shape, into[0]) : null,
+    b.requiresGrad ? sumToShape(binary("mul", d, a), b.shape, into[1]) : null,
   ]);
 }
 
@@ -125,6 +128,28 @@ export function scale(x: Tensor, alpha: number, beta = 0): Tensor {
 export function relu(x: Tensor): Tensor {
   const out = unary(1, x, null, 0, 0);
   return record("relu", [x], out, (d) => [unary(2, x, d, 0, 0)]);
+}
+
+/** target += d, in place (same number of elements); not recorded. */
+export function accumulate(target: Tensor, d: Tensor): void {
+  if (target.size !== d.size)
+    throw new Error(`accumulate: ${d.describe()} does not fit ${target.describe()}`);
+  if (target.size) unaryInto(4, d.binding, target);
+}
+
+/** Sets every element of t to value, in place; not recorded. */
+export function fill(t: Tensor, value: number): void {
+  if (t.size) unaryInto(3, t.gpu.dummy, t, value);
+}
+
+function unaryInto(op: number, x: GPUBuffer | GPUBufferBinding, out: Tensor, beta = 0): void {
+  out.gpu.dispatch({
+    kernel: unaryKernel,
+    constants: { OP: op },
+    params: [out.size, 0, f32(0), f32(beta)],
+    buffers: [x, x, out.binding],
+    workgroups: grid1d(out.size, 256),
+  });
 }
 
 /** A new tensor of `shape` filled with `value`, on the GPU of `like`. */

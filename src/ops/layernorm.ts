@@ -53,10 +53,12 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): 
       workgroups: grid1d(rows, 1),
     });
   }
-  const out = record("layerNorm", [x, weight, bias], y, (dy) => {
-    const dx = Tensor.empty(gpu, x.shape);
-    const dweight = Tensor.empty(gpu, [cols]);
-    const dbias = Tensor.empty(gpu, [cols]);
+  const out = record("layerNorm", [x, weight, bias], y, (dy, into) => {
+    const dx = into[0] ?? Tensor.empty(gpu, x.shape);
+    // The finish kernel adds to both or to neither.
+    const accumulate = into[1] !== undefined && into[2] !== undefined;
+    const dweight = accumulate ? (into[1] as Tensor) : Tensor.empty(gpu, [cols]);
+    const dbias = accumulate ? (into[2] as Tensor) : Tensor.empty(gpu, [cols]);
     const rowsPerGroup = Math.max(1, ceilDiv(rows, BACKWARD_GROUPS));
     const groups = ceilDiv(rows, rowsPerGroup);
     const partials = Tensor.empty(gpu, [groups, 2, cols]); // per group: dweight, dbias
@@ -64,7 +66,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): 
     if (rows) {
       gpu.dispatch({
         kernel: backwardKernel,
-        constants,
+        constants: { ...constants, ACCUMULATE_DX: into[0] ? 1 : 0 },
         params,
         buffers: [x.binding, weight.binding, stats.binding, dy.binding, dx.binding, partials.binding],
         workgroups: grid1d(groups, 1),
@@ -72,7 +74,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): 
     }
     gpu.dispatch({
       kernel: finishKernel,
-      constants: { FINISH_LANES: finishLanes(groups) },
+      constants: { FINISH_LANES: finishLanes(groups), ACCUMULATE: accumulate ? 1 : 0 },
       params,
       buffers: [partials.binding, dweight.binding, dbias.binding],
       workgroups: grid1d(2 * cols, 32),

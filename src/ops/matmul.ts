@@ -8,7 +8,7 @@ import type { Gpu } from "../gpu/gpu";
 import { ceilDiv, grid1d, kernel } from "../gpu/kernel";
 import { record, recording } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
-import { sum } from "./reduce";
+import { sum, sumToShape } from "./reduce";
 
 const matmulKernel = kernel("matmul", activationCode + code, "main");
 const activationGradKernel = kernel(
@@ -30,6 +30,8 @@ export interface MatmulOptions {
   activation?: Activation;
   /** Workgroup tile edge; by default 128, or 64 when 128 would leave the GPU short of workgroups. */
   tile?: 64 | 128;
+  /** Adds the result to this tensor in place (beta = 1) and returns it (gradients in a slab). */
+  into?: Tensor;
 }
 
 /** Below this many 128x128 workgroups, 64x64 tiles keep more of a large GPU busy. */
@@ -75,7 +77,11 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     throw new Error(`matmul: bias must be f32 [${n}], got ${bias.describe()}`);
   }
   const gpu = a.gpu;
-  const out = Tensor.empty(gpu, [...batch, m, n]);
+  const into = opts.into;
+  if (into && into.size !== numel([...batch, m, n])) {
+    throw new Error(`matmul: the product [${[...batch, m, n].join(", ")}] does not fit ${into.describe()}`);
+  }
+  const out = into ?? Tensor.empty(gpu, [...batch, m, n]);
   const inputs = bias ? [a, b, bias] : [a, b];
   const keepPre = activation !== "none" && recording() && inputs.some((t) => t.requiresGrad);
   const pre = keepPre ? Tensor.empty(gpu, out.shape) : null; // z before the activation, for the backward
@@ -101,6 +107,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
         HAS_BIAS: bias ? 1 : 0,
         ACTIVATION: ACTIVATION_CODE[activation],
         KEEP_PRE: keepPre ? 1 : 0,
+        ACCUMULATE: into ? 1 : 0,
       },
       params: [rows, n, k, a.rank > 2 ? m * k : 0, b.rank > 2 ? k * n : 0],
       // Unused bindings: a read-only input stands in for the bias, the dummy for z.
@@ -109,13 +116,13 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     });
   }
 
-  return record("matmul", inputs, out, (dOut) => {
+  return record("matmul", inputs, out, (dOut, into) => {
     const dZ = pre ? activationBackward(dOut, pre, activation) : dOut;
     const grads = [
-      a.requiresGrad ? gradA(a, b, dZ, transA, transB) : null,
-      b.requiresGrad ? gradB(a, b, dZ, transA, transB) : null,
+      a.requiresGrad ? gradA(a, b, dZ, transA, transB, into[0]) : null,
+      b.requiresGrad ? gradB(a, b, dZ, transA, transB, into[1]) : null,
     ];
-    if (bias) grads.push(bias.requiresGrad ? sum(dZ, [...Array(dZ.rank - 1).keys()]) : null);
+    if (bias) grads.push(bias.requiresGrad ? sumToShape(dZ, bias.shape, into[2]) : null);
     return grads;
   });
 }
@@ -145,22 +152,31 @@ function sumBatches(d: Tensor, rank: number): Tensor {
 }
 
 // Z = op(A) op(B): dA = dZ op(B)^T, or op(B) dZ^T when A is stored transposed.
-function gradA(a: Tensor, b: Tensor, dZ: Tensor, transA: boolean, transB: boolean): Tensor {
-  const d = transA ? matmul(b, dZ, { transA: transB, transB: true }) : matmul(dZ, b, { transB: !transB });
-  return sumBatches(d, a.rank);
+function gradA(a: Tensor, b: Tensor, dZ: Tensor, transA: boolean, transB: boolean, into?: Tensor): Tensor {
+  // Without batch axes to sum first, the product goes straight into `into`.
+  const direct = a.rank >= Math.max(b.rank, dZ.rank) ? into : undefined;
+  const d = transA
+    ? matmul(b, dZ, { transA: transB, transB: true, into: direct })
+    : matmul(dZ, b, { transB: !transB, into: direct });
+  if (direct || !into) return sumBatches(d, a.rank);
+  return sumToShape(d, a.shape, into);
 }
 
-// dB = op(A)^T dZ, or dZ^T op(A) when B is stored transposed.
-function gradB(a: Tensor, b: Tensor, dZ: Tensor, transA: boolean, transB: boolean): Tensor {
+// dB = op(A)^T dZ, or dZ^T op(A) when B is stored transposed; added to `into` where given.
+function gradB(a: Tensor, b: Tensor, dZ: Tensor, transA: boolean, transB: boolean, into?: Tensor): Tensor {
   if (b.rank === 2 && a.rank > 2 && !transA) {
     // Shared weights: fold the batch into M so the batch sum happens inside one product.
     const a2 = a.reshape([-1, a.shape[a.rank - 1]]);
     const dZ2 = dZ.reshape([-1, dZ.shape[dZ.rank - 1]]);
-    const d = transB ? matmul(dZ2, a2, { transA: true }) : matmul(a2, dZ2, { transA: true });
+    const d = transB ? matmul(dZ2, a2, { transA: true, into }) : matmul(a2, dZ2, { transA: true, into });
     a2.dispose();
     dZ2.dispose();
     return d;
   }
-  const d = transB ? matmul(dZ, a, { transA: true, transB: transA }) : matmul(a, dZ, { transA: !transA });
-  return sumBatches(d, b.rank);
+  const direct = b.rank >= Math.max(a.rank, dZ.rank) ? into : undefined; // no batch axes to sum first
+  const d = transB
+    ? matmul(dZ, a, { transA: true, transB: transA, into: direct })
+    : matmul(a, dZ, { transA: !transA, into: direct });
+  if (direct || !into) return sumBatches(d, b.rank);
+  return sumToShape(d, b.shape, into);
 }

@@ -3,7 +3,7 @@ import code from "../../kernels/reduce.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
-import { broadcastTo, scale } from "./elementwise";
+import { accumulate, broadcastTo, scale } from "./elementwise";
 
 const stridedKernel = kernel("reduce.strided", code, "strided");
 const rowsKernel = kernel("reduce.rows", code, "rows");
@@ -20,10 +20,10 @@ function pad8(v: number[]): number[] {
   return [...v, ...new Array(8 - v.length).fill(0)];
 }
 
-/** Sum over `axes` of x, output shape with those axes set to 1 (keepdims). */
-function reduceKeepdims(x: Tensor, axes: number[], mean: boolean): Tensor {
+/** Sum over `axes` of x, output shape with those axes set to 1 (keepdims), or added to `into`. */
+function reduceKeepdims(x: Tensor, axes: number[], mean: boolean, into?: Tensor): Tensor {
   const outShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  const out = Tensor.empty(x.gpu, outShape);
+  const out = into ?? Tensor.empty(x.gpu, outShape);
   if (out.size === 0) return out;
   const strides: number[] = [];
   let s = 1;
@@ -48,7 +48,7 @@ function reduceKeepdims(x: Tensor, axes: number[], mean: boolean): Tensor {
   ];
   x.gpu.dispatch({
     kernel: rowsCase ? rowsKernel : stridedKernel,
-    constants: { MEAN: mean ? 1 : 0 },
+    constants: { MEAN: mean ? 1 : 0, ACCUMULATE: into ? 1 : 0 },
     params,
     buffers: [x.binding, out.binding],
     workgroups: rowsCase ? grid1d(out.size, 1) : grid1d(out.size, 256),
@@ -77,13 +77,22 @@ export function mean(x: Tensor, axes?: number | number[], keepdims = false): Ten
   return reduce(x, axes, keepdims, true);
 }
 
-/** Sums the broadcast axes of a gradient so it has `shape` again (identity if it already has). */
-export function sumToShape(d: Tensor, shape: readonly number[]): Tensor {
-  if (d.shape.length === shape.length && d.shape.every((v, i) => v === shape[i])) return d;
+/**
+ * Sums the broadcast axes of a gradient so it has `shape` again (identity if it already has), or
+ * adds that sum to `into` in place and returns it.
+ */
+export function sumToShape(d: Tensor, shape: readonly number[], into?: Tensor): Tensor {
+  const same = d.shape.length === shape.length && d.shape.every((v, i) => v === shape[i]);
+  if (same && into) accumulate(into, d);
+  if (same) return into ?? d;
   const lead = d.rank - shape.length;
   if (lead < 0)
     throw new Error(`sumToShape: ${shapeString(d.shape)} has fewer axes than ${shapeString(shape)}`);
   const axes = [...d.shape.keys()].filter((i) => i < lead || (shape[i - lead] === 1 && d.shape[i] !== 1));
+  if (into) {
+    reduceKeepdims(d, axes, false, into);
+    return into;
+  }
   const kd = reduceKeepdims(d, axes, false);
   const out = kd.reshape(shape);
   kd.dispose();

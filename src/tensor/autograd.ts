@@ -1,6 +1,9 @@
 // Reverse-mode differentiation over the tape: run fn recording nodes, then walk them backwards
-// from the (scalar) result, summing the gradients of tensors used more than once.
-import { add, full } from "../ops/elementwise";
+// from the (scalar) result, summing the gradients of tensors used more than once: in place where
+// the kernel computing a gradient can add it to one no other gradient shares (beta = 1), and
+// straight into given tensors for the requested ones (a gradient slab). A node's output gradient
+// is released as soon as the node has run.
+import { accumulate, add, full } from "../ops/elementwise";
 import { noGrad, withTape } from "./tape";
 import { shapeString, type Tensor } from "./tensor";
 
@@ -12,12 +15,15 @@ export interface ValueAndGrad {
 
 /**
  * Evaluates fn() (a scalar, or any tensor given a seed gradient of its shape) and the gradients of
- * `wrt`. All intermediate tensors belong to the caller's tidy() scope.
+ * `wrt`. With `into` (one tensor per wrt, same shapes), the gradients are added to those tensors
+ * in place, mostly by the kernels that compute them, and grads returns them. All intermediate
+ * tensors belong to the caller's tidy() scope.
  */
 export function valueAndGrad(
   fn: () => Tensor,
   wrt: Tensor[],
   seed?: (value: Tensor) => Tensor,
+  into?: Tensor[],
 ): ValueAndGrad {
   for (const t of wrt) t.requiresGrad = true;
   const { result: value, nodes } = withTape(fn);
@@ -25,13 +31,37 @@ export function valueAndGrad(
     throw new Error(`valueAndGrad: the value has shape ${shapeString(value.shape)}; pass a seed gradient`);
   }
   const grads = new Map<Tensor, Tensor>();
+  const targets = new Map<Tensor, Tensor>();
+  into?.forEach((t, i) => {
+    if (t.size !== wrt[i].size)
+      throw new Error(`valueAndGrad: ${t.describe()} cannot take the gradient of ${wrt[i].describe()}`);
+    targets.set(wrt[i], t);
+  });
+  // A gradient may be added to in place only while no other gradient shares its buffer.
+  const sharing = new Map<GPUBuffer, number>();
+  const share = (t: Tensor, n: number) => sharing.set(t.buffer, (sharing.get(t.buffer) ?? 0) + n);
+  const setGrad = (input: Tensor, d: Tensor) => {
+    const prev = grads.get(input);
+    if (prev === d) return;
+    if (prev) share(prev, -1);
+    grads.set(input, d);
+    share(d, 1);
+  };
+  const inPlace = (input: Tensor): Tensor | undefined => {
+    const target = targets.get(input);
+    if (target) return target;
+    const prev = grads.get(input);
+    return prev && sharing.get(prev.buffer) === 1 ? prev : undefined;
+  };
   noGrad(() => {
-    grads.set(value, seed ? seed(value) : full(value, value.shape, 1));
+    const seeded = seed ? seed(value) : full(value, value.shape, 1);
+    setGrad(value, seeded);
     for (let i = nodes.length - 1; i >= 0; i--) {
       const node = nodes[i];
       const dOut = grads.get(node.output);
       if (!dOut) continue;
-      const dInputs = node.backward(dOut);
+      const into = node.inputs.map(inPlace);
+      const dInputs = node.backward(dOut, into);
       node.inputs.forEach((input, j) => {
         const d = dInputs[j];
         if (!d || !input.requiresGrad) return;
@@ -40,10 +70,21 @@ export function valueAndGrad(
             `backward of ${node.op} gave a gradient ${shapeString(d.shape)} for input ${shapeString(input.shape)}`,
           );
         }
-        const prev = grads.get(input);
-        grads.set(input, prev ? add(prev, d) : d);
+        const target = into[j];
+        if (d === target) return; // the op added it in place
+        if (targets.has(input)) accumulate(targets.get(input) as Tensor, d);
+        else if (target) accumulate(target, d);
+        else {
+          const prev = grads.get(input);
+          setGrad(input, prev ? add(prev, d) : d);
+        }
       });
+      // The output's gradient is consumed: release it unless another gradient shares its buffer.
+      grads.delete(node.output);
+      share(dOut, -1);
+      if (dOut !== seeded && !sharing.get(dOut.buffer)) dOut.dispose();
     }
   });
+  if (into) return { value, grads: into };
   return { value, grads: wrt.map((t) => grads.get(t) ?? full(t, t.shape, 0)) };
 }

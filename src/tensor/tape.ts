@@ -7,8 +7,12 @@ export interface TapeNode {
   op: string;
   inputs: Tensor[];
   output: Tensor;
-  /** Gradients of the inputs given the output's gradient (null: no gradient for that input). */
-  backward(dOut: Tensor): (Tensor | null)[];
+  /**
+   * Gradients of the inputs given the output's gradient (null: no gradient for that input).
+   * into[j], where given, is a gradient tensor of input j's shape that the op may add input j's
+   * gradient to in place (a kernel with beta = 1); it then returns into[j] itself.
+   */
+  backward(dOut: Tensor, into: (Tensor | undefined)[]): (Tensor | null)[];
 }
 
 let active: TapeNode[] | null = null;

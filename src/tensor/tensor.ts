@@ -69,6 +69,22 @@ export class Tensor {
     return keepView(new Tensor([...shape], dtype, storage, offset));
   }
 
+  /**
+   * f32 tensors of `shapes` in one pooled buffer at VIEW_ALIGN-aligned offsets, for a kernel that
+   * writes several outputs through one binding; each is disposed on its own.
+   */
+  static packed(gpu: Gpu, shapes: readonly (readonly number[])[]): Tensor[] {
+    const offsets: number[] = [];
+    let bytes = 0;
+    for (const shape of shapes) {
+      offsets.push(bytes);
+      bytes += Math.ceil(Math.max(4, numel(shape) * 4) / VIEW_ALIGN) * VIEW_ALIGN;
+    }
+    const storage = new Storage(gpu, gpu.alloc(bytes), true);
+    storage.refs = shapes.length;
+    return shapes.map((shape, i) => new Tensor([...shape], "f32", storage, offsets[i]));
+  }
+
   static from(gpu: Gpu, data: ArrayLike<number>, shape: readonly number[], dtype: DType = "f32"): Tensor {
     if (data.length !== numel(shape)) {
       throw new Error(`Tensor.from: ${data.length} values do not fill shape ${shapeString(shape)}`);

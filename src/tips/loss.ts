@@ -6,6 +6,7 @@
 //     + w_rils * RILS(masked patches predict the teacher's patch-to-sentence distributions; off)
 // A weight of 0 switches a term off (its work is skipped). Each term is returned separately.
 
+import { concat, slice } from "../ops/concat";
 import { add, mul, scale } from "../ops/elementwise";
 import { clipLoss } from "../ops/loss_clip";
 import { softCrossEntropy } from "../ops/loss_distill";
@@ -141,6 +142,42 @@ function contrastive(model: TipsModel, image: Tensor, text: Tensor): Tensor {
   return clipLoss(matmul(l2Normalize(image), l2Normalize(text), { transB: true }), model.logitScale);
 }
 
+/**
+ * Text features of each caption kind; two kinds are encoded as one batch of 2B (half the
+ * dispatches, and the text weights' gradients summed inside their matmuls). Token features are
+ * split out only when read (SPARC).
+ */
+function encodeCaptions(
+  model: TipsModel,
+  batch: TipsBatch,
+  kinds: CaptionKind[],
+): Map<CaptionKind, TextOutput> {
+  const out = new Map<CaptionKind, TextOutput>();
+  if (kinds.length === 1) out.set(kinds[0], model.text.forwardTokens(batch[kinds[0]]));
+  if (kinds.length !== 2) return out;
+  const [first, second] = kinds.map((k) => batch[k]);
+  const joined = (key: keyof TextBatch) => concat([first[key], second[key]], 0);
+  const both = model.text.forwardTokens({
+    ids: joined("ids"),
+    keyMask: joined("keyMask"),
+    tokenMask: joined("tokenMask"),
+    counts: joined("counts"),
+  });
+  const b = first.ids.shape[0];
+  kinds.forEach((kind, i) => {
+    const half = (t: Tensor) => slice(t, 0, i * b, (i + 1) * b);
+    let tokens: Tensor | null = null;
+    out.set(kind, {
+      pooled: half(both.pooled),
+      get tokens() {
+        tokens ??= half(both.tokens);
+        return tokens;
+      },
+    });
+  });
+  return out;
+}
+
 export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DEFAULT_LOSS): LossTerms {
   const w = o.weights;
   const [b, n] = batch.masks.shape;
@@ -148,16 +185,14 @@ export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DE
   const k = model.config.head.prototypes;
   const masked = w.mim > 0 || w.rils > 0;
   const student = model.vision.forward(batch.global, masked ? batch.masks : undefined);
-  // Each caption goes through the text encoder once, whichever terms read it.
-  const texts = new Map<CaptionKind, TextOutput>();
-  const text = (kind: CaptionKind): TextOutput => {
-    let out = texts.get(kind);
-    if (!out) {
-      out = model.text.forwardTokens(batch[kind]);
-      texts.set(kind, out);
-    }
-    return out;
-  };
+  // The captions the terms read go through the text encoder together, in one pass.
+  const read = new Set<CaptionKind>();
+  if (w.web > 0) read.add("web");
+  if (w.syn > 0) read.add("syn");
+  if (w.sparc > 0) read.add(o.sparc.caption);
+  if (w.rils > 0) read.add(o.rils.caption);
+  const texts = encodeCaptions(model, batch, [...read]);
+  const text = (kind: CaptionKind): TextOutput => texts.get(kind) as TextOutput;
   const web = w.web > 0 ? contrastive(model, student.cls1, text("web").pooled) : null;
   const syn = w.syn > 0 ? contrastive(model, student[o.synToken], text("syn").pooled) : null;
 

@@ -3,9 +3,9 @@
 // the parameter slab: two for the gradient norm, one for the update.
 import code from "../../kernels/adamw.wgsl?raw";
 import { f32, grid1d, kernel } from "../gpu/kernel";
-import { add } from "../ops/elementwise";
+import { fill } from "../ops/elementwise";
 import type { ParameterStore } from "../tensor/params";
-import { keep, tidy } from "../tensor/scope";
+import { keep } from "../tensor/scope";
 import { type Slab, Tensor } from "../tensor/tensor";
 
 const partialKernel = kernel("adamw.grad_sumsq_partial", code, "grad_sumsq_partial");
@@ -75,13 +75,11 @@ export class AdamW {
     });
   }
 
-  /** Adds gradients to the grad slab (gradient accumulation over micro-batches). */
-  accumulateGrads(grads: Tensor[]): void {
-    tidy(() => {
-      grads.forEach((g, i) => {
-        this.grads[i].assign(add(this.grads[i], g));
-      });
-    });
+  /** Zeroes the grad slab, for gradients added to it in place (valueAndGrad's `into`). */
+  zeroGrads(): void {
+    const flat = this.gradSlab.flat();
+    fill(flat, 0);
+    flat.dispose();
   }
 
   /** Records one update with learning rate lr. Skipped on the GPU if any gradient is NaN/Inf. */

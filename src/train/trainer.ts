@@ -205,32 +205,36 @@ export class Trainer {
     const metrics = tidy(() => {
       let sums: Tensor[] | null = null;
       for (let a = 0; a < o.accumulate; a++) {
-        const part = examples.slice(a * micro, (a + 1) * micro);
-        const plan = planViews(part, o.config, this.rng, o.views);
-        const batch = makeBatch(
-          this.gpu,
-          o.captions === "sample" ? sampleCaptions(part, this.rng) : part,
-          plan,
-          o.config,
-          this.tokenizer,
-        );
-        let terms: LossTerms | null = null;
-        const { grads } = valueAndGrad(
-          () => {
-            terms = tipsLoss(this.model, batch, lossOptions);
-            return terms.total;
-          },
-          this.model.params.tensors,
-          (v) => full(v, v.shape, 1 / o.accumulate),
-        );
-        if (a === 0) this.optimizer.setGrads(grads);
-        else this.optimizer.accumulateGrads(grads);
-        const t = terms as unknown as LossTerms;
-        if (o.centring === "centre") {
-          if (t.teacherCls) updateCentre(this.model.dinoCentre, t.teacherCls);
-          if (t.teacherPatches) updateCentre(this.model.ibotCentre, t.teacherPatches);
-        }
-        const values = [t.total, ...present.map((name) => (t[name] as Tensor).reshape([1]))];
+        // Each micro-batch's activations are released before the next one runs.
+        const values = tidy(() => {
+          const part = examples.slice(a * micro, (a + 1) * micro);
+          const plan = planViews(part, o.config, this.rng, o.views);
+          const batch = makeBatch(
+            this.gpu,
+            o.captions === "sample" ? sampleCaptions(part, this.rng) : part,
+            plan,
+            o.config,
+            this.tokenizer,
+          );
+          let terms: LossTerms | null = null;
+          // Every micro-batch's gradients are added in place to the grad slab, zeroed first.
+          if (a === 0) this.optimizer.zeroGrads();
+          valueAndGrad(
+            () => {
+              terms = tipsLoss(this.model, batch, lossOptions);
+              return terms.total;
+            },
+            this.model.params.tensors,
+            (v) => full(v, v.shape, 1 / o.accumulate),
+            this.optimizer.grads,
+          );
+          const t = terms as unknown as LossTerms;
+          if (o.centring === "centre") {
+            if (t.teacherCls) updateCentre(this.model.dinoCentre, t.teacherCls);
+            if (t.teacherPatches) updateCentre(this.model.ibotCentre, t.teacherPatches);
+          }
+          return [t.total, ...present.map((name) => (t[name] as Tensor).reshape([1]))];
+        });
         sums = sums ? sums.map((s, i) => add(s, values[i])) : values;
       }
       this.optimizer.step(lr);

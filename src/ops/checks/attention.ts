@@ -1,5 +1,5 @@
 import { Tensor } from "../../tensor/tensor";
-import { attention } from "../attention";
+import { attention, selfAttention } from "../attention";
 import type { OpCase } from "../check";
 
 interface Config {
@@ -118,4 +118,60 @@ export const attentionCases: OpCase[] = [
   attentionCase("B=1 H=2 S=9 Dh=64", { batch: 1, heads: 2, sq: 9, sk: 9, headDim: 64 }),
   // The largest head dim: on a 32 KiB device its key blocks shrink to 16 rows.
   attentionCase("B=1 H=1 S=20 Dh=128", { batch: 1, heads: 1, sq: 20, sk: 20, headDim: 128 }),
+];
+
+/** float64 selfAttention: the packed [B, S, 3 * H * Dh] split into heads, attended, merged. */
+function refSelfAttention(c: Config) {
+  const { batch, heads, sq: s, headDim: dh } = c;
+  const width = heads * dh;
+  const attend = refAttention(c);
+  return ([qkv]: Float64Array[]) => {
+    const parts = [0, 1, 2].map((part) => {
+      const t = new Float64Array(batch * heads * s * dh);
+      for (let b = 0; b < batch; b++)
+        for (let h = 0; h < heads; h++)
+          for (let i = 0; i < s; i++)
+            for (let d = 0; d < dh; d++)
+              t[((b * heads + h) * s + i) * dh + d] =
+                qkv[(b * s + i) * 3 * width + part * width + h * dh + d];
+      return t;
+    });
+    const o = attend(parts);
+    const out = new Float64Array(batch * s * width);
+    for (let b = 0; b < batch; b++)
+      for (let h = 0; h < heads; h++)
+        for (let i = 0; i < s; i++)
+          for (let d = 0; d < dh; d++)
+            out[(b * s + i) * width + h * dh + d] = o[((b * heads + h) * s + i) * dh + d];
+    return out;
+  };
+}
+
+function selfAttentionCase(name: string, c: Config): OpCase {
+  const { batch, heads, sq: s, headDim } = c;
+  return {
+    name: `selfAttention ${name}`,
+    inputs: [{ shape: [batch, s, 3 * heads * headDim] }],
+    run: ([qkv]) => {
+      const keyMask = c.mask ? Tensor.from(qkv.gpu, c.mask, [batch, s], c.maskType ?? "u32") : undefined;
+      return selfAttention(qkv, heads, { keyMask, scale: c.scale });
+    },
+    reference: refSelfAttention(c),
+    gradAtol: 1e-5,
+    gradRtol: 1e-4,
+  };
+}
+
+export const selfAttentionCases: OpCase[] = [
+  selfAttentionCase("B=1 H=1 S=1 Dh=8", { batch: 1, heads: 1, sq: 1, sk: 1, headDim: 8 }),
+  selfAttentionCase("B=2 H=3 S=5 Dh=7", { batch: 2, heads: 3, sq: 5, sk: 5, headDim: 7 }),
+  selfAttentionCase("B=3 H=2 S=67 Dh=12, i32 mask: all / 40 / no keys real", {
+    batch: 3,
+    heads: 2,
+    sq: 67,
+    sk: 67,
+    headDim: 12,
+    mask: paddingMask(67, [67, 40, 0]),
+    maskType: "i32",
+  }),
 ];

@@ -1,12 +1,13 @@
 // Every op's checks, by family. The unit tests and the app's self-check both run these.
 import type { Gpu } from "../../gpu/gpu";
 import { type CheckResult, checkOp, type OpCase } from "../check";
-import { attentionCases } from "./attention";
+import { attentionCases, selfAttentionCases } from "./attention";
 import { copyCases } from "./copy";
 import { elementwiseCases } from "./elementwise";
 import { embeddingCases } from "./embedding";
 import { geluCases } from "./gelu";
 import { layerNormCases } from "./layernorm";
+import { layerScaleCases } from "./layerscale";
 import { clipLossCases } from "./loss_clip";
 import { distillCases } from "./loss_distill";
 import { rilsCases } from "./loss_rils";
@@ -29,9 +30,10 @@ export const opFamilies: Record<string, OpCase[]> = {
   loss_rils: rilsCases,
   sinkhorn: sinkhornCases,
   patchify: patchifyCases,
-  attention: attentionCases,
+  attention: [...attentionCases, ...selfAttentionCases],
   softmax: softmaxCases,
   layernorm: layerNormCases,
+  layerscale: layerScaleCases,
   gelu: geluCases,
   normalize: normalizeCases,
   embedding: embeddingCases,

@@ -1,0 +1,59 @@
+// The residual branch of a transformer block with LayerScale: out = x + y * gamma, gamma [D]
+// broadcast over rows of D, in one pass; and its backward's two kernels.
+//   forward     out = x + y * gamma
+//   scale_rows  dy = d * gamma
+//   gamma_grad  dgamma[c] = sum over rows r of d[r, c] * y[r, c] (one thread per column, rows in
+//               order), written or, with ACCUMULATE, added in place (a gradient slab).
+
+override ACCUMULATE: bool = false;
+
+struct Params {
+  n: u32,      // elements (rows * dim)
+  dim: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+fn flat_index(wg: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
+  return (wg.y * nwg.x + wg.x) * 256u + lid.x;
+}
+
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
+@group(0) @binding(3) var<storage, read> gamma: array<f32>;   // [dim]
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(256)
+fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+           @builtin(local_invocation_id) lid: vec3u) {
+  let i = flat_index(wg, nwg, lid);
+  if (i >= p.n) { return; }
+  out[i] = x[i] + y[i] * gamma[i % p.dim];
+}
+
+@group(0) @binding(1) var<storage, read> rows_d: array<f32>;
+@group(0) @binding(2) var<storage, read> rows_gamma: array<f32>;
+@group(0) @binding(3) var<storage, read_write> rows_out: array<f32>;
+
+@compute @workgroup_size(256)
+fn scale_rows(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_id) lid: vec3u) {
+  let i = flat_index(wg, nwg, lid);
+  if (i >= p.n) { return; }
+  rows_out[i] = rows_d[i] * rows_gamma[i % p.dim];
+}
+
+@group(0) @binding(1) var<storage, read> grad_d: array<f32>;
+@group(0) @binding(2) var<storage, read> grad_y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> grad_gamma: array<f32>;
+
+@compute @workgroup_size(256)
+fn gamma_grad(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_id) lid: vec3u) {
+  let c = flat_index(wg, nwg, lid);
+  if (c >= p.dim) { return; }
+  var acc = 0.0;
+  for (var i = c; i < p.n; i += p.dim) { acc += grad_d[i] * grad_y[i]; }
+  if (ACCUMULATE) { acc += grad_gamma[c]; }
+  grad_gamma[c] = acc;
+}
