@@ -80,6 +80,19 @@ describe("safetensors", () => {
     bad(withHeader({ ...h, ids: { ...h.ids, dtype: "I64" } }, data), /not supported/);
     bad(withHeader({ ...h, ids: { ...h.ids, data_offsets: [20, 32] } }, data), /overlap or gap/);
     bad(withHeader(h, new Uint8Array([...data, 0, 0, 0, 0])), /4 bytes after the last tensor/);
+    // Headers that lie: sizes no file could hold, entries of the wrong type.
+    bad(
+      withHeader({ ...h, ids: { ...h.ids, shape: [2 ** 40, 2 ** 40] } }, data),
+      /bytes for \[.*\] I32 values/,
+    );
+    bad(withHeader({ ...h, ids: { ...h.ids, data_offsets: [24, 2 ** 60] } }, data), /bad data_offsets/);
+    bad(
+      withHeader({ ...h, ids: { ...h.ids, shape: [1e9], data_offsets: [24, 24 + 4e9] } }, data),
+      /truncated file/,
+    );
+    bad(withHeader({ ...h, ids: null }, data), /tensor ids is not a JSON object/);
+    bad(withHeader({ ...h, __metadata__: ["x"] }, data), /__metadata__ is not a JSON object/);
+    bad(withHeader({ ...h, ids: { ...h.ids, shape: [3.5] } }, data), /bad shape/);
     expect(() =>
       encodeSafetensors({ x: { dtype: "F32", shape: [2, 2], data: new Float32Array(3) } }),
     ).toThrow(/needs 4 values, has 3/);
