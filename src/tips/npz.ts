@@ -19,8 +19,8 @@ export interface NpzLimits {
 /** The official g encoders' largest array is ~200 MB and the whole vision file ~4.5 GB. */
 export const NPZ_LIMITS: NpzLimits = { entryBytes: 2 ** 31 - 1, totalBytes: 16 * 2 ** 30 };
 
-/** Compressed bytes pushed at a time: deflate inflates at most ~1000x, so a chunk's output stays small. */
-const PUSH_BYTES = 16 * 1024;
+/** Zip bytes pushed at a time: deflate inflates at most ~1000x, so one push inflates at most ~4 MiB. */
+const PUSH_BYTES = 4 * 1024;
 const MAX_HEADER = 1 << 20;
 
 const WIDTHS: Record<string, number> = {
