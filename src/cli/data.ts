@@ -43,7 +43,7 @@ export interface OpenSourceOptions {
 }
 
 /** The spec of a --data value; local shards (or folders) that do not exist are refused here. */
-async function checkedSpec(data: string): Promise<DataSpec> {
+export async function checkData(data: string): Promise<DataSpec> {
   const spec = dataSpecOf(data);
   if (spec.kind !== "shards") return spec;
   let shards: string[];
@@ -66,7 +66,7 @@ export async function openSource(
   seed: number,
   o: OpenSourceOptions = {},
 ): Promise<ExampleSource> {
-  const spec = await checkedSpec(data);
+  const spec = await checkData(data);
   return openExampleSource(
     spec,
     { size: renderSize(config), seed, position: o.position },
@@ -81,5 +81,5 @@ export function nodeData(workers: number): DataEnv {
 
 /** A vocabulary of the most frequent words of the first `samples` samples' captions (web and synthetic). */
 export async function buildVocabulary(data: string, size: number, samples = 5000): Promise<Vocabulary> {
-  return Vocabulary.build(await vocabularyCaptions(await checkedSpec(data), NODE_DATA, samples), size);
+  return Vocabulary.build(await vocabularyCaptions(await checkData(data), NODE_DATA, samples), size);
 }

@@ -19,7 +19,7 @@ import type { TeacherKind } from "../tips/model";
 import { readCheckpoint, restoreTrainer, saveCheckpoint, startFromCheckpoint } from "../train/checkpoint";
 import { type StepMetrics, TERMS, Trainer, trainerOptions } from "../train/trainer";
 import { CliError, intOption, numberOption, type Parsed, parseCommand, stringOption } from "./args";
-import { buildVocabulary, DATA_WORKERS_HELP, DEFAULT_DATA_WORKERS, openSource } from "./data";
+import { buildVocabulary, checkData, DATA_WORKERS_HELP, DEFAULT_DATA_WORKERS, openSource } from "./data";
 import { readInput, writeFileAtomic } from "./files";
 import { describeGpu, nodeGpu } from "./gpu";
 
@@ -222,21 +222,22 @@ export async function train(argv: string[]): Promise<void> {
     : from
       ? readCheckpoint(await readInput(from, "--from"))
       : null;
+  // A resumed run reads the data it was trained on unless --data says otherwise.
+  const noted = resume ? (checkpoint!.info.notes.data as string | undefined) : undefined;
+  const data = stringOption(p, "data") ?? noted ?? "scenes";
+  await checkData(data);
   const gpu = await nodeGpu();
   let trainer: Trainer;
   let vocab: Vocabulary;
   let position: SourcePosition | undefined;
-  let data = stringOption(p, "data");
   let startedFrom = "";
   if (!settings) {
     const restored = restoreTrainer(gpu, checkpoint!, (json): Vocabulary => Vocabulary.fromJSON(json));
     trainer = restored.trainer;
     vocab = restored.tokenizer;
     position = restored.source ?? undefined;
-    data ??= (restored.info.notes.data as string | undefined) ?? "scenes";
   } else {
     const { teacher, centring, run } = settings;
-    data ??= "scenes";
     try {
       if (checkpoint) {
         // The checkpoint's teacher kind, targets and views unless given.
