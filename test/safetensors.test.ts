@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { decodeSafetensors, encodeSafetensors, SafetensorsError } from "../src/tensor/safetensors";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  SafetensorsError,
+  type StoredTensor,
+} from "../src/tensor/safetensors";
 
 const sample = {
   "blocks.0.attn.qkv.weight": {
@@ -37,6 +42,12 @@ describe("safetensors", () => {
       expect(new Uint8Array(got!.data.buffer)).toEqual(new Uint8Array(t.data.buffer));
     }
     expect(Object.is(tensors.get("blocks.0.attn.qkv.weight")!.data[4], -0)).toBe(true);
+  });
+
+  it("round-trips a tensor named __proto__ (found by fuzzing)", () => {
+    const tensor: StoredTensor = { dtype: "F32", shape: [1], data: Float32Array.of(2) };
+    const read = decodeSafetensors(encodeSafetensors(Object.fromEntries([["__proto__", tensor]])));
+    expect([...read.tensors.keys()]).toEqual(["__proto__"]);
   });
 
   it("widens F16, BF16 and F64 to F32", () => {

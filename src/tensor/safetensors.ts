@@ -35,7 +35,8 @@ export function encodeSafetensors(
   tensors: Record<string, StoredTensor>,
   metadata: Record<string, string> = {},
 ): Uint8Array {
-  const header: Record<string, unknown> = {};
+  // No prototype: a tensor named "__proto__" is an entry like any other.
+  const header: Record<string, unknown> = Object.create(null);
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   const names = Object.keys(tensors);
