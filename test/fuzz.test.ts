@@ -16,8 +16,9 @@ import {
   SafetensorsError,
   type StoredTensor,
 } from "../src/tensor/safetensors";
-import { ConfigError, modelParameterCount, PRESETS, preset, validateConfig } from "../src/tips/config";
+import { ConfigError, PRESETS, preset, validateConfig } from "../src/tips/config";
 import { NpzError, readNpz } from "../src/tips/npz";
+import { parameterCount } from "../src/train/fits";
 import { npy, zip } from "./tips/npy";
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -401,7 +402,7 @@ describe("fuzzing", () => {
             expect(Number.isInteger(part[key]) && part[key] >= 1 && part[key] <= 65536).toBe(true);
           expect(part.width % part.heads).toBe(0);
         }
-        expect(Number.isFinite(modelParameterCount(config))).toBe(true);
+        expect(Number.isFinite(parameterCount(config))).toBe(true);
       }),
     );
   });

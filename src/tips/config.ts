@@ -332,35 +332,38 @@ export function validateConfig(c: TipsConfig): void {
     throw new ConfigError(`invalid TIPS config "${configName(c)}": ${problems.join("; ")}`);
 }
 
-/** About how many parameters the image and text encoders of a config have (biases, norms included). */
-export function encoderParameterCount(vision: VisionConfig, text: TextConfig): number {
-  const v = vision.width;
-  const g = vision.posGrid;
-  const p = vision.patchSize;
-  const vMlp = vision.ffn === "swiglu" ? 3 * v * vision.mlpHidden : 2 * v * vision.mlpHidden;
-  const visionCount = v * 3 * p * p + (1 + g * g + 4) * v + vision.depth * (4 * v * v + vMlp + 10 * v);
-  const t = text.width;
-  const textCount = text.vocabSize * t + text.depth * (4 * t * t + 2 * t * text.mlpHidden + 10 * t);
-  return visionCount + textCount;
+const linear = (i: number, o: number) => i * o + o;
+
+/** Parameters of an image encoder: patch embedding, tokens, position embedding, blocks, final norm. */
+export function visionParameterCount(v: VisionConfig): number {
+  const d = v.width;
+  const ffn =
+    v.ffn === "swiglu"
+      ? linear(d, 2 * v.mlpHidden) + linear(v.mlpHidden, d)
+      : linear(d, v.mlpHidden) + linear(v.mlpHidden, d);
+  const block = 2 * 2 * d + linear(d, 3 * d) + linear(d, d) + 2 * d + ffn;
+  return (
+    linear(3 * v.patchSize * v.patchSize, d) + 3 * d + (1 + v.posGrid ** 2) * d + v.depth * block + 2 * d
+  );
 }
 
-/** About how many parameters a training model's student has: both encoders and the two heads. */
-export function modelParameterCount(c: TipsConfig): number {
-  const h = c.head;
-  const head =
-    c.vision.width * h.hidden + h.hidden * h.hidden + h.hidden * h.bottleneck + h.bottleneck * h.prototypes;
-  return encoderParameterCount(c.vision, c.text) + 2 * head;
+/** Parameters of a text encoder: token embedding, blocks, final norm. */
+export function textParameterCount(t: TextConfig): number {
+  const block =
+    2 * 2 * t.width +
+    linear(t.width, 3 * t.width) +
+    linear(t.width, t.width) +
+    linear(t.width, t.mlpHidden) +
+    linear(t.mlpHidden, t.width);
+  return t.vocabSize * t.width + t.depth * block + 2 * t.width;
 }
 
-/**
- * Refuses a model whose parameters would not fit in one buffer of this adapter (the parameters
- * live in one slab), before anything is allocated for it.
- */
-export function checkFitsAdapter(parameters: number, limits: Record<string, number>, what: string): void {
-  const bytes = 4 * parameters;
-  const max = Math.min(limits.maxBufferSize ?? Infinity, limits.maxStorageBufferBindingSize ?? Infinity);
-  if (bytes > max)
-    throw new ConfigError(
-      `${what} needs about ${(bytes / 2 ** 20).toFixed(0)} MiB of parameters in one buffer, more than this GPU's ${(max / 2 ** 20).toFixed(0)} MiB: use a smaller model`,
-    );
+/** Parameters of a DINO or iBOT projection head. */
+export function headParameterCount(width: number, h: HeadConfig): number {
+  return (
+    linear(width, h.hidden) +
+    linear(h.hidden, h.hidden) +
+    linear(h.hidden, h.bottleneck) +
+    h.prototypes * h.bottleneck
+  );
 }

@@ -4,6 +4,7 @@
 // browser and in Node alike.
 import { loadTokenizer, type TextTokenizer } from "../data/sentencepiece";
 import { Vocabulary } from "../data/vocab";
+import { MissingFeatureError } from "../gpu/errors";
 import type { Gpu } from "../gpu/gpu";
 import { cropImages, packImages, type RgbaImage } from "../ops/crop";
 import { l2Normalize } from "../ops/normalize";
@@ -14,11 +15,11 @@ import { tidy } from "../tensor/scope";
 import { noGrad } from "../tensor/tape";
 import type { Tensor } from "../tensor/tensor";
 import {
-  checkFitsAdapter,
-  encoderParameterCount,
   type TextConfig,
+  textParameterCount,
   type VisionConfig,
   validateEncoderConfig,
+  visionParameterCount,
 } from "./config";
 import { readNpz } from "./npz";
 import { TextEncoder, textBatch } from "./text";
@@ -47,7 +48,7 @@ export class TipsEncoder {
     readonly tokenizer: TextTokenizer,
     arrays: Map<string, StoredTensor>,
   ) {
-    checkFitsAdapter(encoderParameterCount(visionConfig, textConfig), gpu.info.limits, "this encoder");
+    checkEncoderFits(visionConfig, textConfig, gpu.info.limits);
     const rng = new Rng(0); // every value is overwritten by the weights
     this.vision = new VisionEncoder(gpu, params, visionConfig, rng);
     this.text = new TextEncoder(gpu, params, textConfig, rng);
@@ -172,6 +173,24 @@ export function readCheckpointWeights(bytes: Uint8Array): EncoderWeights {
     );
   // Only the encoders load: teacher, heads, optimiser state and the logit scale are ignored.
   return { vision: config.vision, text: config.text, tokenizer, arrays: tensors };
+}
+
+/**
+ * Refuses encoders whose parameters (one buffer) this adapter cannot hold, before anything is
+ * allocated for them.
+ */
+export function checkEncoderFits(
+  vision: VisionConfig,
+  text: TextConfig,
+  limits: Record<string, number>,
+): void {
+  const bytes = 4 * (visionParameterCount(vision) + textParameterCount(text));
+  const limit = Math.min(limits.maxBufferSize ?? Infinity, limits.maxStorageBufferBindingSize ?? Infinity);
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  if (bytes > limit)
+    throw new MissingFeatureError(
+      `this GPU cannot hold the encoder: its parameters need one buffer of ${mib(bytes)}, and the adapter allows at most ${mib(limit)} per buffer`,
+    );
 }
 
 /**

@@ -8,7 +8,7 @@ import { Rng } from "../tensor/rng";
 import { keep } from "../tensor/scope";
 import { Tensor } from "../tensor/tensor";
 import { EmaTeacher } from "../train/ema";
-import { checkFitsAdapter, modelParameterCount, type TipsConfig, validateConfig } from "./config";
+import { type TipsConfig, validateConfig } from "./config";
 import { ProjectionHead } from "./heads";
 import { TextEncoder } from "./text";
 import { VisionEncoder } from "./vision";
@@ -43,7 +43,6 @@ export class TipsModel {
     options: { seed?: number; teacher?: TeacherKind } = {},
   ) {
     validateConfig(config);
-    checkFitsAdapter(modelParameterCount(config), gpu.info.limits, `the model "${config.name}"`);
     const rng = new Rng(options.seed ?? 0);
     const d = config.vision.width;
     this.params = new ParameterStore(gpu);

@@ -1,20 +1,20 @@
 // A model's config is checked before anything is built from it: the presets pass; configs that
 // lie (a huge depth or width, negative or zero sizes, strings for numbers) and configs that do not
-// match the tensors beside them in a file are refused with what is wrong.
+// match the tensors beside them in a file are refused with what is wrong, as are encoders larger
+// than the adapter's buffers.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { decodeSafetensors, encodeSafetensors } from "../../src/tensor/safetensors";
 import {
   ConfigError,
-  checkFitsAdapter,
-  encoderParameterCount,
-  modelParameterCount,
   PRESETS,
   preset,
+  textParameterCount,
   validateConfig,
   validateEncoderConfig,
+  visionParameterCount,
 } from "../../src/tips/config";
-import { readCheckpointWeights } from "../../src/tips/encoder";
+import { checkEncoderFits, readCheckpointWeights } from "../../src/tips/encoder";
 import { WeightsError } from "../../src/tips/weights";
 import { CheckpointError, readCheckpoint } from "../../src/train/checkpoint";
 
@@ -88,19 +88,19 @@ describe("configs against tensors and the adapter", () => {
     expect(readCheckpointWeights(trained).vision.depth).toBe(2);
   });
 
-  it("estimates the encoders' parameters within 2% and refuses a model larger than a buffer", () => {
+  it("counts the encoders' parameters exactly and refuses encoders larger than a buffer", () => {
     const c = preset("tips-test");
     const { tensors } = decodeSafetensors(trained);
     const encoders = [...tensors].filter(
       ([name]) => !/^(teacher\.|train\.|dino_head|ibot_head|logit_scale)/.test(name),
     );
     const actual = encoders.reduce((n, [, t]) => n + t.data.length, 0);
-    expect(Math.abs(encoderParameterCount(c.vision, c.text) / actual - 1)).toBeLessThan(0.02);
+    expect(visionParameterCount(c.vision) + textParameterCount(c.text)).toBe(actual);
     const limits = { maxBufferSize: 2 ** 20, maxStorageBufferBindingSize: 2 ** 30 };
-    expect(() => checkFitsAdapter(modelParameterCount(c), limits, "tips-test")).not.toThrow();
+    expect(() => checkEncoderFits(c.vision, c.text, limits)).not.toThrow();
     const micro = preset("tips-micro");
-    expect(() => checkFitsAdapter(modelParameterCount(micro), limits, "tips-micro")).toThrow(
-      /tips-micro needs about \d+ MiB of parameters in one buffer, more than this GPU's 1 MiB/,
+    expect(() => checkEncoderFits(micro.vision, micro.text, limits)).toThrow(
+      /this GPU cannot hold the encoder: its parameters need one buffer of \d+ MiB, and the adapter allows at most 1 MiB/,
     );
   });
 });
