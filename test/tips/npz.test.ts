@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { deflateSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { NpzError, parseNpy, readNpz } from "../../src/tips/npz";
 import { deflatedZeros, npy, zip } from "./npy";
@@ -77,6 +78,19 @@ describe(".npz files that lie", () => {
       { name: "a.npy", data: new Uint8Array([...data, 0, 0, 0, 0]), method: 0, size: data.length + 4 },
     ]);
     expect(() => readNpz(longer)).toThrow(/a: 4 bytes after its 1000 values/);
+  });
+
+  it("skips entries that are not .npy arrays, stored or deflated", () => {
+    const text = new TextEncoder().encode("not an array ".repeat(100));
+    const a = npy("<f4", [2], new Uint8Array(8));
+    for (const method of [0, 8] as const) {
+      const pack = (data: Uint8Array) => (method === 8 ? deflateSync(data) : data);
+      const file = zip([
+        { name: "readme.txt", data: pack(text), method, size: text.length },
+        { name: "a.npy", data: pack(a), method, size: a.length },
+      ]);
+      expect([...readNpz(file).keys()]).toEqual(["a"]);
+    }
   });
 
   it("returns each array in a buffer of its own size (no second copy of the file's data)", () => {
