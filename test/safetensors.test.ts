@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { decodeSafetensors, encodeSafetensors, SafetensorsError } from "../src/tensor/safetensors";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  SafetensorsError,
+  type StoredTensor,
+} from "../src/tensor/safetensors";
 
 const sample = {
   "blocks.0.attn.qkv.weight": {
@@ -37,6 +42,12 @@ describe("safetensors", () => {
       expect(new Uint8Array(got!.data.buffer)).toEqual(new Uint8Array(t.data.buffer));
     }
     expect(Object.is(tensors.get("blocks.0.attn.qkv.weight")!.data[4], -0)).toBe(true);
+  });
+
+  it("round-trips a tensor named __proto__ (found by fuzzing)", () => {
+    const tensor: StoredTensor = { dtype: "F32", shape: [1], data: Float32Array.of(2) };
+    const read = decodeSafetensors(encodeSafetensors(Object.fromEntries([["__proto__", tensor]])));
+    expect([...read.tensors.keys()]).toEqual(["__proto__"]);
   });
 
   it("widens F16, BF16 and F64 to F32", () => {
@@ -80,6 +91,19 @@ describe("safetensors", () => {
     bad(withHeader({ ...h, ids: { ...h.ids, dtype: "I64" } }, data), /not supported/);
     bad(withHeader({ ...h, ids: { ...h.ids, data_offsets: [20, 32] } }, data), /overlap or gap/);
     bad(withHeader(h, new Uint8Array([...data, 0, 0, 0, 0])), /4 bytes after the last tensor/);
+    // Headers that lie: sizes no file could hold, entries of the wrong type.
+    bad(
+      withHeader({ ...h, ids: { ...h.ids, shape: [2 ** 40, 2 ** 40] } }, data),
+      /bytes for \[.*\] I32 values/,
+    );
+    bad(withHeader({ ...h, ids: { ...h.ids, data_offsets: [24, 2 ** 60] } }, data), /bad data_offsets/);
+    bad(
+      withHeader({ ...h, ids: { ...h.ids, shape: [1e9], data_offsets: [24, 24 + 4e9] } }, data),
+      /truncated file/,
+    );
+    bad(withHeader({ ...h, ids: null }, data), /tensor ids is not a JSON object/);
+    bad(withHeader({ ...h, __metadata__: ["x"] }, data), /__metadata__ is not a JSON object/);
+    bad(withHeader({ ...h, ids: { ...h.ids, shape: [3.5] } }, data), /bad shape/);
     expect(() =>
       encodeSafetensors({ x: { dtype: "F32", shape: [2, 2], data: new Float32Array(3) } }),
     ).toThrow(/needs 4 values, has 3/);

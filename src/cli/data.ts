@@ -2,9 +2,11 @@
 // the built-in `openmoji`, or WebDataset shards from a spec (brace pattern, URLs, files or a
 // folder), decoded with sharp, plus a word vocabulary built from the data's captions when
 // training from scratch.
+import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import {
   type DataEnv,
+  type DataSpec,
   dataSpecOf,
   openExampleSource,
   renderSize,
@@ -14,9 +16,12 @@ import { decodeImage } from "../data/decode-node";
 import type { ExampleSource, SourcePosition } from "../data/examples";
 import { loadOpenMoji, nodeOpenMojiRenderer } from "../data/openmoji-node";
 import { ScenesPool } from "../data/scenes-pool-node";
+import { isUrl, resolveShards } from "../data/shards";
 import { listTarFolder, openFile } from "../data/source-node";
 import { Vocabulary } from "../data/vocab";
 import type { TipsConfig } from "../tips/config";
+import { CliError } from "./args";
+import { fileProblem } from "./files";
 
 export const NODE_DATA: DataEnv = {
   decode: (bytes, skipped) => decodeImage(bytes, skipped),
@@ -37,13 +42,31 @@ export interface OpenSourceOptions {
   workers?: number;
 }
 
-export function openSource(
+/** The spec of a --data value; local shards (or folders) that do not exist are refused here. */
+export async function checkData(data: string): Promise<DataSpec> {
+  const spec = dataSpecOf(data);
+  if (spec.kind !== "shards") return spec;
+  let shards: string[];
+  try {
+    shards = await resolveShards(spec.spec, { listFolder: listTarFolder });
+  } catch (err) {
+    throw new CliError(`--data ${data}: ${(err as Error).message}`);
+  }
+  for (const shard of shards.filter((s) => !isUrl(s))) {
+    await stat(shard).catch((err) => {
+      throw new CliError(`--data ${shard}: ${fileProblem(err)}`);
+    });
+  }
+  return spec;
+}
+
+export async function openSource(
   data: string,
   config: TipsConfig,
   seed: number,
   o: OpenSourceOptions = {},
 ): Promise<ExampleSource> {
-  const spec = dataSpecOf(data);
+  const spec = await checkData(data);
   return openExampleSource(
     spec,
     { size: renderSize(config), seed, position: o.position },
@@ -58,5 +81,5 @@ export function nodeData(workers: number): DataEnv {
 
 /** A vocabulary of the most frequent words of the first `samples` samples' captions (web and synthetic). */
 export async function buildVocabulary(data: string, size: number, samples = 5000): Promise<Vocabulary> {
-  return Vocabulary.build(await vocabularyCaptions(dataSpecOf(data), NODE_DATA, samples), size);
+  return Vocabulary.build(await vocabularyCaptions(await checkData(data), NODE_DATA, samples), size);
 }

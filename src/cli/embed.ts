@@ -1,16 +1,16 @@
 // `tips embed`: features of images and texts from a frozen encoder (our checkpoint or the
 // official release) written to one .safetensors file: cls1, cls2 [N, D] and patches
 // [N, h*w, D] for the images, text [T, D] for the texts, and the inputs' names in the header.
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
 import cliProgress from "cli-progress";
 import { decodeImage } from "../data/decode-node";
 import type { RgbaImage } from "../data/image";
 import { emptySkipCounts } from "../data/skips";
 import { encodeSafetensors, type StoredTensor } from "../tensor/safetensors";
-import { TipsEncoder } from "../tips/encoder";
+import { readCheckpointWeights, readOfficialWeights, TipsEncoder } from "../tips/encoder";
 import { CliError, intOption, parseCommand, stringOption } from "./args";
-import { writeFileAtomic } from "./files";
+import { readInput, writeFileAtomic } from "./files";
 import { describeGpu, nodeGpu } from "./gpu";
 
 const HELP = `usage: tips embed [options] [IMAGE|FOLDER ...]
@@ -42,14 +42,6 @@ const OPTIONS = {
 } as const;
 
 const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp"]);
-
-async function readInput(path: string, what: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (err) {
-    throw new CliError(`cannot read ${what} ${path}: ${(err as Error).message}`);
-  }
-}
 
 /** Image files named on the command line, folders expanded (sorted, images only). */
 async function imagePaths(items: string[]): Promise<string[]> {
@@ -90,29 +82,40 @@ export async function embed(argv: string[]): Promise<void> {
   const batch = intOption(p, "batch", 16);
   const out = stringOption(p, "out") ?? "embeddings.safetensors";
 
+  // The weights are read and checked before the GPU is started.
+  const weights = checkpoint
+    ? readCheckpointWeights(await readInput(checkpoint, "--checkpoint"))
+    : readOfficialWeights(
+        await readInput(official[0] as string, "--vision"),
+        await readInput(official[1] as string, "--text-model"),
+        await readInput(official[2] as string, "--tokenizer"),
+      );
+  const patch = weights.vision.patchSize;
+  const size = intOption(p, "size", weights.vision.imageSize, patch, 4096);
+  if (size % patch !== 0) throw new CliError(`--size ${size} is not a multiple of the patch size ${patch}`);
+  const images: RgbaImage[] = [];
+  const names: string[] = [];
+  const skipped = emptySkipCounts();
+  const undecodable: string[] = [];
+  for (const path of paths) {
+    const image = await decodeImage(await readInput(path, "image"), skipped);
+    if (image) {
+      images.push(image);
+      names.push(path);
+    } else undecodable.push(path);
+  }
+  if (paths.length && !images.length)
+    throw new CliError(
+      `none of the ${paths.length} image(s) could be decoded as JPEG, PNG or WebP of at most 40 million pixels (${undecodable[0]}${paths.length > 1 ? ", ..." : ""}); nothing was written`,
+    );
+  for (const path of undecodable)
+    console.warn(`skipped ${path}: not a decodable JPEG, PNG or WebP, or too large`);
+
   const gpu = await nodeGpu();
   console.log(`GPU: ${describeGpu(gpu)}`);
-  const encoder = checkpoint
-    ? TipsEncoder.fromCheckpoint(gpu, await readInput(checkpoint, "--checkpoint"))
-    : TipsEncoder.fromOfficial(
-        gpu,
-        await readInput(official[0]!, "--vision"),
-        await readInput(official[1]!, "--text-model"),
-        await readInput(official[2]!, "--tokenizer"),
-      );
-  const size = intOption(p, "size", encoder.visionConfig.imageSize);
+  const encoder = TipsEncoder.fromWeights(gpu, weights);
   const tensors: Record<string, StoredTensor> = {};
-  const names: string[] = [];
-  if (paths.length) {
-    const images: RgbaImage[] = [];
-    const skipped = emptySkipCounts();
-    for (const path of paths) {
-      const image = await decodeImage(await readInput(path, "image"), skipped);
-      if (image) {
-        images.push(image);
-        names.push(path);
-      } else console.warn(`skipped ${path}: not a decodable JPEG, PNG or WebP, or too large`);
-    }
+  if (images.length) {
     const bar = new cliProgress.SingleBar({ format: "images {value}/{total} |{bar}| ETA {eta_formatted}" });
     const tty = process.stdout.isTTY === true;
     if (tty) bar.start(images.length, 0);

@@ -1,12 +1,11 @@
 // `tips eval`: what a frozen encoder's features are worth on the built-in scenes dataset:
 // linear probes (segmentation mIoU, depth RMSE), kNN and zero-shot classification, retrieval
 // Recall@1 with web (CLS#1) and synthetic (CLS#2) captions. Prints a table; --json writes it all.
-import { readFile } from "node:fs/promises";
 import { evaluate } from "../eval/evaluate";
 import { formatEvalTable } from "../eval/report";
-import { TipsEncoder } from "../tips/encoder";
+import { readCheckpointWeights, readOfficialWeights, TipsEncoder } from "../tips/encoder";
 import { CliError, intOption, numberOption, parseCommand, stringOption } from "./args";
-import { writeFileAtomic } from "./files";
+import { readInput, writeFileAtomic } from "./files";
 import { describeGpu, nodeGpu } from "./gpu";
 
 const HELP = `usage: tips eval [options]
@@ -52,18 +51,10 @@ const OPTIONS = {
   json: { type: "string" },
 } as const;
 
-async function readInput(path: string, what: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (err) {
-    throw new CliError(`cannot read ${what} ${path}: ${(err as Error).message}`);
-  }
-}
-
 export async function evalCommand(argv: string[]): Promise<void> {
   const p = parseCommand(argv, OPTIONS, HELP);
   if (!p) return;
-  if (p.positionals.length) throw new CliError(`unexpected argument "${p.positionals[0]}"\n\n${HELP}`);
+  if (p.positionals.length) throw new CliError(`unexpected argument "${p.positionals[0]}"`, true);
   const checkpoint = stringOption(p, "checkpoint");
   const official = ["vision", "text-model", "tokenizer"].map((n) => stringOption(p, n));
   if (!checkpoint && official.some((f) => !f))
@@ -86,20 +77,23 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const batch = intOption(p, "batch", 16);
   const json = stringOption(p, "json");
 
-  const gpu = await nodeGpu();
-  console.log(`GPU: ${describeGpu(gpu)}`);
-  const encoder = checkpoint
-    ? TipsEncoder.fromCheckpoint(gpu, await readInput(checkpoint, "--checkpoint"))
-    : TipsEncoder.fromOfficial(
-        gpu,
+  // The weights are read and checked before the GPU is started.
+  const weights = checkpoint
+    ? readCheckpointWeights(await readInput(checkpoint, "--checkpoint"))
+    : readOfficialWeights(
         await readInput(official[0] as string, "--vision"),
         await readInput(official[1] as string, "--text-model"),
         await readInput(official[2] as string, "--tokenizer"),
       );
+
+  const patch = weights.vision.patchSize;
+  const size = intOption(p, "size", weights.vision.imageSize, 8, 4096);
+  if (size % patch !== 0) throw new CliError(`--size ${size} is not a multiple of the patch size ${patch}`);
+
+  const gpu = await nodeGpu();
+  console.log(`GPU: ${describeGpu(gpu)}`);
+  const encoder = TipsEncoder.fromWeights(gpu, weights);
   try {
-    const patch = encoder.visionConfig.patchSize;
-    const size = intOption(p, "size", encoder.visionConfig.imageSize, 8, 4096);
-    if (size % patch !== 0) throw new CliError(`--size ${size} is not a multiple of the patch size ${patch}`);
     const result = await evaluate(encoder, {
       train,
       test,

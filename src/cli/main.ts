@@ -1,6 +1,7 @@
 // `tips <command> [options]`: the Node command line. Each command lives in its own file and is
-// loaded only when asked for, so `tips shards` does not start the GPU.
-import { CliError } from "./args";
+// loaded only when asked for, so `tips shards` does not start the GPU. A failure prints one line
+// (failure.ts); `--debug` adds its stack.
+import { failureOf } from "./failure";
 
 interface Command {
   summary: string;
@@ -40,30 +41,29 @@ const COMMANDS: Record<string, Command> = {
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `usage: tips <command> [options]   (tips <command> --help for its options)\n\ncommands:\n${lines.join("\n")}`;
+  return `usage: tips <command> [options]   (tips <command> --help for its options; --debug prints a failure's stack)\n\ncommands:\n${lines.join("\n")}`;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const debug = argv.includes("--debug");
+  const [name, ...rest] = argv.filter((a) => a !== "--debug");
   if (!name || name === "--help" || name === "-h" || name === "help") {
     console.log(usage());
     return name ? 0 : 2;
   }
   const command = COMMANDS[name];
   if (!command) {
-    console.error(`tips: unknown command "${name}"\n\n${usage()}`);
+    console.error(`tips: unknown command "${name}"; see tips --help`);
     return 2;
   }
   try {
     await command.run(rest);
     return typeof process.exitCode === "number" ? process.exitCode : 0; // e.g. 130 after Ctrl-C
   } catch (err) {
-    if (err instanceof CliError) {
-      console.error(`tips ${name}: ${err.message}`);
-      return 2;
-    }
-    console.error(`tips ${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return 1;
+    const failure = failureOf(err, name);
+    console.error(failure.line);
+    if (debug) console.error(err instanceof Error ? err.stack : err);
+    return failure.code;
   }
 }
 

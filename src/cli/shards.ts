@@ -16,6 +16,7 @@ import { folderSink } from "../data/sink-node";
 import { emptySkipCounts, type SkipCounts, type SkipReason } from "../data/skips";
 import { type SampleToWrite, shardFileName, writeShards } from "../data/write";
 import { CliError, intOption, type Parsed, parseCommand, stringOption } from "./args";
+import { readInput } from "./files";
 
 const HELP = `usage: tips shards --from SOURCE [options]
 
@@ -351,12 +352,7 @@ async function folderInput(p: Parsed, folder: string, captions: string | undefin
     throw new CliError(`--from ${folder} needs --captions FILE (a .csv, .tsv or .jsonl table of captions)`);
   const format = tableFormat(captions);
   if (!format) throw new CliError(`--captions ${captions}: expected a .csv, .tsv or .jsonl file`);
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(captions));
-  } catch (error) {
-    throw new CliError(`cannot read --captions ${captions}: ${(error as Error).message}`);
-  }
+  const bytes = await readInput(captions, "--captions");
   let table: CaptionTable;
   try {
     table = parseTable(new TextDecoder("utf-8", { fatal: true }).decode(bytes), format);

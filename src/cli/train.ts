@@ -1,6 +1,6 @@
 // `tips train`: trains a TIPS model in Node on Dawn with a progress bar, saves checkpoints
 // atomically every --save-every steps, at the end and on Ctrl-C, and resumes from one exactly.
-import { appendFile, readFile } from "node:fs/promises";
+import { appendFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
 import { BatchPrefetcher, unpackBatch } from "../data/batches";
 import type { SourcePosition } from "../data/examples";
@@ -8,17 +8,19 @@ import { Vocabulary } from "../data/vocab";
 import { PRESETS, preset } from "../tips/config";
 import {
   type CaptionKind,
+  type Centring,
   DEFAULT_RILS,
   DEFAULT_SPARC,
   type LossWeights,
   type RilsOptions,
   type SparcOptions,
 } from "../tips/loss";
-import { restoreTrainer, saveCheckpoint, startFromCheckpoint } from "../train/checkpoint";
+import type { TeacherKind } from "../tips/model";
+import { readCheckpoint, restoreTrainer, saveCheckpoint, startFromCheckpoint } from "../train/checkpoint";
 import { type StepMetrics, TERMS, Trainer, trainerOptions } from "../train/trainer";
-import { CliError, intOption, numberOption, parseCommand, stringOption } from "./args";
-import { buildVocabulary, DATA_WORKERS_HELP, DEFAULT_DATA_WORKERS, openSource } from "./data";
-import { writeFileAtomic } from "./files";
+import { CliError, intOption, numberOption, type Parsed, parseCommand, stringOption } from "./args";
+import { buildVocabulary, checkData, DATA_WORKERS_HELP, DEFAULT_DATA_WORKERS, openSource } from "./data";
+import { readInput, writeFileAtomic } from "./files";
 import { describeGpu, nodeGpu } from "./gpu";
 
 const HELP = `usage: tips train [options]
@@ -167,60 +169,88 @@ function fmt(v: number | null): string {
   return v === null ? "off" : v.toFixed(3);
 }
 
+/** The options of a new run (not a resumed one), checked. */
+function newRunSettings(p: Parsed) {
+  const teacher = stringOption(p, "teacher");
+  if (teacher !== undefined && teacher !== "full" && teacher !== "heads")
+    throw new CliError(`--teacher takes full or heads, got "${teacher}"`);
+  const centring = stringOption(p, "centring");
+  if (centring !== undefined && centring !== "sinkhorn" && centring !== "centre")
+    throw new CliError(`--centring takes sinkhorn or centre, got "${centring}"`);
+  const presetName = stringOption(p, "preset");
+  if (presetName !== undefined && p.values.from !== undefined)
+    throw new CliError("--preset cannot be given with --from: the model comes from the checkpoint");
+  if (presetName !== undefined && !PRESETS[presetName])
+    throw new CliError(`unknown preset "${presetName}"; choose one of: ${Object.keys(PRESETS).join(", ")}`);
+  return {
+    teacher: teacher as TeacherKind | undefined,
+    centring: centring as Centring | undefined,
+    run: runOptions(p),
+  };
+}
+
+/** Steps, batch, learning rate, seed and loss terms of a new run. */
+function runOptions(p: Parsed) {
+  return {
+    steps: intOption(p, "steps", 2000),
+    batch: intOption(p, "batch", 64),
+    accumulate: intOption(p, "accumulate", 1),
+    lr: numberOption(p, "lr", 1e-3, 0),
+    seed: intOption(p, "seed", 0, 0),
+    weights: parseLossWeights(stringOption(p, "loss") ?? "web=1,syn=1,dino=1,mim=1"),
+    sparc: parseSparcOptions(stringOption(p, "sparc")),
+    rils: parseRilsOptions(stringOption(p, "rils")),
+  };
+}
+
 export async function train(argv: string[]): Promise<void> {
   const p = parseCommand(argv, OPTIONS, HELP);
   if (!p) return;
   const resume = stringOption(p, "resume");
-  const gpu = await nodeGpu();
-  let trainer: Trainer;
-  let vocab: Vocabulary;
-  let position: SourcePosition | undefined;
-  let data = stringOption(p, "data");
-  let startedFrom = "";
+  const from = stringOption(p, "from");
+  // Options and the checkpoint are checked before the GPU is started: a mistake is the first thing said.
   if (resume) {
     const given = RUN_OPTIONS.filter((name) => p.values[name] !== undefined);
     if (given.length)
       throw new CliError(`--${given[0]} cannot change a resumed run: its options come from ${resume}`);
-    const bytes = await readFile(resume).catch((err: Error) => {
-      throw new CliError(`cannot read --resume ${resume}: ${err.message}`);
-    });
-    const restored = restoreTrainer(gpu, new Uint8Array(bytes), (json) => Vocabulary.fromJSON(json));
+  }
+  const settings = resume ? null : newRunSettings(p);
+  const saveEvery = intOption(p, "save-every", 500);
+  const workers = intOption(p, "data-workers", DEFAULT_DATA_WORKERS, 0, 64);
+  const checkpoint = resume
+    ? readCheckpoint(await readInput(resume, "--resume"))
+    : from
+      ? readCheckpoint(await readInput(from, "--from"))
+      : null;
+  // A resumed run reads the data it was trained on unless --data says otherwise.
+  const noted = resume ? (checkpoint!.info.notes.data as string | undefined) : undefined;
+  const data = stringOption(p, "data") ?? noted ?? "scenes";
+  await checkData(data);
+  const gpu = await nodeGpu();
+  let trainer: Trainer;
+  let vocab: Vocabulary;
+  let position: SourcePosition | undefined;
+  let startedFrom = "";
+  if (!settings) {
+    const restored = restoreTrainer(gpu, checkpoint!, (json): Vocabulary => Vocabulary.fromJSON(json));
     trainer = restored.trainer;
     vocab = restored.tokenizer;
     position = restored.source ?? undefined;
-    data ??= (restored.info.notes.data as string | undefined) ?? "scenes";
   } else {
-    const from = stringOption(p, "from");
-    const teacher = stringOption(p, "teacher");
-    if (teacher !== undefined && teacher !== "full" && teacher !== "heads")
-      throw new CliError(`--teacher takes full or heads, got "${teacher}"`);
-    const centring = stringOption(p, "centring");
-    if (centring !== undefined && centring !== "sinkhorn" && centring !== "centre")
-      throw new CliError(`--centring takes sinkhorn or centre, got "${centring}"`);
-    const run = {
-      steps: intOption(p, "steps", 2000),
-      batch: intOption(p, "batch", 64),
-      accumulate: intOption(p, "accumulate", 1),
-      lr: numberOption(p, "lr", 1e-3, 0),
-      seed: intOption(p, "seed", 0, 0),
-      weights: parseLossWeights(stringOption(p, "loss") ?? "web=1,syn=1,dino=1,mim=1"),
-      sparc: parseSparcOptions(stringOption(p, "sparc")),
-      rils: parseRilsOptions(stringOption(p, "rils")),
-    };
-    data ??= "scenes";
+    const { teacher, centring, run } = settings;
     try {
-      if (from) {
-        if (p.values.preset !== undefined)
-          throw new CliError("--preset cannot be given with --from: the model comes from the checkpoint");
-        const bytes = await readFile(from).catch((err: Error) => {
-          throw new CliError(`cannot read --from ${from}: ${err.message}`);
-        });
+      if (checkpoint) {
         // The checkpoint's teacher kind, targets and views unless given.
-        const started = startFromCheckpoint(gpu, new Uint8Array(bytes), (json) => Vocabulary.fromJSON(json), {
-          ...run,
-          ...(teacher ? { teacher } : {}),
-          ...(centring ? { centring } : {}),
-        });
+        const started = startFromCheckpoint(
+          gpu,
+          checkpoint,
+          (json): Vocabulary => Vocabulary.fromJSON(json),
+          {
+            ...run,
+            ...(teacher ? { teacher } : {}),
+            ...(centring ? { centring } : {}),
+          },
+        );
         trainer = started.trainer;
         vocab = started.tokenizer;
         startedFrom = `${from} (step ${started.info.state.step} of its run)`;
@@ -242,9 +272,7 @@ export async function train(argv: string[]): Promise<void> {
   }
   const o = trainer.options;
   const out = stringOption(p, "out") ?? resume ?? `checkpoints/${o.config.name}.safetensors`;
-  const saveEvery = intOption(p, "save-every", 500);
   const log = stringOption(p, "log");
-  const workers = intOption(p, "data-workers", DEFAULT_DATA_WORKERS, 0, 64);
   const source = await openSource(data, o.config, o.seed, { position, workers });
   // Batches are drawn ahead (by the scenes workers, or sharp's threads for images) while this
   // thread records the steps; each batch carries the data position after it for the checkpoint.

@@ -35,7 +35,8 @@ export function encodeSafetensors(
   tensors: Record<string, StoredTensor>,
   metadata: Record<string, string> = {},
 ): Uint8Array {
-  const header: Record<string, unknown> = {};
+  // No prototype: a tensor named "__proto__" is an entry like any other.
+  const header: Record<string, unknown> = Object.create(null);
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   const names = Object.keys(tensors);
@@ -91,9 +92,19 @@ function halfToFloat(h: number): number {
   return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
 
+interface Entry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
 /**
  * Reads a safetensors file. F32, I32 and U32 are returned as they are; F64, F16 and BF16 are
- * converted to F32 (official weights are F32; conversions only widen or keep precision).
+ * converted to F32 (official weights are F32; conversions only widen or keep precision). The
+ * whole header is checked (dtypes, shapes, offsets in range, neither overlapping nor leaving gaps)
+ * before any tensor is allocated, so a header that lies costs nothing.
  */
 export function decodeSafetensors(bytes: Uint8Array): {
   tensors: Map<string, StoredTensor>;
@@ -109,7 +120,7 @@ export function decodeSafetensors(bytes: Uint8Array): {
       `header length ${headerLength} does not fit in ${bytes.length} bytes (truncated or not safetensors)`,
     );
   }
-  let header: Record<string, unknown>;
+  let header: unknown;
   try {
     header = JSON.parse(
       new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)),
@@ -117,46 +128,34 @@ export function decodeSafetensors(bytes: Uint8Array): {
   } catch (err) {
     return fail(`header is not UTF-8 JSON (${(err as Error).message})`);
   }
-  if (header === null || typeof header !== "object" || Array.isArray(header))
-    fail("header is not a JSON object");
+  if (!isObject(header)) return fail("header is not a JSON object");
   const data = bytes.subarray(8 + headerLength);
   const metadata: Record<string, string> = {};
-  const tensors = new Map<string, StoredTensor>();
-  const ranges: [number, number, string][] = [];
+  const entries: Entry[] = [];
   for (const [name, value] of Object.entries(header)) {
     if (name === "__metadata__") {
-      for (const [k, v] of Object.entries((value ?? {}) as Record<string, unknown>)) {
+      if (!isObject(value)) fail("__metadata__ is not a JSON object");
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
         if (typeof v !== "string") fail(`metadata ${k} is not a string`);
         metadata[k] = v as string;
       }
       continue;
     }
-    const t = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const dtype = String(t?.dtype);
-    if (!(dtype in BYTES)) fail(`tensor ${name} has unknown dtype ${dtype}`);
-    if (!["F32", "I32", "U32", "F64", "F16", "BF16"].includes(dtype)) {
-      throw new SafetensorsError(
-        `tensor ${name}: dtype ${dtype} is not supported (use F32, F16, BF16, F64, I32 or U32)`,
-      );
-    }
-    const shape = t.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
-      fail(`tensor ${name} has a bad shape`);
-    const offsets = t.data_offsets;
-    if (
-      !Array.isArray(offsets) ||
-      offsets.length !== 2 ||
-      !offsets.every((o) => Number.isInteger(o) && o >= 0)
-    ) {
-      fail(`tensor ${name} has bad data_offsets`);
-    }
-    const [begin, end] = offsets as [number, number];
-    const count = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (end - begin !== count * BYTES[dtype])
-      fail(`tensor ${name}: ${end - begin} bytes for ${count} ${dtype} values`);
+    entries.push(checkEntry(name, value, fail));
+  }
+  entries.sort((a, b) => a.begin - b.begin);
+  let covered = 0;
+  for (const { begin, end, name } of entries) {
+    if (begin !== covered)
+      fail(`tensor ${name} starts at byte ${begin}, expected ${covered} (overlap or gap)`);
     if (end > data.length)
       fail(`tensor ${name} ends at byte ${end} but the data has ${data.length} (truncated file)`);
-    ranges.push([begin, end, name]);
+    covered = end;
+  }
+  if (covered !== data.length) fail(`${data.length - covered} bytes after the last tensor`);
+
+  const tensors = new Map<string, StoredTensor>();
+  for (const { name, dtype, shape, begin, end } of entries) {
     const raw = data.slice(begin, end);
     const values =
       dtype === "F32"
@@ -167,15 +166,40 @@ export function decodeSafetensors(bytes: Uint8Array): {
             ? new Uint32Array(raw.buffer)
             : toF32(dtype, raw);
     const stored = dtype === "I32" || dtype === "U32" ? dtype : "F32";
-    tensors.set(name, { dtype: stored, shape: shape as number[], data: values });
+    tensors.set(name, { dtype: stored, shape, data: values });
   }
-  ranges.sort((a, b) => a[0] - b[0]);
-  let covered = 0;
-  for (const [begin, end, name] of ranges) {
-    if (begin !== covered)
-      fail(`tensor ${name} starts at byte ${begin}, expected ${covered} (overlap or gap)`);
-    covered = end;
-  }
-  if (covered !== data.length) fail(`${data.length - covered} bytes after the last tensor`);
   return { tensors, metadata };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** One header entry checked: known dtype, integer shape, offsets that hold exactly shape x dtype bytes. */
+function checkEntry(name: string, value: unknown, fail: (what: string) => never): Entry {
+  if (!isObject(value)) return fail(`tensor ${name} is not a JSON object`);
+  const dtype = String(value.dtype);
+  if (!Object.hasOwn(BYTES, dtype)) fail(`tensor ${name} has unknown dtype ${dtype}`);
+  if (!["F32", "I32", "U32", "F64", "F16", "BF16"].includes(dtype)) {
+    throw new SafetensorsError(
+      `tensor ${name}: dtype ${dtype} is not supported (use F32, F16, BF16, F64, I32 or U32)`,
+    );
+  }
+  const shape = value.shape;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+    fail(`tensor ${name} has a bad shape`);
+  const offsets = value.data_offsets;
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
+  ) {
+    fail(`tensor ${name} has bad data_offsets`);
+  }
+  const [begin, end] = offsets as [number, number];
+  // The product in floating point is exact up to 2^53, and past that no safe offsets can match it.
+  const count = (shape as number[]).reduce((a, b) => a * b, 1);
+  if (end - begin !== count * BYTES[dtype])
+    fail(`tensor ${name}: ${end - begin} bytes for [${shape}] ${dtype} values`);
+  return { name, dtype, shape: shape as number[], begin, end };
 }

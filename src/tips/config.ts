@@ -174,19 +174,196 @@ export function preset(name: string): TipsConfig {
   return structuredClone(c);
 }
 
-/** Checks a configuration and says what is inconsistent. */
+/** A configuration (a preset, or a file's header) that no model can be built from. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+// Sane ranges: the official sizes (up to g: width 1536, depth 40) well inside, and a header that
+// lies (a depth of 100000, a width of 2^20) refused before anything is allocated for it.
+const MAX_SIDE = 4096;
+const MAX_WIDTH = 8192;
+const MAX_DEPTH = 128;
+const MAX_HIDDEN = 65536;
+const MAX_VOCAB = 1 << 20;
+const MAX_PROTOTYPES = 1 << 18;
+
+/** Collects what is wrong with the fields of one part of a config, each check saying its field. */
+class Checker {
+  readonly problems: string[] = [];
+  private readonly fields: Record<string, unknown>;
+
+  constructor(
+    private readonly part: string,
+    value: unknown,
+  ) {
+    const isObject = typeof value === "object" && value !== null && !Array.isArray(value);
+    if (!isObject) this.problems.push(`${part} is not an object`);
+    this.fields = isObject ? (value as Record<string, unknown>) : {};
+  }
+
+  get ok(): boolean {
+    return this.problems.length === 0;
+  }
+
+  private field(key: string): unknown {
+    return Object.hasOwn(this.fields, key) ? this.fields[key] : undefined;
+  }
+
+  int(key: string, min: number, max: number): number {
+    const v = this.field(key);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      this.problems.push(`${this.part}.${key} must be an integer from ${min} to ${max}, got ${show(v)}`);
+      return Number.NaN;
+    }
+    return v;
+  }
+
+  number(key: string, min: number, max: number, exclusiveMin = false): number {
+    const v = this.field(key);
+    if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max || (exclusiveMin && v === min)) {
+      this.problems.push(
+        `${this.part}.${key} must be a number ${exclusiveMin ? ">" : ">="} ${min} and <= ${max}, got ${show(v)}`,
+      );
+      return Number.NaN;
+    }
+    return v;
+  }
+
+  oneOf(key: string, choices: string[]): void {
+    const v = this.field(key);
+    if (typeof v !== "string" || !choices.includes(v))
+      this.problems.push(
+        `${this.part}.${key} must be ${choices.map((c) => `"${c}"`).join(" or ")}, got ${show(v)}`,
+      );
+  }
+
+  divisible(widthKey: string, width: number, heads: number): void {
+    if (width % heads !== 0)
+      this.problems.push(`${this.part}.${widthKey} ${width} is not divisible by ${heads} heads`);
+  }
+}
+
+function show(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
+}
+
+function visionProblems(value: unknown): string[] {
+  const c = new Checker("vision", value);
+  if (!c.ok) return c.problems;
+  const imageSize = c.int("imageSize", 1, MAX_SIDE);
+  const patch = c.int("patchSize", 1, 256);
+  c.int("posGrid", 1, 512);
+  const width = c.int("width", 1, MAX_WIDTH);
+  c.int("depth", 1, MAX_DEPTH);
+  const heads = c.int("heads", 1, 256);
+  c.int("mlpHidden", 1, MAX_HIDDEN);
+  c.oneOf("ffn", ["mlp", "swiglu"]);
+  c.number("eps", 0, 1, true);
+  c.number("layerScale", 0, 10);
+  c.number("initStd", 0, 10, true);
+  if (c.ok) {
+    c.divisible("width", width, heads);
+    if (imageSize % patch !== 0)
+      c.problems.push(`image size ${imageSize} is not a multiple of patch ${patch}`);
+  }
+  return c.problems;
+}
+
+function textProblems(value: unknown): string[] {
+  const c = new Checker("text", value);
+  if (!c.ok) return c.problems;
+  c.int("vocabSize", 1, MAX_VOCAB);
+  c.int("maxLength", 1, MAX_SIDE);
+  const width = c.int("width", 1, MAX_WIDTH);
+  c.int("depth", 1, MAX_DEPTH);
+  const heads = c.int("heads", 1, 256);
+  c.int("mlpHidden", 1, MAX_HIDDEN);
+  c.number("eps", 0, 1, true);
+  if (c.ok) c.divisible("width", width, heads);
+  return c.problems;
+}
+
+function trainingProblems(config: Record<string, unknown>): string[] {
+  const head = new Checker("head", config.head);
+  if (head.ok) {
+    head.int("prototypes", 1, MAX_PROTOTYPES);
+    head.int("hidden", 1, MAX_HIDDEN);
+    head.int("bottleneck", 1, MAX_HIDDEN);
+  }
+  const views = new Checker("views", config.views);
+  if (!views.ok) return [...head.problems, ...views.problems];
+  views.int("localCrops", 0, 64);
+  const localSize = views.int("localSize", 1, MAX_SIDE);
+  const ratio = (config.views as Record<string, unknown>).maskRatio;
+  const [lo, hi] = Array.isArray(ratio) && ratio.length === 2 ? ratio : [Number.NaN, Number.NaN];
+  if (!(typeof lo === "number" && typeof hi === "number" && lo >= 0 && lo <= hi && hi < 1))
+    views.problems.push(`mask ratio range ${show(ratio)} must be [lo, hi] with 0 <= lo <= hi < 1`);
+  const vision = config.vision as VisionConfig;
+  if (views.ok && localSize % vision.patchSize !== 0)
+    views.problems.push(`local crop ${localSize} is not a multiple of patch ${vision.patchSize}`);
+  return [...head.problems, ...views.problems];
+}
+
+function configName(c: unknown): string {
+  const name = (c as { name?: unknown } | null)?.name;
+  return typeof name === "string" ? name : "unnamed";
+}
+
+/**
+ * Checks the image and text encoder parts of a configuration (all that inference needs): positive
+ * integers in sane ranges, strings where strings, widths divisible by the heads.
+ */
+export function validateEncoderConfig(c: { name?: unknown; vision: unknown; text: unknown }): void {
+  const problems = [...visionProblems(c.vision), ...textProblems(c.text)];
+  if (problems.length)
+    throw new ConfigError(`invalid TIPS config "${configName(c)}": ${problems.join("; ")}`);
+}
+
+/** Checks a whole configuration (encoders, heads, training views) and says what is wrong. */
 export function validateConfig(c: TipsConfig): void {
-  const v = c.vision;
-  const problems: string[] = [];
-  if (v.width % v.heads !== 0) problems.push(`vision width ${v.width} is not divisible by ${v.heads} heads`);
-  if (c.text.width % c.text.heads !== 0)
-    problems.push(`text width ${c.text.width} is not divisible by ${c.text.heads} heads`);
-  if (v.imageSize % v.patchSize !== 0)
-    problems.push(`image size ${v.imageSize} is not a multiple of patch ${v.patchSize}`);
-  if (c.views.localSize % v.patchSize !== 0)
-    problems.push(`local crop ${c.views.localSize} is not a multiple of patch ${v.patchSize}`);
-  const [lo, hi] = c.views.maskRatio;
-  if (!(lo >= 0 && lo <= hi && hi < 1))
-    problems.push(`mask ratio range [${lo}, ${hi}] must satisfy 0 <= lo <= hi < 1`);
-  if (problems.length) throw new Error(`invalid TIPS config "${c.name}": ${problems.join("; ")}`);
+  if (typeof c !== "object" || c === null) throw new ConfigError("the TIPS config is not an object");
+  const raw = c as unknown as Record<string, unknown>;
+  const problems = [...visionProblems(raw.vision), ...textProblems(raw.text)];
+  if (typeof raw.name !== "string") problems.push(`name must be a string, got ${show(raw.name)}`);
+  if (!problems.length) problems.push(...trainingProblems(raw));
+  if (problems.length)
+    throw new ConfigError(`invalid TIPS config "${configName(c)}": ${problems.join("; ")}`);
+}
+
+const linear = (i: number, o: number) => i * o + o;
+
+/** Parameters of an image encoder: patch embedding, tokens, position embedding, blocks, final norm. */
+export function visionParameterCount(v: VisionConfig): number {
+  const d = v.width;
+  const ffn =
+    v.ffn === "swiglu"
+      ? linear(d, 2 * v.mlpHidden) + linear(v.mlpHidden, d)
+      : linear(d, v.mlpHidden) + linear(v.mlpHidden, d);
+  const block = 2 * 2 * d + linear(d, 3 * d) + linear(d, d) + 2 * d + ffn;
+  return (
+    linear(3 * v.patchSize * v.patchSize, d) + 3 * d + (1 + v.posGrid ** 2) * d + v.depth * block + 2 * d
+  );
+}
+
+/** Parameters of a text encoder: token embedding, blocks, final norm. */
+export function textParameterCount(t: TextConfig): number {
+  const block =
+    2 * 2 * t.width +
+    linear(t.width, 3 * t.width) +
+    linear(t.width, t.width) +
+    linear(t.width, t.mlpHidden) +
+    linear(t.mlpHidden, t.width);
+  return t.vocabSize * t.width + t.depth * block + 2 * t.width;
+}
+
+/** Parameters of a DINO or iBOT projection head. */
+export function headParameterCount(width: number, h: HeadConfig): number {
+  return (
+    linear(width, h.hidden) +
+    linear(h.hidden, h.hidden) +
+    linear(h.hidden, h.bottleneck) +
+    h.prototypes * h.bottleneck
+  );
 }

@@ -4,6 +4,7 @@
 // browser and in Node alike.
 import { loadTokenizer, type TextTokenizer } from "../data/sentencepiece";
 import { Vocabulary } from "../data/vocab";
+import { MissingFeatureError } from "../gpu/errors";
 import type { Gpu } from "../gpu/gpu";
 import { cropImages, packImages, type RgbaImage } from "../ops/crop";
 import { l2Normalize } from "../ops/normalize";
@@ -13,11 +14,17 @@ import { decodeSafetensors, type StoredTensor } from "../tensor/safetensors";
 import { tidy } from "../tensor/scope";
 import { noGrad } from "../tensor/tape";
 import type { Tensor } from "../tensor/tensor";
-import type { TextConfig, TipsConfig, VisionConfig } from "./config";
+import {
+  type TextConfig,
+  textParameterCount,
+  type VisionConfig,
+  validateEncoderConfig,
+  visionParameterCount,
+} from "./config";
 import { readNpz } from "./npz";
 import { TextEncoder, textBatch } from "./text";
 import { VisionEncoder } from "./vision";
-import { loadArrays, textConfigOf, visionConfigOf, WeightsError } from "./weights";
+import { checkConfigMatchesTensors, loadArrays, textConfigOf, visionConfigOf, WeightsError } from "./weights";
 
 export interface ImageFeatures {
   /** [B, D] CLS#1, L2-normalised (the embedding for web-caption retrieval). */
@@ -41,6 +48,7 @@ export class TipsEncoder {
     readonly tokenizer: TextTokenizer,
     arrays: Map<string, StoredTensor>,
   ) {
+    checkEncoderFits(visionConfig, textConfig, gpu.info.limits);
     const rng = new Rng(0); // every value is overwritten by the weights
     this.vision = new VisionEncoder(gpu, params, visionConfig, rng);
     this.text = new TextEncoder(gpu, params, textConfig, rng);
@@ -52,6 +60,11 @@ export class TipsEncoder {
     }
   }
 
+  /** An encoder from weights read (and checked) by readOfficialWeights or readCheckpointWeights. */
+  static fromWeights(gpu: Gpu, w: EncoderWeights): TipsEncoder {
+    return new TipsEncoder(gpu, new ParameterStore(gpu), w.vision, w.text, w.tokenizer, w.arrays);
+  }
+
   /** The official release: image encoder .npz, text encoder .npz and tokenizer.model. */
   static fromOfficial(
     gpu: Gpu,
@@ -61,44 +74,12 @@ export class TipsEncoder {
     /** Attention heads, needed only for widths that are not an official size. */
     heads?: number,
   ): TipsEncoder {
-    const vision = readNpz(visionNpz);
-    const text = readNpz(textNpz);
-    text.delete("temperature"); // the CLIP temperature is not part of the encoder
-    const tokenizer = loadTokenizer(tokenizerModel);
-    const textConfig = textConfigOf(text, heads);
-    if (tokenizer.size > textConfig.vocabSize)
-      throw new WeightsError(
-        `the tokenizer has ${tokenizer.size} pieces but the text encoder only ${textConfig.vocabSize} embeddings: are they from the same release?`,
-      );
-    const arrays = new Map([...vision, ...text]);
-    return new TipsEncoder(
-      gpu,
-      new ParameterStore(gpu),
-      visionConfigOf(vision, heads),
-      textConfig,
-      tokenizer,
-      arrays,
-    );
+    return TipsEncoder.fromWeights(gpu, readOfficialWeights(visionNpz, textNpz, tokenizerModel, heads));
   }
 
   /** Our safetensors: a training checkpoint or exported weights, with config and tokenizer inside. */
   static fromCheckpoint(gpu: Gpu, bytes: Uint8Array): TipsEncoder {
-    const { tensors, metadata } = decodeSafetensors(bytes);
-    if (!metadata.config || !metadata.tokenizer)
-      throw new WeightsError(
-        "this safetensors file has no TIPS config and tokenizer in its header: for the official release load its .npz files and tokenizer.model",
-      );
-    let config: TipsConfig;
-    let tokenizerJson: unknown;
-    try {
-      config = JSON.parse(metadata.config);
-      tokenizerJson = JSON.parse(metadata.tokenizer);
-    } catch {
-      throw new WeightsError("the header's config or tokenizer entry is not valid JSON");
-    }
-    const tokenizer = Vocabulary.fromJSON(tokenizerJson);
-    // Only the encoders load: teacher, heads, optimiser state and the logit scale are ignored.
-    return new TipsEncoder(gpu, new ParameterStore(gpu), config.vision, config.text, tokenizer, tensors);
+    return TipsEncoder.fromWeights(gpu, readCheckpointWeights(bytes));
   }
 
   /**
@@ -122,6 +103,94 @@ export class TipsEncoder {
   dispose(): void {
     this.params.dispose();
   }
+}
+
+/** What an encoder is built from: configs, tokenizer and arrays, read and checked without a GPU. */
+export interface EncoderWeights {
+  vision: VisionConfig;
+  text: TextConfig;
+  tokenizer: TextTokenizer;
+  arrays: Map<string, StoredTensor>;
+}
+
+/** The official release (image .npz, text .npz, tokenizer.model) read and checked. */
+export function readOfficialWeights(
+  visionNpz: Uint8Array,
+  textNpz: Uint8Array,
+  tokenizerModel: Uint8Array,
+  /** Attention heads, needed only for widths that are not an official size. */
+  heads?: number,
+): EncoderWeights {
+  const vision = readNpz(visionNpz);
+  const text = readNpz(textNpz);
+  text.delete("temperature"); // the CLIP temperature is not part of the encoder
+  let tokenizer: TextTokenizer;
+  try {
+    tokenizer = loadTokenizer(tokenizerModel);
+  } catch (err) {
+    throw new WeightsError(`the tokenizer: ${(err as Error).message}`);
+  }
+  const textConfig = textConfigOf(text, heads);
+  if (tokenizer.size > textConfig.vocabSize)
+    throw new WeightsError(
+      `the tokenizer has ${tokenizer.size} pieces but the text encoder only ${textConfig.vocabSize} embeddings: are they from the same release?`,
+    );
+  const visionConfig = visionConfigOf(vision, heads);
+  validateEncoderConfig({ name: "official", vision: visionConfig, text: textConfig });
+  return { vision: visionConfig, text: textConfig, tokenizer, arrays: new Map([...vision, ...text]) };
+}
+
+/** Our safetensors (a training checkpoint or exported weights) read, its config checked against its tensors. */
+export function readCheckpointWeights(bytes: Uint8Array): EncoderWeights {
+  const { tensors, metadata } = decodeSafetensors(bytes);
+  if (!metadata.config || !metadata.tokenizer)
+    throw new WeightsError(
+      "this safetensors file has no TIPS config and tokenizer in its header: for the official release load its .npz files and tokenizer.model",
+    );
+  let config: { name?: unknown; vision: VisionConfig; text: TextConfig };
+  let tokenizerJson: unknown;
+  try {
+    config = JSON.parse(metadata.config);
+    tokenizerJson = JSON.parse(metadata.tokenizer);
+  } catch {
+    throw new WeightsError("the header's config or tokenizer entry is not valid JSON");
+  }
+  if (typeof config !== "object" || config === null)
+    throw new WeightsError("the header's config entry is not an object");
+  // Files written before initStd existed lack it; it only matters when training from scratch.
+  if (typeof config.vision === "object" && config.vision !== null) config.vision.initStd ??= 0.02;
+  validateEncoderConfig(config);
+  checkConfigMatchesTensors(config.vision, config.text, tensors);
+  let tokenizer: Vocabulary;
+  try {
+    tokenizer = Vocabulary.fromJSON(tokenizerJson);
+  } catch (err) {
+    throw new WeightsError(`the header's tokenizer entry is not a vocabulary (${(err as Error).message})`);
+  }
+  if (tokenizer.size > config.text.vocabSize)
+    throw new WeightsError(
+      `the tokenizer has ${tokenizer.size} words but the text encoder only ${config.text.vocabSize} embeddings`,
+    );
+  // Only the encoders load: teacher, heads, optimiser state and the logit scale are ignored.
+  return { vision: config.vision, text: config.text, tokenizer, arrays: tensors };
+}
+
+/**
+ * Refuses encoders whose parameters (one buffer) this adapter cannot hold, before anything is
+ * allocated for them.
+ */
+export function checkEncoderFits(
+  vision: VisionConfig,
+  text: TextConfig,
+  limits: Record<string, number>,
+): void {
+  const bytes = 4 * (visionParameterCount(vision) + textParameterCount(text));
+  const limit = Math.min(limits.maxBufferSize ?? Infinity, limits.maxStorageBufferBindingSize ?? Infinity);
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  if (bytes > limit)
+    throw new MissingFeatureError(
+      `this GPU cannot hold the encoder: its parameters need one buffer of ${mib(bytes)}, and the adapter allows at most ${mib(limit)} per buffer`,
+    );
 }
 
 /**

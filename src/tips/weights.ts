@@ -44,7 +44,7 @@ export function loadArrays(
       `missing from the file: ${missing.slice(0, 8).join(", ")}${missing.length > 8 ? ` and ${missing.length - 8} more` : ""}`,
     );
   if (problems.length)
-    throw new WeightsError(`weights do not fit the model (nothing was loaded):\n  ${problems.join("\n  ")}`);
+    throw new WeightsError(`weights do not fit the model (nothing was loaded): ${problems.join("; ")}`);
   for (const [name, array] of plan) {
     store.load(name, array.shape, array.data);
     loaded.push(name);
@@ -100,4 +100,34 @@ export function textConfigOf(arrays: Map<string, StoredTensor>, heads?: number, 
   const h = heads ?? OFFICIAL_HEADS[width];
   if (!h) throw new WeightsError(`text width ${width} is not an official size: pass the number of heads`);
   return { vocabSize, maxLength, width, depth, heads: h, mlpHidden, eps: 1e-5 };
+}
+
+const VISION_SHAPE_KEYS = ["patchSize", "posGrid", "width", "depth", "mlpHidden", "ffn"] as const;
+const TEXT_SHAPE_KEYS = ["vocabSize", "width", "depth", "mlpHidden"] as const;
+
+/**
+ * Checks a (validated) config against the encoder tensors present, before a model is built from
+ * it: a header that lies about sizes is refused here instead of allocating for them.
+ */
+export function checkConfigMatchesTensors(
+  vision: VisionConfig,
+  text: TextConfig,
+  arrays: Map<string, StoredTensor>,
+): void {
+  let found: { vision: VisionConfig; text: TextConfig };
+  try {
+    found = { vision: visionConfigOf(arrays, vision.heads), text: textConfigOf(arrays, text.heads) };
+  } catch (err) {
+    throw new WeightsError(`the file lacks encoder tensors its config needs (${(err as Error).message})`);
+  }
+  const problems = [
+    ...VISION_SHAPE_KEYS.filter((k) => found.vision[k] !== vision[k]).map(
+      (k) => `vision.${k} is ${vision[k]} in the config but ${found.vision[k]} in the tensors`,
+    ),
+    ...TEXT_SHAPE_KEYS.filter((k) => found.text[k] !== text[k]).map(
+      (k) => `text.${k} is ${text[k]} in the config but ${found.text[k]} in the tensors`,
+    ),
+  ];
+  if (problems.length)
+    throw new WeightsError(`the config does not match the tensors: ${problems.join("; ")}`);
 }

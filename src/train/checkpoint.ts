@@ -13,6 +13,7 @@ import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "../tens
 import type { Tensor } from "../tensor/tensor";
 import { type TipsConfig, validateConfig } from "../tips/config";
 import { DEFAULT_RILS, DEFAULT_SPARC, type LossWeights } from "../tips/loss";
+import { checkConfigMatchesTensors } from "../tips/weights";
 import { Trainer, type TrainerOptions, trainerOptions } from "./trainer";
 import type { Tokenizer } from "./views";
 
@@ -124,11 +125,14 @@ function parseField(metadata: Record<string, string>, key: string): unknown {
   }
 }
 
-/** Reads the header and tensors of a checkpoint file, checking that it is one. */
-export function readCheckpoint(bytes: Uint8Array): {
+/** A checkpoint file's header and tensors, as readCheckpoint returns them. */
+export interface ReadCheckpoint {
   info: CheckpointInfo;
   tensors: Map<string, StoredTensor>;
-} {
+}
+
+/** Reads the header and tensors of a checkpoint file, checking that it is one. */
+export function readCheckpoint(bytes: Uint8Array): ReadCheckpoint {
   const { tensors, metadata } = decodeSafetensors(bytes);
   const format = metadata.format;
   if (format !== CHECKPOINT_FORMAT) {
@@ -140,7 +144,12 @@ export function readCheckpoint(bytes: Uint8Array): {
   }
   const config = parseField(metadata, "config") as TipsConfig;
   const options = completeOptions(parseField(metadata, "options"));
-  if (typeof config?.vision !== "object" || typeof options !== "object" || options === null)
+  if (
+    typeof config?.vision !== "object" ||
+    config.vision === null ||
+    typeof options !== "object" ||
+    options === null
+  )
     throw new CheckpointError(
       'the header\'s "config" or "options" entry is not an object as a checkpoint has',
     );
@@ -150,6 +159,7 @@ export function readCheckpoint(bytes: Uint8Array): {
   options.captions ??= "dual";
   try {
     validateConfig(config);
+    checkConfigMatchesTensors(config.vision, config.text, tensors);
   } catch (err) {
     throw new CheckpointError(err instanceof Error ? err.message : String(err));
   }
@@ -214,10 +224,11 @@ function loadFlat(t: Tensor, stored: StoredTensor | undefined, name: string): vo
  */
 export function restoreTrainer<T extends Tokenizer>(
   gpu: Gpu,
-  bytes: Uint8Array,
+  /** The file, or what readCheckpoint read from it (to check a file before the GPU is started). */
+  file: Uint8Array | ReadCheckpoint,
   tokenizerFrom: (json: unknown) => T,
 ): { trainer: Trainer; tokenizer: T; source: SourcePosition | null; info: CheckpointInfo } {
-  const { info, tensors } = readCheckpoint(bytes);
+  const { info, tensors } = file instanceof Uint8Array ? readCheckpoint(file) : file;
   const tokenizer = tokenizerFrom(info.tokenizer);
   const trainer = new Trainer(gpu, { ...info.options, config: info.config }, tokenizer);
   try {
@@ -252,11 +263,12 @@ export function restoreTrainer<T extends Tokenizer>(
  */
 export function startFromCheckpoint<T extends Tokenizer>(
   gpu: Gpu,
-  bytes: Uint8Array,
+  /** The file, or what readCheckpoint read from it (to check a file before the GPU is started). */
+  file: Uint8Array | ReadCheckpoint,
   tokenizerFrom: (json: unknown) => T,
   overrides: Parameters<typeof trainerOptions>[1],
 ): { trainer: Trainer; tokenizer: T; info: CheckpointInfo } {
-  const { info, tensors } = readCheckpoint(bytes);
+  const { info, tensors } = file instanceof Uint8Array ? readCheckpoint(file) : file;
   const tokenizer = tokenizerFrom(info.tokenizer);
   const options = trainerOptions(info.config, {
     views: info.options.views,

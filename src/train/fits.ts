@@ -4,35 +4,21 @@
 // memory a GPU has; what it does tell is the largest buffer it can make and bind, and a run needs
 // its parameters (one slab, and as many again for the gradients and each AdamW moment) and its
 // largest activations in single buffers.
-import type { TipsConfig } from "../tips/config";
+import {
+  headParameterCount,
+  type TipsConfig,
+  textParameterCount,
+  visionParameterCount,
+} from "../tips/config";
 
 /** Parameters of the student (image encoder, DINO and iBOT heads, text encoder, logit scale). */
 export function parameterCount(c: TipsConfig): number {
-  const v = c.vision;
-  const d = v.width;
-  const linear = (i: number, o: number) => i * o + o;
-  const ffn =
-    v.ffn === "swiglu"
-      ? linear(d, 2 * v.mlpHidden) + linear(v.mlpHidden, d)
-      : linear(d, v.mlpHidden) + linear(v.mlpHidden, d);
-  const block = 2 * 2 * d + linear(d, 3 * d) + linear(d, d) + 2 * d + ffn;
-  const vision =
-    linear(3 * v.patchSize * v.patchSize, d) + 3 * d + (1 + v.posGrid ** 2) * d + v.depth * block + 2 * d;
-  const h = c.head;
-  const head =
-    linear(d, h.hidden) +
-    linear(h.hidden, h.hidden) +
-    linear(h.hidden, h.bottleneck) +
-    h.prototypes * h.bottleneck;
-  const t = c.text;
-  const textBlock =
-    2 * 2 * t.width +
-    linear(t.width, 3 * t.width) +
-    linear(t.width, t.width) +
-    linear(t.width, t.mlpHidden) +
-    linear(t.mlpHidden, t.width);
-  const text = t.vocabSize * t.width + t.depth * textBlock + 2 * t.width;
-  return vision + 2 * head + text + 1;
+  return (
+    visionParameterCount(c.vision) +
+    2 * headParameterCount(c.vision.width, c.head) +
+    textParameterCount(c.text) +
+    1
+  );
 }
 
 export interface BufferNeed {

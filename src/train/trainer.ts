@@ -11,7 +11,7 @@ import { valueAndGrad } from "../tensor/autograd";
 import { Rng } from "../tensor/rng";
 import { keep, tidy } from "../tensor/scope";
 import type { Tensor } from "../tensor/tensor";
-import type { TipsConfig } from "../tips/config";
+import { type TipsConfig, validateConfig } from "../tips/config";
 import {
   type Centring,
   DEFAULT_LOSS,
@@ -170,6 +170,7 @@ export class Trainer {
       );
     if (TERMS.every((t) => o.weights[t] <= 0))
       throw new Error("every loss weight is 0: switch at least one term on");
+    validateConfig(o.config); // before its sizes are trusted
     const tooBig = checkTrainingFits(o.config, o.batch, o.accumulate, gpu.info.limits);
     if (tooBig) throw new MissingFeatureError(tooBig);
     this.model = new TipsModel(gpu, o.config, { seed: o.seed, teacher: o.teacher });

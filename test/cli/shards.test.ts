@@ -284,7 +284,10 @@ describe("tips shards", () => {
         ["--from", "scenes", "--split", "heldout", "--count", "1001"],
         /--count takes an integer from 1 to 1000/,
       ],
-      [["--from", "scenes", "--captions-col", "x"], /Unknown option '--captions-col'/],
+      [
+        ["--from", "scenes", "--captions-col", "x"],
+        /^tips shards: unknown option --captions-col; see tips shards --help$/m,
+      ],
       [["--from", "openmoji", "--path-col", "x"], /--path-col applies to a folder with --captions/],
       [
         ["--from", images, "--captions", "x.csv", "--split", "train"],

@@ -96,12 +96,13 @@ describe("tips train", () => {
         /--from cannot change a resumed run/,
       ],
       [["train", "--data-workers", "65"], /--data-workers takes an integer from 0 to 64, got "65"/],
-      [["train", "--frobnicate"], /Unknown option '--frobnicate'/],
+      [["train", "--frobnicate"], /^tips train: unknown option --frobnicate; see tips train --help$/],
     ];
     for (const [args, message] of cases) {
       const r = await tips(args).done;
       expect(r.code, r.out).toBe(2);
-      expect(r.out).toMatch(message);
+      expect(r.out.trim()).toMatch(message);
+      expect(r.out.trim().split("\n"), r.out).toHaveLength(1);
     }
   });
 
