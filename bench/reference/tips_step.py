@@ -5,8 +5,9 @@ register token, LayerScale, exact GELU; CLIP-style text encoder with ReLU MLP, p
 masked mean pooling; DINO and iBOT heads with a weight-normalised last layer; CLIP on both CLS
 tokens of the unmasked global crop, iBOT on the masked one (two student passes); DINO and iBOT
 with Sinkhorn-Knopp teacher targets, iBOT over every patch weighted by the mask; AdamW,
-global-norm clipping at 3, EMA teacher of the image encoder and heads). Inputs are random
-tensors already on the GPU at crop size; ours also uploads the images and crops them.
+global-norm clipping at 3, the logit scale clamped at 100, EMA teacher of the image encoder and
+heads). Inputs are random tensors already on the GPU at crop size; ours also uploads the images
+and crops them.
 
 Used by bench.py (--step-configs FILE, written by `npm run bench -- --write-step-configs FILE`).
 """
@@ -271,6 +272,7 @@ def step_ms(entry, device, steps, repeats=3):
         torch.nn.utils.clip_grad_norm_(student.parameters(), 3.0)
         optimizer.step()
         with torch.no_grad():
+            student.logit_scale.clamp_(0, math.log(100))
             for t, s in pairs:
                 t.mul_(0.996).add_(s, alpha=0.004)
 
