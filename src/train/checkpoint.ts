@@ -147,6 +147,7 @@ export function readCheckpoint(bytes: Uint8Array): {
   // Fields added since the first checkpoints, with the behaviour those checkpoints were made with.
   config.vision.initStd ??= 0.02;
   options.centring ??= "centre";
+  options.views.maskProbability ??= 1;
   try {
     validateConfig(config);
   } catch (err) {

@@ -145,6 +145,8 @@ export class Trainer {
     if (o.batch / o.accumulate < 2 && (o.weights.web > 0 || o.weights.syn > 0 || o.weights.rils > 0))
       throw new Error("contrastive terms and RILS need at least 2 examples per micro-batch");
     validateFineOptions(o.sparc, o.rils);
+    const p = o.views.maskProbability;
+    if (!(p > 0 && p <= 1)) throw new Error(`mask probability must be above 0 and at most 1, got ${p}`);
     if (TERMS.every((t) => o.weights[t] <= 0))
       throw new Error("every loss weight is 0: switch at least one term on");
     const tooBig = checkTrainingFits(o.config, o.batch, o.accumulate, gpu.info.limits);

@@ -185,11 +185,12 @@ describe("Trainer (tips-test)", () => {
     expect(logScale).toBeCloseTo(Math.log(100), 6);
   });
 
-  it("reads checkpoints made before the centring and initStd settings with the behaviour they had", async () => {
+  it("reads checkpoints made before the centring, initStd and mask-probability settings with the behaviour they had", async () => {
     const trainer = new Trainer(gpu, options(), vocab);
     const decoded = decodeSafetensors(await saveCheckpoint(trainer, null, vocab));
     trainer.dispose();
     const { centring: _, ...oldOptions } = JSON.parse(decoded.metadata.options);
+    delete oldOptions.views.maskProbability;
     const oldConfig = JSON.parse(decoded.metadata.config);
     delete oldConfig.vision.initStd;
     const old = encodeSafetensors(Object.fromEntries(decoded.tensors), {
@@ -199,6 +200,7 @@ describe("Trainer (tips-test)", () => {
     });
     const info = readCheckpoint(old).info;
     expect(info.options.centring).toBe("centre");
+    expect(info.options.views.maskProbability).toBe(1);
     expect(info.config.vision.initStd).toBe(0.02);
   });
 
