@@ -1,5 +1,6 @@
-// Whole training steps: images/s of Trainer.trainStep (crops on the GPU, student with masks, text
-// encoder twice, teacher, local crops, heads, the combined loss, backward, clipping, AdamW, EMA)
+// Whole training steps: images/s of Trainer.trainStep (crops on the GPU, student on the global
+// crop and its masked view, text encoder twice, teacher, local crops, heads, the combined loss,
+// backward, clipping, AdamW, EMA)
 // on a fixed set of scenes rendered beforehand, so that data preparation is not timed, and the
 // peak of GPU storage (buffer pool and parameter slabs) the run needed. The
 // PyTorch reference (bench/reference/tips_step.py) trains the same model and losses from the

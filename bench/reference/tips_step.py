@@ -3,9 +3,11 @@
 The same model and losses as src/tips and src/train (DINOv2-style image encoder with CLS and one
 register token, LayerScale, exact GELU; CLIP-style text encoder with ReLU MLP, padding mask and
 masked mean pooling; DINO and iBOT heads with a weight-normalised last layer; CLIP on both CLS
-tokens; DINO and iBOT with Sinkhorn-Knopp teacher targets, iBOT over every patch weighted by the
-mask; AdamW, global-norm clipping at 3, EMA teacher of the image encoder and heads). Inputs are
-random tensors already on the GPU at crop size; ours also uploads the images and crops them.
+tokens of the unmasked global crop, iBOT on the masked one (two student passes); DINO and iBOT
+with Sinkhorn-Knopp teacher targets, iBOT over every patch weighted by the mask; AdamW,
+global-norm clipping at 3, the logit scale clamped at 100, EMA teacher of the image encoder and
+heads). Inputs are random tensors already on the GPU at crop size; ours also uploads the images
+and crops them.
 
 Used by bench.py (--step-configs FILE, written by `npm run bench -- --write-step-configs FILE`).
 """
@@ -192,7 +194,9 @@ def tips_loss(student, teacher, batch, c, tau_t=0.04, tau_t_patch=0.07, terms=No
     """The sum of the four terms; `terms`, when given, receives each of them."""
     b = batch["global"].shape[0]
     k = c["head"]["prototypes"]
-    cls1, cls2, patches = student.vision(batch["global"], batch["masks"])
+    # CLIP reads the unmasked global crop; the masked one feeds only iBOT.
+    cls1, cls2, _ = student.vision(batch["global"])
+    _, _, patches = student.vision(batch["global"], batch["masks"])
     web = clip_loss(cls1, student.text(*batch["web"]), student.logit_scale)
     syn = clip_loss(cls2, student.text(*batch["syn"]), student.logit_scale)
     with torch.no_grad():
@@ -268,6 +272,7 @@ def step_ms(entry, device, steps, repeats=3):
         torch.nn.utils.clip_grad_norm_(student.parameters(), 3.0)
         optimizer.step()
         with torch.no_grad():
+            student.logit_scale.clamp_(0, math.log(100))
             for t, s in pairs:
                 t.mul_(0.996).add_(s, alpha=0.004)
 

@@ -4,7 +4,8 @@
 //     + w_mim * iBOT(student masked-view patches vs teacher unmasked patches)
 //     + w_sparc * SPARC(caption tokens vs their language-grouped patches; off by default)
 //     + w_rils * RILS(masked patches predict the teacher's patch-to-sentence distributions; off)
-// A weight of 0 switches a term off (its work is skipped). Each term is returned separately.
+// CLIP and SPARC read the student's unmasked global crop, iBOT and RILS its masked one. A weight
+// of 0 switches a term off (its work is skipped). Each term is returned separately.
 
 import { concat, slice } from "../ops/concat";
 import { add, mul, scale } from "../ops/elementwise";
@@ -87,7 +88,7 @@ export const DEFAULT_LOSS: LossOptions = {
 };
 
 export interface TipsBatch {
-  /** [B, 3, S, S] global crops (the teacher's view; the student sees them masked). */
+  /** [B, 3, S, S] global crops (the teacher's view; the student sees them as they are and masked). */
   global: Tensor;
   /** [M*B, 3, s, s] local crops, crop-major (crop m of image b at row m*B + b). */
   local: Tensor;
@@ -183,8 +184,11 @@ export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DE
   const [b, n] = batch.masks.shape;
   const d = model.config.vision.width;
   const k = model.config.head.prototypes;
-  const masked = w.mim > 0 || w.rils > 0;
-  const student = model.vision.forward(batch.global, masked ? batch.masks : undefined);
+  // The contrastive terms and SPARC read the unmasked global crop, as in the TIPS and TIPSv2
+  // block diagrams; the masked view feeds only the masked-prediction terms (iBOT, RILS). With
+  // both in use, the student runs the global crops twice (forward and backward).
+  const unmasked = w.web > 0 || w.syn > 0 || w.sparc > 0 ? model.vision.forward(batch.global) : null;
+  const masked = w.mim > 0 || w.rils > 0 ? model.vision.forward(batch.global, batch.masks) : null;
   // The captions the terms read go through the text encoder together, in one pass.
   const read = new Set<CaptionKind>();
   if (w.web > 0) read.add("web");
@@ -193,12 +197,16 @@ export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DE
   if (w.rils > 0) read.add(o.rils.caption);
   const texts = encodeCaptions(model, batch, [...read]);
   const text = (kind: CaptionKind): TextOutput => texts.get(kind) as TextOutput;
-  const web = w.web > 0 ? contrastive(model, student.cls1, text("web").pooled) : null;
-  const syn = w.syn > 0 ? contrastive(model, student[o.synToken], text("syn").pooled) : null;
+  const web = unmasked && w.web > 0 ? contrastive(model, unmasked.cls1, text("web").pooled) : null;
+  const syn = unmasked && w.syn > 0 ? contrastive(model, unmasked[o.synToken], text("syn").pooled) : null;
 
   let teacher: VisionOutput | null = null;
   if (w.dino > 0 || w.mim > 0 || w.rils > 0) {
-    teacher = noGrad(() => (model.teacher.vision ?? model.vision).forward(batch.global));
+    const teacherVision = model.teacher.vision;
+    // A head-only teacher (TIPSv2) reads the student's encoder on the unmasked crop: the pass
+    // above where there is one (the teacher's terms read it only inside noGrad).
+    if (teacherVision) teacher = noGrad(() => teacherVision.forward(batch.global));
+    else teacher = unmasked ?? noGrad(() => model.vision.forward(batch.global));
   }
   let dino: Tensor | null = null;
   let teacherCls: Tensor | null = null;
@@ -212,10 +220,10 @@ export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DE
   }
   let mim: Tensor | null = null;
   let teacherPatches: Tensor | null = null;
-  if (w.mim > 0 && teacher) {
+  if (w.mim > 0 && teacher && masked) {
     const t = teacher;
     teacherPatches = noGrad(() => model.teacher.ibotHead.forward(t.patches).reshape([b * n, k]));
-    const studentPatches = model.ibotHead.forward(student.patches).reshape([b * n, k]);
+    const studentPatches = model.ibotHead.forward(masked.patches).reshape([b * n, k]);
     const ce = distill(
       studentPatches,
       teacherPatches,
@@ -227,17 +235,17 @@ export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DE
     mim = sum(mul(ce, batch.mimWeights));
   }
   let sparc: Tensor | null = null;
-  if (w.sparc > 0) {
-    // The patch tokens of the student's view (masked where MIM or RILS masks it) and the
-    // caption's token features: both already live in the space CLIP aligns (no projections).
+  if (w.sparc > 0 && unmasked) {
+    // The patch tokens of the unmasked view and the caption's token features: both already live
+    // in the space CLIP aligns (no projections).
     const caption = o.sparc.caption;
-    sparc = sparcLoss(text(caption).tokens, student.patches, batch[caption].tokenMask, o.sparc.temperature);
+    sparc = sparcLoss(text(caption).tokens, unmasked.patches, batch[caption].tokenMask, o.sparc.temperature);
   }
   let rils: Tensor | null = null;
-  if (w.rils > 0 && teacher) {
+  if (w.rils > 0 && teacher && masked) {
     const sentences = text(o.rils.caption).pooled;
     const targets = rilsTargets(teacher.patches.reshape([b * n, d]), sentences);
-    rils = rilsLoss(student.patches.reshape([b * n, d]), targets, sentences, batch.maskedWeights, {
+    rils = rilsLoss(masked.patches.reshape([b * n, d]), targets, sentences, batch.maskedWeights, {
       student: o.rils.tauStudent,
       teacher: o.rils.tauTeacher,
     });

@@ -3,9 +3,11 @@
 // Student parameters are created in that order so that a full teacher (image encoder + heads) is
 // a prefix of the student's layout and a head-only teacher (TIPSv2) is the heads' run.
 import type { Gpu } from "../gpu/gpu";
+import { relu, scale } from "../ops/elementwise";
 import { ParameterStore } from "../tensor/params";
 import { Rng } from "../tensor/rng";
 import { keep } from "../tensor/scope";
+import { noGrad } from "../tensor/tape";
 import { Tensor } from "../tensor/tensor";
 import { EmaTeacher } from "../train/ema";
 import { type TipsConfig, validateConfig } from "./config";
@@ -14,6 +16,9 @@ import { TextEncoder } from "./text";
 import { VisionEncoder } from "./vision";
 
 export type TeacherKind = "full" | "heads";
+
+/** CLIP's bound on the logit scale: exp(logit_scale) stays within [1, 100]. */
+export const MAX_LOG_LOGIT_SCALE = Math.log(100);
 
 interface TeacherParts {
   params: ParameterStore;
@@ -68,6 +73,15 @@ export class TipsModel {
     const k = config.head.prototypes;
     this.dinoCentre = keep(Tensor.from(gpu, new Float32Array(k), [k]));
     this.ibotCentre = keep(Tensor.from(gpu, new Float32Array(k), [k]));
+  }
+
+  /** Clamps the log logit scale to [0, ln 100] after an update, as CLIP does. */
+  clampLogitScale(): void {
+    const top = MAX_LOG_LOGIT_SCALE;
+    noGrad(() => {
+      // clamp(s, 0, top) = relu(top - relu(top - s)), from the ops there are.
+      this.logitScale.assign(relu(scale(relu(scale(this.logitScale, -1, top)), -1, top)));
+    });
   }
 
   get teacherKind(): TeacherKind {

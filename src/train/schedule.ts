@@ -44,7 +44,7 @@ export function defaultSchedule(steps: number, lr: number): ScheduleOptions {
     warmupSteps: Math.min(Math.round(steps / 10), 1000),
     lr,
     minLr: lr / 100,
-    momentum: [0.994, 1],
+    momentum: [0.996, 1],
     teacherTemp: [0.04, 0.07],
     teacherTempSteps: Math.round(steps / 3),
   };

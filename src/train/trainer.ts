@@ -1,7 +1,8 @@
 // The TIPS training step: crops -> student and teacher forward -> combined loss -> backward
 // (accumulated over micro-batches) -> clip + AdamW (skipped on the GPU if a gradient is not
-// finite) -> EMA teacher -> teacher centres (when centring by running mean). One submission per step; the metrics come back
-// asynchronously, so the caller can keep a step or two in flight.
+// finite) -> logit scale clamped at 100 -> EMA teacher -> teacher centres (when centring by
+// running mean). One submission per step; the metrics come back asynchronously, so the caller
+// can keep a step or two in flight.
 import type { Example } from "../data/examples";
 import { MissingFeatureError } from "../gpu/errors";
 import type { Gpu } from "../gpu/gpu";
@@ -168,6 +169,8 @@ export class Trainer {
       throw new Error(
         'the "sample" caption recipe trains CLS#1 through the web term on a caption drawn per image: set the web weight above 0 and the syn weight to 0',
       );
+    const p = o.views.maskProbability;
+    if (!(p > 0 && p <= 1)) throw new Error(`mask probability must be above 0 and at most 1, got ${p}`);
     if (TERMS.every((t) => o.weights[t] <= 0))
       throw new Error("every loss weight is 0: switch at least one term on");
     validateConfig(o.config); // before its sizes are trusted
@@ -239,6 +242,7 @@ export class Trainer {
         sums = sums ? sums.map((s, i) => add(s, values[i])) : values;
       }
       this.optimizer.step(lr);
+      this.model.clampLogitScale();
       this.model.teacher.ema.update(momentum);
       const mean = (sums as Tensor[]).map((s) => (o.accumulate === 1 ? s : scale(s, 1 / o.accumulate)));
       // The loss terms and the optimiser's squared gradient norm, in one buffer to read back.

@@ -23,12 +23,19 @@ export interface ViewOptions {
   localScale: [number, number];
   /** iBOT++ (TIPSv2): the MIM loss over every patch, visible and masked, not only masked ones. */
   mimAllPatches: boolean;
+  /**
+   * Share of each micro-batch's images that get patch masks (iBOT and DINOv2: 0.5); the others
+   * the student sees whole in its masked view too. Rounded up, so one image of a single-image
+   * micro-batch is masked.
+   */
+  maskProbability: number;
 }
 
 export const DEFAULT_VIEWS: ViewOptions = {
   globalScale: [0.32, 1],
   localScale: [0.05, 0.32],
   mimAllPatches: false,
+  maskProbability: 0.5,
 };
 
 /** CPU side of a batch: everything drawn from the generator, so it can be checked on its own. */
@@ -40,6 +47,17 @@ export interface ViewPlan {
   mimWeights: Float32Array;
   /** The mean over each image's masked patches, then images, whatever mimAllPatches says (RILS). */
   maskedWeights: Float32Array;
+}
+
+/** The images left without masks: b - ceil(b * probability) of them, drawn at random. */
+function unmaskedImages(rng: Rng, b: number, probability: number): number[] {
+  const unmasked = b - Math.ceil(b * probability);
+  const order = Array.from({ length: b }, (_, i) => i);
+  for (let i = 0; i < unmasked; i++) {
+    const j = i + rng.int(b - i);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order.slice(0, unmasked);
 }
 
 export function planViews(examples: Example[], config: TipsConfig, rng: Rng, o: ViewOptions): ViewPlan {
@@ -55,6 +73,7 @@ export function planViews(examples: Example[], config: TipsConfig, rng: Rng, o: 
     }
   }
   const masks = Float32Array.from(randomPatchMasks(rng, b, n, config.views.maskRatio));
+  for (const i of unmaskedImages(rng, b, o.maskProbability)) masks.fill(0, i * n, (i + 1) * n);
   const mimWeights = new Float32Array(b * n);
   const maskedWeights = new Float32Array(b * n);
   for (let i = 0; i < b; i++) {

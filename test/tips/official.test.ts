@@ -1,5 +1,6 @@
 // Our encoders against the official PyTorch ones (google-deepmind/tips, pytorch/), on small random
-// checkpoints in the official .npz layout made by test/fixtures/official/make.py.
+// checkpoints in the official .npz layout made by test/fixtures/official/make.py (the g/14
+// SwiGLU block: make_swiglu.py).
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ParameterStore } from "../../src/tensor/params";
@@ -52,6 +53,29 @@ describe("official TIPS checkpoints", () => {
       expect(worst(patches, io.get(`${key}_patches`)!.data)).toBeLessThan(TOLERANCE);
       for (const t of out) t.dispose();
     }
+    store.dispose();
+  });
+
+  it("g/14 block (SwiGLU feed-forward): CLS#1, CLS#2 and patch tokens match PyTorch", async () => {
+    const gpu = await testGpu();
+    const arrays = npz("vision_swiglu.npz");
+    const swigluIo = npz("io_swiglu.npz");
+    const config = visionConfigOf(arrays, 2);
+    // SwiGLUFFNFused's hidden width from mlp_ratio 4 at width 32: (int(128 * 2 / 3) + 7) // 8 * 8.
+    expect(config).toMatchObject({ width: 32, depth: 2, mlpHidden: 88, ffn: "swiglu" });
+    const store = new ParameterStore(gpu);
+    const vision = new VisionEncoder(gpu, store, config, new Rng(1));
+    expect(loadArrays(store, arrays).ignored).toEqual([]);
+    const images = swigluIo.get("images")!;
+    const out = tidy(() => {
+      const o = vision.forward(Tensor.from(gpu, images.data, images.shape));
+      return [o.cls1, o.cls2, o.patches];
+    });
+    const [cls1, cls2, patches] = await Promise.all(out.map((t) => t.read()));
+    expect(worst(cls1, swigluIo.get("cls1")!.data)).toBeLessThan(TOLERANCE);
+    expect(worst(cls2, swigluIo.get("cls2")!.data)).toBeLessThan(TOLERANCE);
+    expect(worst(patches, swigluIo.get("patches")!.data)).toBeLessThan(TOLERANCE);
+    for (const t of out) t.dispose();
     store.dispose();
   });
 

@@ -91,5 +91,5 @@ describe("the PyTorch step reference (bench/reference/tips_step.py)", () => {
       );
     }
     model.dispose();
-  });
+  }, 300_000);
 });

@@ -342,11 +342,13 @@ export function tipsLossRef(
   const { b } = x;
   const d = c.vision.width;
   const k = c.head.prototypes;
+  // CLIP and SPARC read the unmasked global crop, iBOT and RILS the masked one.
+  const u = visionRef(c, student, x.global, b, c.vision.imageSize);
   const s = visionRef(c, student, x.global, b, c.vision.imageSize, x.masks);
   const logScale = student.get("logit_scale")![0];
   const synText = textTokensRef(c, student, x.syn, b);
-  const web = clip(s.cls1, textRef(c, student, x.web, b), b, d, logScale);
-  const syn = clip(s.cls2, synText.pooled, b, d, logScale);
+  const web = clip(u.cls1, textRef(c, student, x.web, b), b, d, logScale);
+  const syn = clip(u.cls2, synText.pooled, b, d, logScale);
   const t = visionRef(c, teacher, x.global, b, c.vision.imageSize);
   const m = c.views.localCrops;
   const local = visionRef(c, student, x.local, m * b, c.views.localSize);
@@ -376,7 +378,7 @@ export function tipsLossRef(
   if (fine) {
     const length = x.syn.length / b;
     const mask = Float64Array.from(x.syn, (id) => (id === 0 ? 0 : 1));
-    sparc = refSparcLoss(synText.tokens, s.patches, mask, { b, l: length, p: s.n, d }, fine.sparcTemperature);
+    sparc = refSparcLoss(synText.tokens, u.patches, mask, { b, l: length, p: s.n, d }, fine.sparcTemperature);
     const sentences = synText.pooled;
     const teacherSentences = l2Normalize(fine.rilsTeacherSentences ?? sentences, b, d);
     const tp = l2Normalize(t.patches, rows, d);

@@ -151,11 +151,46 @@ describe("Trainer (tips-test)", () => {
     );
   });
 
-  it("reads checkpoints made before the centring, initStd and captions settings with the behaviour they had", async () => {
+  it("moves the EMA teacher to m * teacher0 + (1 - m) * student1 in one step", async () => {
+    // A momentum far from 1, so that the inverted update, (1 - m) teacher + m student, is far off.
+    const o = options();
+    const trainer = new Trainer(gpu, { ...o, schedule: { ...o.schedule, momentum: [0.7, 0.7] } }, vocab);
+    const teacherStore = trainer.model.teacher.params;
+    const teacher0 = await Promise.all(teacherStore.tensors.map((t) => t.read()));
+    const [m] = await run(trainer, new ScenesSource({ size: 24 }), 1);
+    expect(m.momentum).toBe(0.7);
+    let worst = 0;
+    let moved = 0;
+    for (const [i, t] of teacherStore.tensors.entries()) {
+      const teacher1 = await t.read();
+      const student1 = await trainer.model.params.get(t.name!).read();
+      for (let j = 0; j < teacher1.length; j++) {
+        const want = m.momentum * teacher0[i][j] + (1 - m.momentum) * student1[j];
+        worst = Math.max(worst, Math.abs(teacher1[j] - want));
+        moved = Math.max(moved, Math.abs(student1[j] - teacher0[i][j]));
+      }
+    }
+    trainer.dispose();
+    expect(moved).toBeGreaterThan(1e-3);
+    expect(worst).toBeLessThan(1e-6);
+  });
+
+  it("clamps the logit scale at 100 after an update, as CLIP does", async () => {
+    const trainer = new Trainer(gpu, options(), vocab);
+    trainer.model.params.load("logit_scale", [1], [Math.log(400)]);
+    const [m] = await run(trainer, new ScenesSource({ size: 24 }), 1);
+    const [logScale] = await trainer.model.logitScale.read();
+    trainer.dispose();
+    expect(m.skipped).toBe(false);
+    expect(logScale).toBeCloseTo(Math.log(100), 6);
+  });
+
+  it("reads checkpoints made before the centring, initStd, captions and mask-probability settings with the behaviour they had", async () => {
     const trainer = new Trainer(gpu, options(), vocab);
     const decoded = decodeSafetensors(await saveCheckpoint(trainer, null, vocab));
     trainer.dispose();
     const { centring: _, captions: __, ...oldOptions } = JSON.parse(decoded.metadata.options);
+    delete oldOptions.views.maskProbability;
     const oldConfig = JSON.parse(decoded.metadata.config);
     delete oldConfig.vision.initStd;
     const old = encodeSafetensors(Object.fromEntries(decoded.tensors), {
@@ -166,6 +201,7 @@ describe("Trainer (tips-test)", () => {
     const info = readCheckpoint(old).info;
     expect(info.options.centring).toBe("centre");
     expect(info.options.captions).toBe("dual");
+    expect(info.options.views.maskProbability).toBe(1);
     expect(info.config.vision.initStd).toBe(0.02);
   });
 
