@@ -147,7 +147,7 @@ describe("memory and dispatch", () => {
 
   it("records many dispatches into one submission", async () => {
     const gpu = await testGpu();
-    const submits = gpu.submitCount;
+    const submits = gpu.counts.submits;
     const x = Tensor.from(gpu, [1], [1]);
     const y = tidy(() => {
       let t = x;
@@ -155,7 +155,7 @@ describe("memory and dispatch", () => {
       return t;
     });
     expect((await y.read())[0]).toBe(51);
-    expect(gpu.submitCount - submits).toBe(1);
+    expect(gpu.counts.submits - submits).toBe(1);
     x.dispose();
     y.dispose();
   });

@@ -30,6 +30,23 @@ export interface GpuOptions {
   powerPreference?: GPUPowerPreference;
   /** Pretend the adapter lacks these features (tests of the fallback paths). */
   disabledFeatures?: GPUFeatureName[];
+  /**
+   * Dry run: every call is recorded and submitted as usual, but each dispatch runs no workgroups,
+   * so only the CPU's side of the work costs time (`npm run bench -- counts`). Results are garbage.
+   */
+  dry?: boolean;
+}
+
+/** What the engine has recorded since the Gpu was made; deterministic for a given job. */
+export interface GpuCounts {
+  dispatches: number;
+  bindGroups: number;
+  passes: number;
+  /** Buffer-to-buffer copies (copyBufferToBuffer), readbacks included. */
+  copies: number;
+  /** queue.writeBuffer calls. */
+  writes: number;
+  submits: number;
 }
 
 export class Gpu {
@@ -40,9 +57,8 @@ export class Gpu {
   readonly profiler: Profiler | null;
   /** A small read-only buffer for bindings a kernel variant does not read. */
   readonly dummy: GPUBuffer;
-  /** Dispatches recorded since the start; tests and benchmarks read it. */
-  dispatchCount = 0;
-  submitCount = 0;
+  readonly dry: boolean;
+  readonly counts: GpuCounts = { dispatches: 0, bindGroups: 0, passes: 0, copies: 0, writes: 0, submits: 0 };
 
   private modules = new Map<string, GPUShaderModule>();
   // Each pipeline with its bind group layout: asking the pipeline for it on every dispatch costs
@@ -61,7 +77,7 @@ export class Gpu {
 
   static async create(options: GpuOptions = {}): Promise<Gpu> {
     const gpu = options.gpu ?? browserGpu();
-    return new Gpu(gpu, await acquireDevice(gpu, options));
+    return new Gpu(gpu, await acquireDevice(gpu, options), options.dry ?? false);
   }
 
   private constructor(
@@ -69,7 +85,9 @@ export class Gpu {
     // crashes later calls: the Gpu keeps it (and the adapter) alive for the device's lifetime.
     readonly implementation: GPU,
     { device, adapter, info }: AcquiredDevice,
+    dry: boolean,
   ) {
+    this.dry = dry;
     this.adapter = adapter;
     this.device = device;
     this.info = info;
@@ -116,6 +134,7 @@ export class Gpu {
   write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
     if (this.encoder) this.flush();
     this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
+    this.counts.writes++;
   }
 
   /** Copies bytes between buffers in stream order (after the dispatches recorded so far). */
@@ -124,6 +143,7 @@ export class Gpu {
     this.endPass();
     this.encoder ??= this.device.createCommandEncoder();
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.counts.copies++;
   }
 
   // ---- kernels ----
@@ -198,13 +218,14 @@ export class Gpu {
       entries.push({ binding: i + 1, resource: "buffer" in b ? b : { buffer: b } });
     });
     const bindGroup = this.device.createBindGroup({ layout, entries });
-    const [x, y = 1, z = 1] = args.workgroups;
+    this.counts.bindGroups++;
+    const [x, y = 1, z = 1] = this.dry ? [0, 0, 0] : args.workgroups;
     const pass = this.beginPass(args.kernel.name);
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiler?.enabled) this.endPass();
-    this.dispatchCount++;
+    this.counts.dispatches++;
   }
 
   private beginPass(label: string): GPUComputePassEncoder {
@@ -212,6 +233,7 @@ export class Gpu {
     this.encoder ??= this.device.createCommandEncoder();
     const timestampWrites = this.profiler?.enabled ? this.profiler.nextPass(label) : undefined;
     this.pass = this.encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
+    this.counts.passes++;
     return this.pass;
   }
 
@@ -226,9 +248,12 @@ export class Gpu {
     if (!this.encoder) return;
     this.endPass();
     this.profiler?.resolve(this.encoder);
-    if (this.arenaUsed > 0) this.device.queue.writeBuffer(this.arena, 0, this.arenaCpu, 0, this.arenaUsed);
+    if (this.arenaUsed > 0) {
+      this.device.queue.writeBuffer(this.arena, 0, this.arenaCpu, 0, this.arenaUsed);
+      this.counts.writes++;
+    }
     this.device.queue.submit([this.encoder.finish()]);
-    this.submitCount++;
+    this.counts.submits++;
     this.encoder = null;
     this.arenaUsed = 0;
     this.profiler?.collect();
@@ -242,6 +267,7 @@ export class Gpu {
     this.encoder ??= this.device.createCommandEncoder();
     const staging = this.takeStaging(bytes);
     this.encoder.copyBufferToBuffer(buffer, offset, staging, 0, bytes);
+    this.counts.copies++;
     this.flush();
     try {
       await staging.mapAsync(MAP_READ, 0, bytes);
