@@ -1,6 +1,6 @@
 // What a training step records, counted in dry mode (every call made, no workgroups run), so it
 // runs on any adapter, SwiftShader included: dispatches, bind groups created, compute passes,
-// copies and writeBuffer calls of one step after a warm-up step, the CPU time spent recording
+// copies and writeBuffer calls of one step after two warm-up steps, the CPU time spent recording
 // a step (trainStep's synchronous part), and the most storage the pool held. Then the cost of one
 // Gpu.dispatch against the same dispatch made straight on Dawn with a bind group made in advance.
 import { ScenesSource } from "../src/data/examples";
@@ -23,6 +23,9 @@ export interface CountsRow {
   peakBytes: number;
 }
 
+/** A counts row and the step's submissions (printed; not in the JSON, whose fields are fixed). */
+export type StepCounts = CountsRow & { submits: number };
+
 export interface DispatchCostRow {
   config: "dispatch-cost";
   engineUs: number;
@@ -40,7 +43,7 @@ export const COUNTED: { config: string; shape: StepShape }[] = [
   { config: "vit-s14-accum4", shape: { name: "ViT-S/14", ...VIT_S14, batch: 8, accumulate: 4 } },
 ];
 
-const WARM_UP_STEPS = 1;
+const WARM_UP_STEPS = 2;
 const TIMED_STEPS = 3;
 
 function countsSince(gpu: Gpu, before: GpuCounts): GpuCounts {
@@ -58,7 +61,7 @@ function countsSince(gpu: Gpu, before: GpuCounts): GpuCounts {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Counts one step of `shape` on a dry Gpu; every timed step must record the same counts. */
-export async function countStep(gpu: Gpu, config: string, shape: StepShape): Promise<CountsRow> {
+export async function countStep(gpu: Gpu, config: string, shape: StepShape): Promise<StepCounts> {
   if (!gpu.dry) throw new Error("countStep needs a Gpu made with { dry: true }");
   const { batch, accumulate, config: model } = stepConfig(shape);
   gpu.pool.trim();
@@ -96,6 +99,7 @@ export async function countStep(gpu: Gpu, config: string, shape: StepShape): Pro
       passes: c.passes,
       copies: c.copies,
       writes: c.writes,
+      submits: c.submits,
       recordMsMin: Math.min(...recordMs),
       recordMsMedian: median(recordMs),
       peakBytes: gpu.pool.peakBytes,
@@ -168,12 +172,20 @@ export async function dispatchCost(gpu: Gpu): Promise<DispatchCostRow> {
   return { config: "dispatch-cost", engineUs, rawUs, ratio: engineUs / rawUs };
 }
 
-export function formatCounts(rows: CountsRow[], cost: DispatchCostRow): string {
+/** The JSON row of a step: exactly the fields of CountsRow. */
+export function countsRow(c: StepCounts): CountsRow {
+  const { config, dispatches, bindGroups, passes, copies, writes, recordMsMin, recordMsMedian, peakBytes } =
+    c;
+  return { config, dispatches, bindGroups, passes, copies, writes, recordMsMin, recordMsMedian, peakBytes };
+}
+
+export function formatCounts(rows: StepCounts[], cost: DispatchCostRow): string {
   const header = [
     "per step",
     "dispatches",
     "bind groups",
     "passes",
+    "submits",
     "copies",
     "writes",
     "recording ms (min, median)",
@@ -184,6 +196,7 @@ export function formatCounts(rows: CountsRow[], cost: DispatchCostRow): string {
     String(r.dispatches),
     String(r.bindGroups),
     String(r.passes),
+    String(r.submits),
     String(r.copies),
     String(r.writes),
     `${r.recordMsMin.toFixed(1)}, ${r.recordMsMedian.toFixed(1)}`,

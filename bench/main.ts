@@ -11,10 +11,10 @@
 // counts what a training step records on a dry Gpu (no workgroups run; any adapter) and the cost
 // of one dispatch; its --json file is an array of rows (bench/counts.ts).
 import { readFileSync, writeFileSync } from "node:fs";
-import { dawnGpu, FAST_DAWN_FLAGS } from "../src/gpu/dawn";
+import { DRY_DAWN_FLAGS, dawnGpu, FAST_DAWN_FLAGS } from "../src/gpu/dawn";
 import { Gpu } from "../src/gpu/gpu";
 import { type AttentionShape, benchAttention } from "./attention";
-import { COUNTED, type CountsRow, countStep, dispatchCost, formatCounts } from "./counts";
+import { COUNTED, countStep, countsRow, dispatchCost, formatCounts, type StepCounts } from "./counts";
 import { benchData, type Consumer, consumersOf, type DataRow, formatDataTable } from "./data";
 import { benchMatmul, type MatmulShape } from "./matmul";
 import shapes from "./shapes.json";
@@ -83,18 +83,20 @@ const o = parse(process.argv.slice(2));
 if (o.groups.includes("counts")) {
   if (o.groups.length > 1 || o.small || o.reference)
     fail("counts runs alone: npm run bench -- counts [--json FILE]");
-  const gpu = await Gpu.create({ gpu: await dawnGpu([], 0), dry: true });
+  // Dawn's zeroing of each new buffer would commit memory that nothing reads in a dry run.
+  const gpu = await Gpu.create({ gpu: await dawnGpu(DRY_DAWN_FLAGS, 0), dry: true });
   console.log(
     `# step counts ${new Date().toISOString().slice(0, 10)}, dry run (no workgroups) on ${gpu.info.description || gpu.info.vendor}`,
   );
-  const rows: CountsRow[] = [];
+  const rows: StepCounts[] = [];
   for (const { config, shape } of COUNTED) {
     rows.push(await countStep(gpu, config, shape));
     console.log(`${config}: ${JSON.stringify(rows[rows.length - 1])}`);
+    if (o.json) writeFileSync(o.json, JSON.stringify(rows.map(countsRow), null, 2)); // kept if a later row fails
   }
   const cost = await dispatchCost(gpu);
   console.log(formatCounts(rows, cost));
-  if (o.json) writeFileSync(o.json, JSON.stringify([...rows, cost], null, 2));
+  if (o.json) writeFileSync(o.json, JSON.stringify([...rows.map(countsRow), cost], null, 2));
   gpu.destroy();
   process.exit(0);
 }

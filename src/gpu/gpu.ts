@@ -1,15 +1,19 @@
 // The only object the rest of the engine uses to reach WebGPU: allocate, release, upload,
 // dispatch, flush, read. Dispatches are recorded into one command encoder (one compute pass)
 // and submitted together by flush(), or when something must leave the GPU (a read).
+
+import bufferCopyCode from "../../kernels/buffer_copy.wgsl?raw";
 import { type AcquiredDevice, acquireDevice, browserGpu, type DeviceInfo } from "./device";
 import { DeviceLostError, GpuError, KernelError } from "./errors";
-import { type Kernel, type Param, packParams } from "./kernel";
-import { BufferPool, sizeClass } from "./pool";
+import { grid1d, type Kernel, kernel, type Param, packParams } from "./kernel";
+import { type KernelLayout, kernelLayout, layoutEntries } from "./layout";
+import { BufferPool, bufferId, sizeClass } from "./pool";
 import { Profiler } from "./profiler";
 
 const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter
 const ARENA_BYTES = 1 << 20; // uniform parameters for up to 4096 dispatches per submission
 const MAP_READ = 0x0001;
+const bufferCopyKernel = kernel("buffer_copy", bufferCopyCode);
 const COPY_DST = 0x0008;
 const UNIFORM = 0x0040;
 
@@ -22,6 +26,18 @@ export interface DispatchArgs {
   /** Storage buffers (or ranges of them, e.g. tensor.binding) at bindings 1, 2, ... */
   buffers: (GPUBuffer | GPUBufferBinding)[];
   workgroups: [number, number?, number?];
+}
+
+interface Layout {
+  id: number;
+  kernel: KernelLayout;
+  group: GPUBindGroupLayout;
+  pipeline: GPUPipelineLayout;
+}
+
+interface Pipeline {
+  pipeline: GPUComputePipeline;
+  layout: Layout;
 }
 
 export interface GpuOptions {
@@ -61,16 +77,24 @@ export class Gpu {
   readonly counts: GpuCounts = { dispatches: 0, bindGroups: 0, passes: 0, copies: 0, writes: 0, submits: 0 };
 
   private modules = new Map<string, GPUShaderModule>();
-  // Each pipeline with its bind group layout: asking the pipeline for it on every dispatch costs
-  // a native call and a new wrapper object.
-  private pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  // Per kernel, its pipelines by the values of its override constants.
+  private pipelines = new Map<Kernel, Map<string, Pipeline>>();
+  // Explicit bind group layouts, shared by the kernels whose bindings have the same kinds.
+  private layouts = new Map<string, Layout>();
+  // Bind groups by layout and bound buffer ranges, made once and reused; byBuffer lists the keys
+  // that name each buffer, so that a destroyed buffer's bind groups are forgotten.
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private byBuffer = new Map<GPUBuffer, string[]>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private arena: GPUBuffer;
   private arenaCpu = new ArrayBuffer(ARENA_BYTES);
   private arenaView = new DataView(this.arenaCpu);
   private arenaUsed = 0;
+  private dynamicOffset = new Uint32Array(1);
   private staging = new Map<number, GPUBuffer[]>();
+  private uploads = new Map<number, GPUBuffer[]>();
+  private uploadsInFlight: GPUBuffer[] = [];
   private errors: Error[] = [];
   private lost: DeviceLostError | null = null;
   private destroyed = false;
@@ -91,7 +115,7 @@ export class Gpu {
     this.adapter = adapter;
     this.device = device;
     this.info = info;
-    this.pool = new BufferPool(device);
+    this.pool = new BufferPool(device, (buffer) => this.forget(buffer));
     this.arena = device.createBuffer({ size: ARENA_BYTES, usage: UNIFORM | COPY_DST });
     this.dummy = device.createBuffer({ size: 16, usage: 0x80 });
     this.profiler = device.features.has("timestamp-query") ? new Profiler(device) : null;
@@ -130,30 +154,89 @@ export class Gpu {
     this.pool.release(buffer);
   }
 
-  /** Copies data into a buffer in stream order (pending dispatches that read it see the old data). */
+  /**
+   * Copies data into a buffer in stream order (dispatches recorded before it see the old data).
+   * While a step is being recorded the data goes to an upload buffer and a copy kernel moves it,
+   * so that the step stays one submission and one compute pass.
+   */
   write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    if (this.lost) throw this.lost;
+    // Room for the copy's parameters first: a flush between the upload and its copy would free
+    // the upload buffer for another write before the copy has read it.
+    if (this.arenaUsed + PARAM_SLOT > ARENA_BYTES) this.flush();
+    const aligned = offset % 4 === 0 && data.byteLength % 4 === 0;
+    if (this.encoder && aligned && data.byteLength > 0) {
+      const upload = this.takeUpload(data.byteLength);
+      this.device.queue.writeBuffer(upload, 0, data.buffer, data.byteOffset, data.byteLength);
+      this.counts.writes++;
+      this.copy(upload, buffer, data.byteLength, 0, offset);
+      return;
+    }
     if (this.encoder) this.flush();
     this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
     this.counts.writes++;
   }
 
-  /** Copies bytes between buffers in stream order (after the dispatches recorded so far). */
+  /**
+   * Copies bytes between buffers in stream order (after the dispatches recorded so far), with a
+   * copy kernel inside the compute pass; only a copy within one buffer, or of unaligned bytes,
+   * ends the pass for a copyBufferToBuffer.
+   */
   copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
     if (this.lost) throw this.lost;
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    const words = (srcOffset | dstOffset | bytes) % 4 === 0;
+    if (src !== dst && words && src.size <= limit && dst.size <= limit) {
+      if (bytes === 0) return;
+      this.dispatch({
+        kernel: bufferCopyKernel,
+        params: [bytes / 4, srcOffset / 4, dstOffset / 4],
+        buffers: [src, dst],
+        workgroups: grid1d(bytes / 4, 256),
+      });
+      return;
+    }
     this.endPass();
     this.encoder ??= this.device.createCommandEncoder();
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
     this.counts.copies++;
   }
 
+  /** An upload buffer that nothing recorded reads: written now, read by this submission only. */
+  private takeUpload(bytes: number): GPUBuffer {
+    const size = sizeClass(bytes);
+    const buffer = this.uploads.get(size)?.pop() ?? this.pool.createUnpooled(size);
+    this.uploadsInFlight.push(buffer);
+    return buffer;
+  }
+
   // ---- kernels ----
 
-  private pipeline(
-    k: Kernel,
-    constants: Record<string, number> | undefined,
-  ): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
-    const key = `${k.name}|${k.entryPoint}|${constants ? JSON.stringify(constants) : ""}|${k.code.length}`;
-    const cached = this.pipelines.get(key);
+  private layout(k: Kernel): Layout {
+    const kernel = kernelLayout(k);
+    let made = this.layouts.get(kernel.key);
+    if (!made) {
+      const group = this.device.createBindGroupLayout({ label: k.name, entries: layoutEntries(kernel) });
+      made = {
+        id: this.layouts.size,
+        kernel,
+        group,
+        pipeline: this.device.createPipelineLayout({ bindGroupLayouts: [group] }),
+      };
+      this.layouts.set(kernel.key, made);
+    }
+    return made;
+  }
+
+  private pipeline(k: Kernel, constants: Record<string, number> | undefined): Pipeline {
+    let variants = this.pipelines.get(k);
+    if (!variants) {
+      variants = new Map();
+      this.pipelines.set(k, variants);
+    }
+    let key = "";
+    if (constants) for (const name in constants) key += `${name}=${constants[name]};`;
+    const cached = variants.get(key);
     if (cached) return cached;
     let module = this.modules.get(k.code);
     this.device.pushErrorScope("validation");
@@ -161,17 +244,53 @@ export class Gpu {
       module = this.device.createShaderModule({ code: k.code, label: k.name });
       this.modules.set(k.code, module);
     }
+    const layout = this.layout(k);
     const pipeline = this.device.createComputePipeline({
       label: k.name,
-      layout: "auto",
+      layout: layout.pipeline,
       compute: { module, entryPoint: k.entryPoint, constants },
     });
     this.device.popErrorScope().then((err) => {
       if (err) this.errors.push(new KernelError(k.name, err.message));
     });
-    const made = { pipeline, layout: pipeline.getBindGroupLayout(0) };
-    this.pipelines.set(key, made);
+    const made = { pipeline, layout };
+    variants.set(key, made);
     return made;
+  }
+
+  /** The bind group of these buffers for a layout: made on first use, then reused. */
+  private bindGroup(layout: Layout, buffers: (GPUBuffer | GPUBufferBinding)[]): GPUBindGroup {
+    let key = `${layout.id}`;
+    for (const b of buffers) {
+      key +=
+        "buffer" in b
+          ? `|${bufferId(b.buffer)}:${b.offset ?? 0}:${b.size ?? "all"}`
+          : `|${bufferId(b)}:0:all`;
+    }
+    const cached = this.bindGroups.get(key);
+    if (cached) return cached;
+    const entries: GPUBindGroupEntry[] = [];
+    if (layout.kernel.hasParams)
+      entries.push({ binding: 0, resource: { buffer: this.arena, offset: 0, size: PARAM_SLOT } });
+    buffers.forEach((b, i) => {
+      entries.push({ binding: i + 1, resource: "buffer" in b ? b : { buffer: b } });
+    });
+    const made = this.device.createBindGroup({ layout: layout.group, entries });
+    this.counts.bindGroups++;
+    this.bindGroups.set(key, made);
+    for (const b of buffers) {
+      const buffer = "buffer" in b ? b.buffer : b;
+      const keys = this.byBuffer.get(buffer);
+      if (keys) keys.push(key);
+      else this.byBuffer.set(buffer, [key]);
+    }
+    return made;
+  }
+
+  /** Drops the bind groups that bind a buffer about to be destroyed. */
+  private forget(buffer: GPUBuffer): void {
+    for (const key of this.byBuffer.get(buffer) ?? []) this.bindGroups.delete(key);
+    this.byBuffer.delete(buffer);
   }
 
   /** Compiles a kernel now and throws a KernelError with the compiler's messages if it fails. */
@@ -185,7 +304,7 @@ export class Gpu {
       : await this.device
           .createComputePipelineAsync({
             label: k.name,
-            layout: "auto",
+            layout: this.layout(k).pipeline,
             compute: { module, entryPoint: k.entryPoint, constants },
           })
           .catch((e: Error) => e);
@@ -204,25 +323,28 @@ export class Gpu {
   dispatch(args: DispatchArgs): void {
     if (this.lost) throw this.lost;
     const { pipeline, layout } = this.pipeline(args.kernel, args.constants);
+    const { kernel } = layout;
+    const storage = Math.max(0, kernel.bindings.length - 1);
+    if (
+      args.buffers.length !== storage ||
+      (args.params?.length ?? 0) > PARAM_SLOT / 4 ||
+      !args.params?.length !== !kernel.hasParams
+    )
+      throw new KernelError(
+        args.kernel.name,
+        `entry point "${args.kernel.entryPoint}" takes ${kernel.hasParams ? "parameters" : "no parameters"} and ${storage} storage buffer(s); the dispatch gave ${args.params?.length ?? 0} parameter(s) and ${args.buffers.length} buffer(s)`,
+      );
+    const bindGroup = this.bindGroup(layout, args.buffers);
     if (this.arenaUsed + PARAM_SLOT > ARENA_BYTES) this.flush();
-    const entries: GPUBindGroupEntry[] = [];
-    if (args.params?.length) {
-      packParams(args.params, this.arenaView, this.arenaUsed);
-      entries.push({
-        binding: 0,
-        resource: { buffer: this.arena, offset: this.arenaUsed, size: PARAM_SLOT },
-      });
-      this.arenaUsed += PARAM_SLOT;
-    }
-    args.buffers.forEach((b, i) => {
-      entries.push({ binding: i + 1, resource: "buffer" in b ? b : { buffer: b } });
-    });
-    const bindGroup = this.device.createBindGroup({ layout, entries });
-    this.counts.bindGroups++;
-    const [x, y = 1, z = 1] = this.dry ? [0, 0, 0] : args.workgroups;
     const pass = this.beginPass(args.kernel.name);
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    if (kernel.hasParams) {
+      packParams(args.params as Param[], this.arenaView, this.arenaUsed);
+      this.dynamicOffset[0] = this.arenaUsed;
+      pass.setBindGroup(0, bindGroup, this.dynamicOffset, 0, 1);
+      this.arenaUsed += PARAM_SLOT;
+    } else pass.setBindGroup(0, bindGroup);
+    const [x, y = 1, z = 1] = this.dry ? [0, 0, 0] : args.workgroups;
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiler?.enabled) this.endPass();
     this.counts.dispatches++;
@@ -254,6 +376,15 @@ export class Gpu {
     }
     this.device.queue.submit([this.encoder.finish()]);
     this.counts.submits++;
+    // Writes queued from now on come after this submission: its upload buffers can be reused.
+    // Given back in reverse, so that the next submission takes them in the same order (and binds
+    // the same buffers).
+    for (const b of this.uploadsInFlight.reverse()) {
+      const list = this.uploads.get(b.size);
+      if (list) list.push(b);
+      else this.uploads.set(b.size, [b]);
+    }
+    this.uploadsInFlight.length = 0;
     this.encoder = null;
     this.arenaUsed = 0;
     this.profiler?.collect();
