@@ -79,6 +79,7 @@ export class Gpu {
   private modules = new Map<string, GPUShaderModule>();
   // Per kernel, its pipelines by the values of its override constants.
   private pipelines = new Map<Kernel, Map<string, Pipeline>>();
+  private plainPipelines = new Map<Kernel, Pipeline>(); // those without constants, found in one step
   // Explicit bind group layouts, shared by the kernels whose bindings have the same kinds.
   private layouts = new Map<string, Layout>();
   // Bind groups by layout and bound buffer ranges, made once and reused; byBuffer lists the keys
@@ -229,6 +230,10 @@ export class Gpu {
   }
 
   private pipeline(k: Kernel, constants: Record<string, number> | undefined): Pipeline {
+    if (!constants) {
+      const plain = this.plainPipelines.get(k);
+      if (plain) return plain;
+    }
     let variants = this.pipelines.get(k);
     if (!variants) {
       variants = new Map();
@@ -255,17 +260,17 @@ export class Gpu {
     });
     const made = { pipeline, layout };
     variants.set(key, made);
+    if (!constants) this.plainPipelines.set(k, made);
     return made;
   }
 
   /** The bind group of these buffers for a layout: made on first use, then reused. */
   private bindGroup(layout: Layout, buffers: (GPUBuffer | GPUBufferBinding)[]): GPUBindGroup {
-    let key = `${layout.id}`;
-    for (const b of buffers) {
-      key +=
-        "buffer" in b
-          ? `|${bufferId(b.buffer)}:${b.offset ?? 0}:${b.size ?? "all"}`
-          : `|${bufferId(b)}:0:all`;
+    let key = String(layout.id);
+    for (let i = 0; i < buffers.length; i++) {
+      const b = buffers[i];
+      if ("buffer" in b) key += `|${bufferId(b.buffer)}:${b.offset ?? 0}:${b.size ?? "all"}`;
+      else key += `|${bufferId(b)}:0:all`;
     }
     const cached = this.bindGroups.get(key);
     if (cached) return cached;
@@ -344,8 +349,9 @@ export class Gpu {
       pass.setBindGroup(0, bindGroup, this.dynamicOffset, 0, 1);
       this.arenaUsed += PARAM_SLOT;
     } else pass.setBindGroup(0, bindGroup);
-    const [x, y = 1, z = 1] = this.dry ? [0, 0, 0] : args.workgroups;
-    pass.dispatchWorkgroups(x, y, z);
+    const w = args.workgroups;
+    if (this.dry) pass.dispatchWorkgroups(0, 0, 0);
+    else pass.dispatchWorkgroups(w[0], w[1] ?? 1, w[2] ?? 1);
     if (this.profiler?.enabled) this.endPass();
     this.counts.dispatches++;
   }
