@@ -292,6 +292,11 @@ export class Gpu {
     return made;
   }
 
+  /** Bind groups held for reuse (tests check that destroyed buffers leave the cache). */
+  get cachedBindGroups(): number {
+    return this.bindGroups.size;
+  }
+
   /** Drops the bind groups that bind a buffer about to be destroyed. */
   private forget(buffer: GPUBuffer): void {
     for (const key of this.byBuffer.get(buffer) ?? []) this.bindGroups.delete(key);
