@@ -13,7 +13,10 @@ describe("kernel layouts", () => {
     const files = readdirSync(dir).filter((f) => f.endsWith(".wgsl"));
     const read = (file: string) => readFileSync(new URL(file, dir), "utf8");
     // Shared functions (no entry point of their own) that ops put before a kernel's source.
-    const library = files.filter((f) => !read(f).includes("@compute")).map(read).join("\n");
+    const library = files
+      .filter((f) => !read(f).includes("@compute"))
+      .map(read)
+      .join("\n");
     for (const file of files) {
       const code = library + read(file);
       for (const m of code.matchAll(/@compute[^;{]*?\bfn\s+(\w+)/g)) {
