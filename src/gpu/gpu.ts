@@ -1,6 +1,8 @@
 // The only object the rest of the engine uses to reach WebGPU: allocate, release, upload,
 // dispatch, flush, read. Dispatches are recorded into one command encoder (one compute pass)
-// and submitted together by flush(), or when something must leave the GPU (a read).
+// and submitted together by flush(), or when something must leave the GPU (a read). Each
+// dispatch's parameters go to a uniform arena at a dynamic offset, so its bind group (explicit
+// layout, layout.ts) is made once per set of buffers and reused by every later step.
 
 import bufferCopyCode from "../../kernels/buffer_copy.wgsl?raw";
 import { type AcquiredDevice, acquireDevice, browserGpu, type DeviceInfo } from "./device";
