@@ -118,7 +118,11 @@ export class Gpu {
     this.adapter = adapter;
     this.device = device;
     this.info = info;
-    this.pool = new BufferPool(device, (buffer) => this.forget(buffer));
+    this.pool = new BufferPool(device, (buffer) => {
+      // Work recorded but not submitted may use the buffer: submitted first, it still runs.
+      if (this.encoder && !this.lost) this.flush();
+      this.forget(buffer);
+    });
     this.arena = device.createBuffer({ size: ARENA_BYTES, usage: UNIFORM | COPY_DST });
     this.dummy = device.createBuffer({ size: 16, usage: 0x80 });
     this.profiler = device.features.has("timestamp-query") ? new Profiler(device) : null;
