@@ -1,4 +1,5 @@
 // `npm run bench -- [matmul|attention|step|data ...] [--small] [--json FILE] [--reference FILE]`
+// or `npm run bench -- counts [--json FILE]`
 // Times our kernels on this machine's GPU and prints one table per group; `data` (asked for by
 // name; it needs no GPU) times the data pipeline on the CPU instead. With --reference (the
 // JSON that bench/reference/bench.py writes on the same GPU) each row shows PyTorch's figure and
@@ -6,11 +7,14 @@
 // nothing. Shapes come from bench/shapes.json, which the PyTorch script reads too. `data
 // --steps-from FILE` (our --json result from a GPU) sets the data rates beside the images/s its
 // training steps consume; `data --scenes-only` keeps to the rows that need no installed package;
-// `data --data-workers N` draws the pooled scenes rows with N worker threads.
+// `data --data-workers N` draws the pooled scenes rows with N worker threads. `counts` (alone)
+// counts what a training step records on a dry Gpu (no workgroups run; any adapter) and the cost
+// of one dispatch; its --json file is an array of rows (bench/counts.ts).
 import { readFileSync, writeFileSync } from "node:fs";
-import { dawnGpu, FAST_DAWN_FLAGS } from "../src/gpu/dawn";
+import { DRY_DAWN_FLAGS, dawnGpu, FAST_DAWN_FLAGS } from "../src/gpu/dawn";
 import { Gpu } from "../src/gpu/gpu";
 import { type AttentionShape, benchAttention } from "./attention";
+import { COUNTED, countStep, countsRow, dispatchCost, formatCounts, type StepCounts } from "./counts";
 import { benchData, type Consumer, consumersOf, type DataRow, formatDataTable } from "./data";
 import { benchMatmul, type MatmulShape } from "./matmul";
 import shapes from "./shapes.json";
@@ -19,7 +23,7 @@ import { type Failure, formatTables, type Reference, type Row } from "./table";
 
 /** Run when no group is named. */
 const GPU_GROUPS = ["matmul", "attention", "step"] as const;
-const GROUPS = [...GPU_GROUPS, "data"] as const;
+const GROUPS = [...GPU_GROUPS, "data", "counts"] as const;
 type Group = (typeof GROUPS)[number];
 
 /** Stops with a sentence on what is wrong (no stack: these are the caller's mistakes). */
@@ -76,6 +80,26 @@ function parse(argv: string[]) {
 }
 
 const o = parse(process.argv.slice(2));
+if (o.groups.includes("counts")) {
+  if (o.groups.length > 1 || o.small || o.reference)
+    fail("counts runs alone: npm run bench -- counts [--json FILE]");
+  // Dawn's zeroing of each new buffer would commit memory that nothing reads in a dry run.
+  const gpu = await Gpu.create({ gpu: await dawnGpu(DRY_DAWN_FLAGS, 0), dry: true });
+  console.log(
+    `# step counts ${new Date().toISOString().slice(0, 10)}, dry run (no workgroups) on ${gpu.info.description || gpu.info.vendor}`,
+  );
+  const rows: StepCounts[] = [];
+  for (const { config, shape } of COUNTED) {
+    rows.push(await countStep(gpu, config, shape));
+    console.log(`${config}: ${JSON.stringify(rows[rows.length - 1])}`);
+    if (o.json) writeFileSync(o.json, JSON.stringify(rows.map(countsRow), null, 2)); // kept if a later row fails
+  }
+  const cost = await dispatchCost(gpu);
+  console.log(formatCounts(rows, cost));
+  if (o.json) writeFileSync(o.json, JSON.stringify([...rows.map(countsRow), cost], null, 2));
+  gpu.destroy();
+  process.exit(0);
+}
 const size = o.small ? "small" : "full";
 if (o.stepConfigs) {
   // The training-step rows' resolved model configurations, for the PyTorch reference; no GPU needed.

@@ -119,6 +119,30 @@ describe("memory and dispatch", () => {
     }
   });
 
+  it("hands out the oldest free buffer of a class, whatever order they were released in", async () => {
+    const gpu = await testGpu();
+    const [a, b, c] = [gpu.alloc(40_000), gpu.alloc(40_000), gpu.alloc(40_000)];
+    for (const buffer of [b, c, a]) gpu.release(buffer);
+    const handedOut = [gpu.alloc(40_000), gpu.alloc(40_000), gpu.alloc(40_000)];
+    expect(handedOut.map((buffer) => [a, b, c].indexOf(buffer))).toEqual([0, 1, 2]);
+    for (const buffer of [a, b, c]) gpu.release(buffer);
+  });
+
+  it("makes a bind group once for the same buffers, and forgets it when a buffer is destroyed", async () => {
+    const gpu = await Gpu.create({ gpu: await dawnGpu() });
+    const x = Tensor.from(gpu, [1, 2, 3], [3]);
+    const step = () => tidy(() => void add(x, x));
+    step();
+    const made = gpu.counts.bindGroups;
+    for (let i = 0; i < 5; i++) step();
+    expect(gpu.counts.bindGroups).toBe(made);
+    const cached = gpu.cachedBindGroups;
+    gpu.pool.trim(); // destroys the free output buffer the cached bind group names
+    expect(gpu.cachedBindGroups).toBe(cached - 1);
+    x.dispose();
+    gpu.destroy();
+  });
+
   it("reuses released buffers", async () => {
     const gpu = await testGpu();
     tidy(() => {
@@ -147,7 +171,7 @@ describe("memory and dispatch", () => {
 
   it("records many dispatches into one submission", async () => {
     const gpu = await testGpu();
-    const submits = gpu.submitCount;
+    const submits = gpu.counts.submits;
     const x = Tensor.from(gpu, [1], [1]);
     const y = tidy(() => {
       let t = x;
@@ -155,7 +179,7 @@ describe("memory and dispatch", () => {
       return t;
     });
     expect((await y.read())[0]).toBe(51);
-    expect(gpu.submitCount - submits).toBe(1);
+    expect(gpu.counts.submits - submits).toBe(1);
     x.dispose();
     y.dispose();
   });

@@ -14,6 +14,9 @@ export const FAST_DAWN_FLAGS = [
   "disable-dawn-features=timestamp_quantization,lazy_clear_resource_on_first_use",
 ];
 
+/** Dawn toggles for a dry Gpu (counts only): no zeroing of new buffers, which nothing reads. */
+export const DRY_DAWN_FLAGS = ["disable-dawn-features=lazy_clear_resource_on_first_use"];
+
 /**
  * How often dawn.node's pending events (mapAsync, onSubmittedWorkDone) are polled, in ms. Dawn
  * pumps them from a native callback that re-arms itself through the global setImmediate for as

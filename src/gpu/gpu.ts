@@ -1,15 +1,21 @@
 // The only object the rest of the engine uses to reach WebGPU: allocate, release, upload,
 // dispatch, flush, read. Dispatches are recorded into one command encoder (one compute pass)
-// and submitted together by flush(), or when something must leave the GPU (a read).
+// and submitted together by flush(), or when something must leave the GPU (a read). Each
+// dispatch's parameters go to a uniform arena at a dynamic offset, so its bind group (explicit
+// layout, layout.ts) is made once per set of buffers and reused by every later step.
+
+import bufferCopyCode from "../../kernels/buffer_copy.wgsl?raw";
 import { type AcquiredDevice, acquireDevice, browserGpu, type DeviceInfo } from "./device";
 import { DeviceLostError, GpuError, KernelError } from "./errors";
-import { type Kernel, type Param, packParams } from "./kernel";
-import { BufferPool, sizeClass } from "./pool";
+import { grid1d, type Kernel, kernel, type Param, packParams } from "./kernel";
+import { type KernelLayout, kernelLayout, layoutEntries } from "./layout";
+import { BufferPool, bufferId, sizeClass } from "./pool";
 import { Profiler } from "./profiler";
 
 const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter
 const ARENA_BYTES = 1 << 20; // uniform parameters for up to 4096 dispatches per submission
 const MAP_READ = 0x0001;
+const bufferCopyKernel = kernel("buffer_copy", bufferCopyCode);
 const COPY_DST = 0x0008;
 const UNIFORM = 0x0040;
 
@@ -24,12 +30,41 @@ export interface DispatchArgs {
   workgroups: [number, number?, number?];
 }
 
+interface Layout {
+  id: number;
+  kernel: KernelLayout;
+  group: GPUBindGroupLayout;
+  pipeline: GPUPipelineLayout;
+}
+
+interface Pipeline {
+  pipeline: GPUComputePipeline;
+  layout: Layout;
+}
+
 export interface GpuOptions {
   /** A WebGPU implementation; defaults to navigator.gpu. Node passes dawnGpu(). */
   gpu?: GPU;
   powerPreference?: GPUPowerPreference;
   /** Pretend the adapter lacks these features (tests of the fallback paths). */
   disabledFeatures?: GPUFeatureName[];
+  /**
+   * Dry run: every call is recorded and submitted as usual, but each dispatch runs no workgroups,
+   * so only the CPU's side of the work costs time (`npm run bench -- counts`). Results are garbage.
+   */
+  dry?: boolean;
+}
+
+/** What the engine has recorded since the Gpu was made; deterministic for a given job. */
+export interface GpuCounts {
+  dispatches: number;
+  bindGroups: number;
+  passes: number;
+  /** Buffer-to-buffer copies (copyBufferToBuffer), readbacks included. */
+  copies: number;
+  /** queue.writeBuffer calls. */
+  writes: number;
+  submits: number;
 }
 
 export class Gpu {
@@ -40,28 +75,36 @@ export class Gpu {
   readonly profiler: Profiler | null;
   /** A small read-only buffer for bindings a kernel variant does not read. */
   readonly dummy: GPUBuffer;
-  /** Dispatches recorded since the start; tests and benchmarks read it. */
-  dispatchCount = 0;
-  submitCount = 0;
+  readonly dry: boolean;
+  readonly counts: GpuCounts = { dispatches: 0, bindGroups: 0, passes: 0, copies: 0, writes: 0, submits: 0 };
 
   private modules = new Map<string, GPUShaderModule>();
-  // Each pipeline with its bind group layout: asking the pipeline for it on every dispatch costs
-  // a native call and a new wrapper object.
-  private pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  // Per kernel, its pipelines by the values of its override constants.
+  private pipelines = new Map<Kernel, Map<string, Pipeline>>();
+  private plainPipelines = new Map<Kernel, Pipeline>(); // those without constants, found in one step
+  // Explicit bind group layouts, shared by the kernels whose bindings have the same kinds.
+  private layouts = new Map<string, Layout>();
+  // Bind groups by layout and bound buffer ranges, made once and reused; byBuffer lists the keys
+  // that name each buffer, so that a destroyed buffer's bind groups are forgotten.
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private byBuffer = new Map<GPUBuffer, string[]>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private arena: GPUBuffer;
   private arenaCpu = new ArrayBuffer(ARENA_BYTES);
   private arenaView = new DataView(this.arenaCpu);
   private arenaUsed = 0;
+  private dynamicOffset = new Uint32Array(1);
   private staging = new Map<number, GPUBuffer[]>();
+  private uploads = new Map<number, GPUBuffer[]>();
+  private uploadsInFlight: GPUBuffer[] = [];
   private errors: Error[] = [];
   private lost: DeviceLostError | null = null;
   private destroyed = false;
 
   static async create(options: GpuOptions = {}): Promise<Gpu> {
     const gpu = options.gpu ?? browserGpu();
-    return new Gpu(gpu, await acquireDevice(gpu, options));
+    return new Gpu(gpu, await acquireDevice(gpu, options), options.dry ?? false);
   }
 
   private constructor(
@@ -69,11 +112,17 @@ export class Gpu {
     // crashes later calls: the Gpu keeps it (and the adapter) alive for the device's lifetime.
     readonly implementation: GPU,
     { device, adapter, info }: AcquiredDevice,
+    dry: boolean,
   ) {
+    this.dry = dry;
     this.adapter = adapter;
     this.device = device;
     this.info = info;
-    this.pool = new BufferPool(device);
+    this.pool = new BufferPool(device, (buffer) => {
+      // Work recorded but not submitted may use the buffer: submitted first, it still runs.
+      if (this.encoder && !this.lost) this.flush();
+      this.forget(buffer);
+    });
     this.arena = device.createBuffer({ size: ARENA_BYTES, usage: UNIFORM | COPY_DST });
     this.dummy = device.createBuffer({ size: 16, usage: 0x80 });
     this.profiler = device.features.has("timestamp-query") ? new Profiler(device) : null;
@@ -112,28 +161,93 @@ export class Gpu {
     this.pool.release(buffer);
   }
 
-  /** Copies data into a buffer in stream order (pending dispatches that read it see the old data). */
+  /**
+   * Copies data into a buffer in stream order (dispatches recorded before it see the old data).
+   * While a step is being recorded the data goes to an upload buffer and a copy kernel moves it,
+   * so that the step stays one submission and one compute pass.
+   */
   write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    if (this.lost) throw this.lost;
+    // Room for the copy's parameters first: a flush between the upload and its copy would free
+    // the upload buffer for another write before the copy has read it.
+    if (this.arenaUsed + PARAM_SLOT > ARENA_BYTES) this.flush();
+    const aligned = offset % 4 === 0 && data.byteLength % 4 === 0;
+    if (this.encoder && aligned && data.byteLength > 0) {
+      const upload = this.takeUpload(data.byteLength);
+      this.device.queue.writeBuffer(upload, 0, data.buffer, data.byteOffset, data.byteLength);
+      this.counts.writes++;
+      this.copy(upload, buffer, data.byteLength, 0, offset);
+      return;
+    }
     if (this.encoder) this.flush();
     this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
+    this.counts.writes++;
   }
 
-  /** Copies bytes between buffers in stream order (after the dispatches recorded so far). */
+  /**
+   * Copies bytes between buffers in stream order (after the dispatches recorded so far), with a
+   * copy kernel inside the compute pass; only a copy within one buffer, or of unaligned bytes,
+   * ends the pass for a copyBufferToBuffer.
+   */
   copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
     if (this.lost) throw this.lost;
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    const words = (srcOffset | dstOffset | bytes) % 4 === 0;
+    if (src !== dst && words && src.size <= limit && dst.size <= limit) {
+      if (bytes === 0) return;
+      this.dispatch({
+        kernel: bufferCopyKernel,
+        params: [bytes / 4, srcOffset / 4, dstOffset / 4],
+        buffers: [src, dst],
+        workgroups: grid1d(bytes / 4, 256),
+      });
+      return;
+    }
     this.endPass();
     this.encoder ??= this.device.createCommandEncoder();
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.counts.copies++;
+  }
+
+  /** An upload buffer that nothing recorded reads: written now, read by this submission only. */
+  private takeUpload(bytes: number): GPUBuffer {
+    const size = sizeClass(bytes);
+    const buffer = this.uploads.get(size)?.pop() ?? this.pool.createUnpooled(size);
+    this.uploadsInFlight.push(buffer);
+    return buffer;
   }
 
   // ---- kernels ----
 
-  private pipeline(
-    k: Kernel,
-    constants: Record<string, number> | undefined,
-  ): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
-    const key = `${k.name}|${k.entryPoint}|${constants ? JSON.stringify(constants) : ""}|${k.code.length}`;
-    const cached = this.pipelines.get(key);
+  private layout(k: Kernel): Layout {
+    const kernel = kernelLayout(k);
+    let made = this.layouts.get(kernel.key);
+    if (!made) {
+      const group = this.device.createBindGroupLayout({ label: k.name, entries: layoutEntries(kernel) });
+      made = {
+        id: this.layouts.size,
+        kernel,
+        group,
+        pipeline: this.device.createPipelineLayout({ bindGroupLayouts: [group] }),
+      };
+      this.layouts.set(kernel.key, made);
+    }
+    return made;
+  }
+
+  private pipeline(k: Kernel, constants: Record<string, number> | undefined): Pipeline {
+    if (!constants) {
+      const plain = this.plainPipelines.get(k);
+      if (plain) return plain;
+    }
+    let variants = this.pipelines.get(k);
+    if (!variants) {
+      variants = new Map();
+      this.pipelines.set(k, variants);
+    }
+    let key = "";
+    if (constants) for (const name in constants) key += `${name}=${constants[name]};`;
+    const cached = variants.get(key);
     if (cached) return cached;
     let module = this.modules.get(k.code);
     this.device.pushErrorScope("validation");
@@ -141,17 +255,58 @@ export class Gpu {
       module = this.device.createShaderModule({ code: k.code, label: k.name });
       this.modules.set(k.code, module);
     }
+    const layout = this.layout(k);
     const pipeline = this.device.createComputePipeline({
       label: k.name,
-      layout: "auto",
+      layout: layout.pipeline,
       compute: { module, entryPoint: k.entryPoint, constants },
     });
     this.device.popErrorScope().then((err) => {
       if (err) this.errors.push(new KernelError(k.name, err.message));
     });
-    const made = { pipeline, layout: pipeline.getBindGroupLayout(0) };
-    this.pipelines.set(key, made);
+    const made = { pipeline, layout };
+    variants.set(key, made);
+    if (!constants) this.plainPipelines.set(k, made);
     return made;
+  }
+
+  /** The bind group of these buffers for a layout: made on first use, then reused. */
+  private bindGroup(layout: Layout, buffers: (GPUBuffer | GPUBufferBinding)[]): GPUBindGroup {
+    let key = String(layout.id);
+    for (let i = 0; i < buffers.length; i++) {
+      const b = buffers[i];
+      if ("buffer" in b) key += `|${bufferId(b.buffer)}:${b.offset ?? 0}:${b.size ?? "all"}`;
+      else key += `|${bufferId(b)}:0:all`;
+    }
+    const cached = this.bindGroups.get(key);
+    if (cached) return cached;
+    const entries: GPUBindGroupEntry[] = [];
+    if (layout.kernel.hasParams)
+      entries.push({ binding: 0, resource: { buffer: this.arena, offset: 0, size: PARAM_SLOT } });
+    buffers.forEach((b, i) => {
+      entries.push({ binding: i + 1, resource: "buffer" in b ? b : { buffer: b } });
+    });
+    const made = this.device.createBindGroup({ layout: layout.group, entries });
+    this.counts.bindGroups++;
+    this.bindGroups.set(key, made);
+    for (const b of buffers) {
+      const buffer = "buffer" in b ? b.buffer : b;
+      const keys = this.byBuffer.get(buffer);
+      if (keys) keys.push(key);
+      else this.byBuffer.set(buffer, [key]);
+    }
+    return made;
+  }
+
+  /** Bind groups held for reuse (tests check that destroyed buffers leave the cache). */
+  get cachedBindGroups(): number {
+    return this.bindGroups.size;
+  }
+
+  /** Drops the bind groups that bind a buffer about to be destroyed. */
+  private forget(buffer: GPUBuffer): void {
+    for (const key of this.byBuffer.get(buffer) ?? []) this.bindGroups.delete(key);
+    this.byBuffer.delete(buffer);
   }
 
   /** Compiles a kernel now and throws a KernelError with the compiler's messages if it fails. */
@@ -165,7 +320,7 @@ export class Gpu {
       : await this.device
           .createComputePipelineAsync({
             label: k.name,
-            layout: "auto",
+            layout: this.layout(k).pipeline,
             compute: { module, entryPoint: k.entryPoint, constants },
           })
           .catch((e: Error) => e);
@@ -184,27 +339,32 @@ export class Gpu {
   dispatch(args: DispatchArgs): void {
     if (this.lost) throw this.lost;
     const { pipeline, layout } = this.pipeline(args.kernel, args.constants);
+    const { kernel } = layout;
+    const storage = Math.max(0, kernel.bindings.length - 1);
+    if (
+      args.buffers.length !== storage ||
+      (args.params?.length ?? 0) > PARAM_SLOT / 4 ||
+      !args.params?.length !== !kernel.hasParams
+    )
+      throw new KernelError(
+        args.kernel.name,
+        `entry point "${args.kernel.entryPoint}" takes ${kernel.hasParams ? "parameters" : "no parameters"} and ${storage} storage buffer(s); the dispatch gave ${args.params?.length ?? 0} parameter(s) and ${args.buffers.length} buffer(s)`,
+      );
+    const bindGroup = this.bindGroup(layout, args.buffers);
     if (this.arenaUsed + PARAM_SLOT > ARENA_BYTES) this.flush();
-    const entries: GPUBindGroupEntry[] = [];
-    if (args.params?.length) {
-      packParams(args.params, this.arenaView, this.arenaUsed);
-      entries.push({
-        binding: 0,
-        resource: { buffer: this.arena, offset: this.arenaUsed, size: PARAM_SLOT },
-      });
-      this.arenaUsed += PARAM_SLOT;
-    }
-    args.buffers.forEach((b, i) => {
-      entries.push({ binding: i + 1, resource: "buffer" in b ? b : { buffer: b } });
-    });
-    const bindGroup = this.device.createBindGroup({ layout, entries });
-    const [x, y = 1, z = 1] = args.workgroups;
     const pass = this.beginPass(args.kernel.name);
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(x, y, z);
+    if (kernel.hasParams) {
+      packParams(args.params as Param[], this.arenaView, this.arenaUsed);
+      this.dynamicOffset[0] = this.arenaUsed;
+      pass.setBindGroup(0, bindGroup, this.dynamicOffset, 0, 1);
+      this.arenaUsed += PARAM_SLOT;
+    } else pass.setBindGroup(0, bindGroup);
+    const w = args.workgroups;
+    if (this.dry) pass.dispatchWorkgroups(0, 0, 0);
+    else pass.dispatchWorkgroups(w[0], w[1] ?? 1, w[2] ?? 1);
     if (this.profiler?.enabled) this.endPass();
-    this.dispatchCount++;
+    this.counts.dispatches++;
   }
 
   private beginPass(label: string): GPUComputePassEncoder {
@@ -212,6 +372,7 @@ export class Gpu {
     this.encoder ??= this.device.createCommandEncoder();
     const timestampWrites = this.profiler?.enabled ? this.profiler.nextPass(label) : undefined;
     this.pass = this.encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
+    this.counts.passes++;
     return this.pass;
   }
 
@@ -226,9 +387,21 @@ export class Gpu {
     if (!this.encoder) return;
     this.endPass();
     this.profiler?.resolve(this.encoder);
-    if (this.arenaUsed > 0) this.device.queue.writeBuffer(this.arena, 0, this.arenaCpu, 0, this.arenaUsed);
+    if (this.arenaUsed > 0) {
+      this.device.queue.writeBuffer(this.arena, 0, this.arenaCpu, 0, this.arenaUsed);
+      this.counts.writes++;
+    }
     this.device.queue.submit([this.encoder.finish()]);
-    this.submitCount++;
+    this.counts.submits++;
+    // Writes queued from now on come after this submission: its upload buffers can be reused.
+    // Given back in reverse, so that the next submission takes them in the same order (and binds
+    // the same buffers).
+    for (const b of this.uploadsInFlight.reverse()) {
+      const list = this.uploads.get(b.size);
+      if (list) list.push(b);
+      else this.uploads.set(b.size, [b]);
+    }
+    this.uploadsInFlight.length = 0;
     this.encoder = null;
     this.arenaUsed = 0;
     this.profiler?.collect();
@@ -242,6 +415,7 @@ export class Gpu {
     this.encoder ??= this.device.createCommandEncoder();
     const staging = this.takeStaging(bytes);
     this.encoder.copyBufferToBuffer(buffer, offset, staging, 0, bytes);
+    this.counts.copies++;
     this.flush();
     try {
       await staging.mapAsync(MAP_READ, 0, bytes);

@@ -24,13 +24,14 @@ export function f32(x: number): Param {
 }
 
 export function packParams(params: Param[], out: DataView, offset: number): void {
-  params.forEach((p, i) => {
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i];
     const at = offset + 4 * i;
     if (typeof p === "number") {
       if (p < 0) out.setInt32(at, p, true);
       else out.setUint32(at, p, true);
     } else out.setFloat32(at, p.f32, true);
-  });
+  }
 }
 
 export function ceilDiv(a: number, b: number): number {

@@ -1,6 +1,8 @@
 // Size-class buffer pool: released buffers are kept by size class and handed out again, so a
 // steady-state training step creates no new GPUBuffer. Classes are powers of two below 1 MiB and
-// steps of 1/8 of a power of two above (at most 12.5% waste).
+// steps of 1/8 of a power of two above (at most 12.5% waste). A class hands out its oldest free
+// buffer, so that a step recorded like the one before gets the same buffers (and the bind groups
+// made for them can be reused), whatever order the last step released them in.
 
 const STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST, as numbers so no global is needed at import
 
@@ -10,6 +12,19 @@ export function sizeClass(bytes: number): number {
   if (pow <= 1 << 20) return pow;
   const step = pow / 16;
   return Math.ceil(n / step) * step;
+}
+
+const ids = new WeakMap<GPUBuffer, number>();
+let nextId = 1;
+
+/** A number that names the buffer for as long as it lives (in creation order for pooled ones). */
+export function bufferId(buffer: GPUBuffer): number {
+  let id = ids.get(buffer);
+  if (id === undefined) {
+    id = nextId++;
+    ids.set(buffer, id);
+  }
+  return id;
 }
 
 export class BufferPool {
@@ -22,7 +37,11 @@ export class BufferPool {
   peakBytes = 0;
   bytesInUse = 0;
 
-  constructor(private device: GPUDevice) {}
+  constructor(
+    private device: GPUDevice,
+    /** Told of every buffer the pool destroys (the bind group cache forgets it). */
+    private destroyed: (buffer: GPUBuffer) => void = () => {},
+  ) {}
 
   acquire(bytes: number): GPUBuffer {
     const size = sizeClass(bytes);
@@ -32,7 +51,9 @@ export class BufferPool {
     if (reused) return reused;
     this.created++;
     this.grew(size);
-    return this.device.createBuffer({ size, usage: STORAGE });
+    const buffer = this.device.createBuffer({ size, usage: STORAGE });
+    bufferId(buffer);
+    return buffer;
   }
 
   /** A storage buffer of exactly `bytes` that the caller owns (a slab), counted with the rest. */
@@ -43,6 +64,7 @@ export class BufferPool {
 
   destroyUnpooled(buffer: GPUBuffer): void {
     this.bytesCreated -= buffer.size;
+    this.destroyed(buffer);
     buffer.destroy();
   }
 
@@ -62,7 +84,16 @@ export class BufferPool {
       list = [];
       this.free.set(buffer.size, list);
     }
-    list.push(buffer);
+    // Kept in descending id order, so pop() hands out the oldest.
+    const id = bufferId(buffer);
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (bufferId(list[mid]) > id) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, buffer);
   }
 
   /** Destroys every pooled (free) buffer, e.g. after a large one-off job. */
@@ -70,6 +101,7 @@ export class BufferPool {
     for (const list of this.free.values()) {
       for (const b of list) {
         this.bytesCreated -= b.size;
+        this.destroyed(b);
         b.destroy();
       }
     }
