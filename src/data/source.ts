@@ -75,10 +75,10 @@ export function fetchStream(url: string, options: SourceOptions = {}): ReadableS
         reader ??= await connect();
         const { done, value } = await withStall(reader.read(), stallMs, abort);
         if (done) return controller.close();
-        failures = 0;
         const dropped = Math.min(skip, value.length);
         skip -= dropped;
         if (dropped === value.length) continue;
+        failures = 0; // only new bytes count as progress: a server that resends what it sent may stall again
         delivered += value.length - dropped;
         return controller.enqueue(value.subarray(dropped));
       } catch (error) {
@@ -121,8 +121,9 @@ async function withStall<T>(promise: Promise<T>, ms: number, abort: AbortControl
   let timer: ReturnType<typeof setTimeout> | undefined;
   const stall = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      abort.abort();
+      // Rejected before the abort, so that the race reports the stall, not the abort it causes.
       reject(new Error(`stalled: nothing for ${ms} ms`));
+      abort.abort();
     }, ms);
   });
   try {
