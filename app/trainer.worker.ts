@@ -586,11 +586,10 @@ const api = {
     const settings = settingsOf(trainer, entry.name, saveEvery, data);
     run = new Run(trainer, tokenizer, source, settings, entry, history, onEvent);
     const info = run.info(history);
-    if (trainer.step >= o.steps) {
-      // Nothing left to do: keep it loaded (it can still be saved) and say so.
-      run.status = "done";
-      Promise.resolve(onEvent({ type: "status", status: "done", step: trainer.step })).catch(() => {});
-    } else run.begin();
+    // A finished run has nothing left to do: it stays loaded (it can still be saved, probed) and
+    // the page, seeing step >= steps in the info, says so.
+    if (trainer.step >= o.steps) run.status = "done";
+    else run.begin();
     return info;
   },
 
