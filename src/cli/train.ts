@@ -277,11 +277,12 @@ export async function train(argv: string[]): Promise<void> {
   };
   process.on("SIGINT", onSigint);
 
-  let savedStep = resume ? trainer.step : null; // the step of the checkpoint in `out`, if any
+  // The run's latest checkpoint: the resumed file until this run saves to `out`.
+  let saved = resume ? { file: resume, step: trainer.step } : null;
   const save = async (last: StepMetrics | null) => {
     const bytes = await saveCheckpoint(trainer, consumed, vocab, { data, loss: last?.loss ?? null });
     await writeFileAtomic(out, bytes);
-    savedStep = trainer.step;
+    saved = { file: out, step: trainer.step };
   };
 
   const tty = process.stdout.isTTY === true;
@@ -347,10 +348,9 @@ export async function train(argv: string[]): Promise<void> {
   }
   await source.close();
   if (lost) {
-    const next =
-      savedStep === null
-        ? "no checkpoint was saved yet: start the run again"
-        : `continue from its checkpoint (step ${savedStep}) with: tips train --resume ${out}`;
+    const next = saved
+      ? `continue from its checkpoint (step ${saved.step}) with: tips train --resume ${saved.file}`
+      : "no checkpoint was saved yet: start the run again";
     console.error(`tips train: the GPU device was lost at step ${trainer.step} (${lost.reason}); ${next}`);
     process.exitCode = 1;
     return;
