@@ -374,9 +374,17 @@ export class TrainPage {
     byId("run-params").textContent = `${(info.parameters / 1e6).toFixed(info.parameters < 1e6 ? 3 : 2)} M`;
     if (info.checkpoint) this.showCheckpoint(info.checkpoint);
     this.showStep(info.step);
-    // The first step compiles every kernel: on a CPU adapter that takes most of a minute.
-    if (!byId("run-step").dataset.firstReported)
+    const steps = info.settings.steps;
+    if (info.step >= steps) {
+      // A finished run that was resumed: nothing runs, so nothing compiles.
+      this.state = "done";
+      byId("run-eta").textContent =
+        `this run already finished at step ${info.step} of ${steps}: to train its model further, ` +
+        "start a new run from this checkpoint (Start from)";
+    } else if (!byId("run-step").dataset.firstReported) {
+      // The first step compiles every kernel: on a CPU adapter that takes most of a minute.
       byId("run-eta").textContent = "compiling kernels for the first step…";
+    }
     if (this.state === "starting") this.state = "running";
     this.render();
   }

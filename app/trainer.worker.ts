@@ -8,9 +8,9 @@
 // captions, and sends decoded batches a few steps ahead, each with the position after it.
 import * as Comlink from "comlink";
 import { type DataSpec, dataNotes, dataSpecFromNotes, renderSize } from "../src/data/datasets";
-import type { ExampleSource, SourcePosition } from "../src/data/examples";
+import type { Example, ExampleSource, SourcePosition } from "../src/data/examples";
 import { FeedClient, type FeedPort, type RemoteSource } from "../src/data/feed";
-import { describeSkips } from "../src/data/skips";
+import { describeSkips, emptySkipCounts, type SkipCounts } from "../src/data/skips";
 import { Vocabulary } from "../src/data/vocab";
 import { DeviceLostError, MissingFeatureError } from "../src/gpu/errors";
 import { Gpu } from "../src/gpu/gpu";
@@ -574,11 +574,16 @@ const api = {
     const restored = restoreTrainer(g, bytes, (json) => Vocabulary.fromJSON(json));
     const { trainer, tokenizer } = restored;
     const o = trainer.options;
-    let source: RemoteSource;
+    const finished = trainer.step >= o.steps;
+    let source: ExampleSource;
     let data: DataSpec;
     try {
       data = dataSpecFromNotes(restored.info.notes, files);
-      source = (await openData(data, o.config, o.batch, o.seed, restored.source, false)).source;
+      // A finished run reads no more data: its shards need not be reachable from here.
+      source =
+        finished && restored.source
+          ? new SpentSource(restored.source)
+          : (await openData(data, o.config, o.batch, o.seed, restored.source, false)).source;
     } catch (err) {
       trainer.dispose();
       throw new CheckpointError((err as Error).message);
@@ -586,11 +591,10 @@ const api = {
     const settings = settingsOf(trainer, entry.name, saveEvery, data);
     run = new Run(trainer, tokenizer, source, settings, entry, history, onEvent);
     const info = run.info(history);
-    if (trainer.step >= o.steps) {
-      // Nothing left to do: keep it loaded (it can still be saved) and say so.
-      run.status = "done";
-      Promise.resolve(onEvent({ type: "status", status: "done", step: trainer.step })).catch(() => {});
-    } else run.begin();
+    // A finished run has nothing left to do: it stays loaded (it can still be saved, probed) and
+    // the page, seeing step >= steps in the info, says so.
+    if (finished) run.status = "done";
+    else run.begin();
     return info;
   },
 
@@ -605,5 +609,24 @@ const api = {
 Object.assign(self, { tipsTestHooks: { loseDevice: () => gpu?.loseDevice() } });
 
 export type TrainerApi = typeof api;
+
+/** The data of a finished run: nothing more to read, and the position it was saved with. */
+class SpentSource implements ExampleSource {
+  readonly skipped: SkipCounts;
+
+  constructor(private readonly saved: SourcePosition) {
+    this.skipped = saved.kind === "shards" ? { ...saved.position.skipped } : emptySkipCounts();
+  }
+
+  async next(): Promise<Example[]> {
+    return [];
+  }
+
+  position(): SourcePosition {
+    return this.saved;
+  }
+
+  async close(): Promise<void> {}
+}
 
 Comlink.expose(api);

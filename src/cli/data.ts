@@ -27,7 +27,10 @@ export const NODE_DATA: DataEnv = {
   decode: (bytes, skipped) => decodeImage(bytes, skipped),
   openmoji: async () => ({ dataset: await loadOpenMoji(), render: nodeOpenMojiRenderer() }),
   listFolder: listTarFolder,
-  source: { openFile },
+  source: {
+    openFile,
+    onFailure: (error) => console.warn(`skipping a shard that cannot be read: ${error.message}`),
+  },
 };
 
 /** Worker threads that draw the built-in scenes by default: the cores but the trainer's, at most 8. */

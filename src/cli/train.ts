@@ -5,6 +5,7 @@ import cliProgress from "cli-progress";
 import { BatchPrefetcher, unpackBatch } from "../data/batches";
 import type { SourcePosition } from "../data/examples";
 import { Vocabulary } from "../data/vocab";
+import { DeviceLostError } from "../gpu/errors";
 import { PRESETS, preset } from "../tips/config";
 import {
   type CaptionKind,
@@ -236,6 +237,16 @@ export async function train(argv: string[]): Promise<void> {
     trainer = restored.trainer;
     vocab = restored.tokenizer;
     position = restored.source ?? undefined;
+    const { step, options } = restored.trainer;
+    if (step >= options.steps) {
+      // Nothing to train: the checkpoint stays as it is (not even re-saved).
+      console.log(
+        `${resume} already finished at step ${step} of ${options.steps}: nothing to do ` +
+          `(to train its model further, start a new run from it with --from ${resume} --steps N)`,
+      );
+      trainer.dispose();
+      return;
+    }
   } else {
     const { teacher, centring, run } = settings;
     try {
@@ -294,9 +305,12 @@ export async function train(argv: string[]): Promise<void> {
   };
   process.on("SIGINT", onSigint);
 
+  // The run's latest checkpoint: the resumed file until this run saves to `out`.
+  let saved = resume ? { file: resume, step: trainer.step } : null;
   const save = async (last: StepMetrics | null) => {
     const bytes = await saveCheckpoint(trainer, consumed, vocab, { data, loss: last?.loss ?? null });
     await writeFileAtomic(out, bytes);
+    saved = { file: out, step: trainer.step };
   };
 
   const tty = process.stdout.isTTY === true;
@@ -339,6 +353,7 @@ export async function train(argv: string[]): Promise<void> {
     if (m.skipped) console.warn(`step ${m.step + 1}: gradients were not finite; the update was skipped`);
   };
 
+  let lost: DeviceLostError | null = null;
   try {
     while (trainer.step < o.steps && !stopping) {
       const batch = await batches.next();
@@ -350,12 +365,24 @@ export async function train(argv: string[]): Promise<void> {
       if (trainer.step % saveEvery === 0 && trainer.step < o.steps) await save(last);
     }
     for (const m of pending.splice(0)) await report(await m);
+    await save(last);
+  } catch (err) {
+    if (!(err instanceof DeviceLostError)) throw err;
+    lost = err;
+    for (const m of pending) m.catch(() => {}); // the steps after the loss fail the same way
   } finally {
     if (tty) bar.stop();
     process.off("SIGINT", onSigint);
   }
-  await save(last);
   await source.close();
+  if (lost) {
+    const next = saved
+      ? `continue from its checkpoint (step ${saved.step}) with: tips train --resume ${saved.file}`
+      : "no checkpoint was saved yet: start the run again";
+    console.error(`tips train: the GPU device was lost at step ${trainer.step} (${lost.reason}); ${next}`);
+    process.exitCode = 1;
+    return;
+  }
   const skips = Object.entries(dataSkipped).filter(([, n]) => n > 0);
   if (skips.length) console.log(`skipped samples: ${skips.map(([r, n]) => `${r} ${n}`).join(", ")}`);
   if (skipped) console.log(`steps skipped for non-finite gradients: ${skipped}`);

@@ -168,7 +168,12 @@ export async function vocabularyCaptions(spec: DataSpec, env: DataEnv, samples =
     return captions;
   }
   const shards = await shardRefs(spec, env);
-  const dataset = new WebDataset(shards, { source: env.source });
+  const failures: string[] = [];
+  const onFailure = (error: Error) => {
+    failures.push(error.message);
+    env.source?.onFailure?.(error);
+  };
+  const dataset = new WebDataset(shards, { source: { ...env.source, onFailure } });
   for await (const s of dataset) {
     captions.push(s.webCaption, s.syntheticCaption ?? "");
     if (captions.length >= 2 * samples) break;
@@ -176,8 +181,9 @@ export async function vocabularyCaptions(spec: DataSpec, env: DataEnv, samples =
   await dataset.close();
   if (captions.length === 0) {
     const skips = describeSkips(dataset.skipped);
+    const why = [skips && `skipped: ${skips}`, failures[0]].filter(Boolean).join("; ");
     throw new Error(
-      `no captions could be read from ${shards.map(shardName).join(", ")}${skips ? ` (skipped: ${skips})` : ""}`,
+      `no captions could be read from ${shards.map(shardName).join(", ")}${why ? ` (${why})` : ""}`,
     );
   }
   return captions;

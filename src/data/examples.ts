@@ -20,7 +20,8 @@ export interface Example {
 export type SourcePosition =
   | { kind: "scenes"; next: number }
   | { kind: "openmoji"; next: number }
-  | { kind: "shards"; position: WebDatasetPosition };
+  /** undecodable: the samples (shard#index) whose image did not decode, counted once each. */
+  | { kind: "shards"; position: WebDatasetPosition; undecodable?: string[] };
 
 export interface ExampleSource {
   /** Up to n examples; fewer (possibly none) only when the source is exhausted. */
@@ -98,9 +99,13 @@ export class ScenesSource implements ExampleSource {
 
 export type Decoder = (bytes: Uint8Array, skipped: SkipCounts) => Promise<RgbaImage | null>;
 
-/** WebDataset shards, decoded; samples whose image does not decode are skipped (and counted). */
+/**
+ * WebDataset shards, decoded; samples whose image does not decode are skipped, and counted the
+ * first time (later epochs decode them again).
+ */
 export class ShardSource implements ExampleSource {
   private readonly dataset: WebDataset;
+  private readonly undecodable: Set<string>;
 
   constructor(
     shards: readonly ShardRef[],
@@ -111,6 +116,7 @@ export class ShardSource implements ExampleSource {
     if (position && position.kind !== "shards")
       throw new Error(`a ${position.kind} position cannot resume a shard dataset`);
     this.dataset = new WebDataset(shards, { ...rest, position: position?.position });
+    this.undecodable = new Set(position?.undecodable);
   }
 
   get skipped(): SkipCounts {
@@ -123,8 +129,13 @@ export class ShardSource implements ExampleSource {
       const r = await this.dataset.next();
       if (r.done) break;
       const s = r.value;
-      const image = await this.decode(s.image, this.dataset.skipped);
-      if (!image) continue;
+      const id = `${s.shard}#${s.index}`;
+      const seen = this.undecodable.has(id);
+      const image = await this.decode(s.image, seen ? emptySkipCounts() : this.dataset.skipped);
+      if (!image) {
+        this.undecodable.add(id);
+        continue;
+      }
       out.push({
         key: s.key,
         image,
@@ -136,7 +147,7 @@ export class ShardSource implements ExampleSource {
   }
 
   position(): SourcePosition {
-    return { kind: "shards", position: this.dataset.position() };
+    return { kind: "shards", position: this.dataset.position(), undecodable: [...this.undecodable] };
   }
 
   close(): Promise<void> {

@@ -4,7 +4,10 @@
 //   key.json                                  metadata; its field `synthetic_caption` holds the
 //                                             synthetic caption (a string; anything else is ignored)
 //   key.syn.txt                               a synthetic caption as its own file (wins over the JSON)
-// Captions must be UTF-8 (strict decoding) and are trimmed; longer ones are cut to a limit.
+// Captions must be UTF-8 (strict decoding) and are trimmed; longer ones are cut to a limit. A
+// sample needs at least one caption: without a web caption the synthetic one stands in for both
+// (counted as web_caption_from_synthetic), and without a synthetic caption the trainer uses the
+// web caption for both.
 import type { Group } from "./groups";
 import type { ImageType } from "./image";
 import type { SkipReason } from "./skips";
@@ -24,6 +27,11 @@ export interface Sample {
   syntheticCaption: string | null;
   /** key.json as parsed ({} if there was none). */
   meta: Record<string, unknown>;
+  /**
+   * Read in the first pass over the shard list: what is wrong with it is counted then. Later
+   * passes read the same samples again and count nothing, so each bad sample counts once.
+   */
+  firstPass: boolean;
 }
 
 const IMAGE_TYPES: [string, ImageType][] = [
@@ -37,28 +45,30 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * The sample of a group, or why there is none. `count` hears about changes that keep the sample
- * (caption_truncated, bad_json).
+ * (caption_truncated, bad_json, web_caption_from_synthetic).
  */
 export function toSample(
   group: Group,
   shard: string,
   maxCaptionChars: number,
   count: (reason: SkipReason) => void,
+  firstPass = true,
 ): Sample | SkipReason {
   const image = IMAGE_TYPES.find(([ext]) => group.files.has(ext));
   if (!image) return group.imageTooLarge ? "image_too_large" : "missing_image";
   const webText = group.files.get("txt");
-  if (!webText) return "missing_caption";
-  const web = decode(webText)?.trim();
+  const web = webText ? decode(webText)?.trim() : "";
   if (web === undefined) return "bad_utf8";
-  if (web.length === 0) return "missing_caption";
+  // Counted only if the sample is kept.
+  const notes: SkipReason[] = [];
+  const note = (reason: SkipReason) => notes.push(reason);
 
   let meta: Record<string, unknown> = {};
   const json = group.files.get("json");
   if (json) {
     const parsed = parseObject(json);
     if (parsed) meta = parsed;
-    else count("bad_json");
+    else note("bad_json");
   }
   let synthetic: string | null = null;
   const synText = group.files.get("syn.txt");
@@ -69,6 +79,11 @@ export function toSample(
   } else if (typeof meta[SYNTHETIC_CAPTION_FIELD] === "string") {
     synthetic = (meta[SYNTHETIC_CAPTION_FIELD] as string).trim();
   }
+  if (!web && !synthetic) return "missing_caption";
+  const syntheticCaption = synthetic ? limit(synthetic, maxCaptionChars, note) : null;
+  const webCaption = web ? limit(web, maxCaptionChars, note) : syntheticCaption!;
+  if (!web) note("web_caption_from_synthetic");
+  for (const reason of notes) count(reason);
 
   return {
     key: group.key,
@@ -76,9 +91,10 @@ export function toSample(
     index: group.index,
     image: group.files.get(image[0])!,
     imageType: image[1],
-    webCaption: limit(web, maxCaptionChars, count),
-    syntheticCaption: synthetic ? limit(synthetic, maxCaptionChars, count) : null,
+    webCaption,
+    syntheticCaption,
     meta,
+    firstPass,
   };
 }
 

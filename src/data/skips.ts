@@ -22,6 +22,8 @@ export const SKIP_REASONS = [
   "caption_truncated",
   /** Kept, with empty metadata: the .json entry was not UTF-8 JSON holding an object. */
   "bad_json",
+  /** Kept, with its synthetic caption as the web caption too: the web caption was missing or empty. */
+  "web_caption_from_synthetic",
 ] as const;
 
 export type SkipReason = (typeof SKIP_REASONS)[number];

@@ -17,6 +17,8 @@ export interface SourceOptions {
   /** Opens a local path (Node: openFile from source-node.ts); required for shards that are paths. */
   openFile?: (path: string) => ReadableStream<Uint8Array>;
   onRetry?: (shard: string, attempt: number, error: unknown) => void;
+  /** A shard gave up (after its retries); the error's message names it and says why (e.g. its HTTP status). */
+  onFailure?: (error: ShardSourceError) => void;
 }
 
 export class ShardSourceError extends Error {
@@ -28,10 +30,10 @@ export function shardName(ref: ShardRef): string {
 }
 
 export function openShard(ref: ShardRef, options: SourceOptions = {}): ReadableStream<Uint8Array> {
-  if (typeof ref !== "string") return reportErrors(ref.stream(), ref.name);
+  if (typeof ref !== "string") return reportErrors(ref.stream(), ref.name, options);
   if (isUrl(ref)) return fetchStream(ref, options);
   if (!options.openFile) throw new Error(`shard "${ref}" is a local path, but no openFile was given`);
-  return reportErrors(options.openFile(ref), ref);
+  return reportErrors(options.openFile(ref), ref, options);
 }
 
 /**
@@ -73,10 +75,10 @@ export function fetchStream(url: string, options: SourceOptions = {}): ReadableS
         reader ??= await connect();
         const { done, value } = await withStall(reader.read(), stallMs, abort);
         if (done) return controller.close();
-        failures = 0;
         const dropped = Math.min(skip, value.length);
         skip -= dropped;
         if (dropped === value.length) continue;
+        failures = 0; // only new bytes count as progress: a server that resends what it sent may stall again
         delivered += value.length - dropped;
         return controller.enqueue(value.subarray(dropped));
       } catch (error) {
@@ -86,8 +88,9 @@ export function fetchStream(url: string, options: SourceOptions = {}): ReadableS
         const retryable = !(error instanceof HttpError) || error.retryable;
         if (!retryable || failures >= attempts) {
           const tries = failures === 1 ? "1 try" : `${failures} tries`;
-          const message = `${url}: ${errorText(error)} (${tries})`;
-          return controller.error(new ShardSourceError(message, { cause: error }));
+          const failure = new ShardSourceError(`${url}: ${errorText(error)} (${tries})`, { cause: error });
+          options.onFailure?.(failure);
+          return controller.error(failure);
         }
         options.onRetry?.(url, failures, error);
         await new Promise((resolve) => setTimeout(resolve, baseDelayMs * 2 ** (failures - 1)));
@@ -118,8 +121,9 @@ async function withStall<T>(promise: Promise<T>, ms: number, abort: AbortControl
   let timer: ReturnType<typeof setTimeout> | undefined;
   const stall = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      abort.abort();
+      // Rejected before the abort, so that the race reports the stall, not the abort it causes.
       reject(new Error(`stalled: nothing for ${ms} ms`));
+      abort.abort();
     }, ms);
   });
   try {
@@ -130,7 +134,11 @@ async function withStall<T>(promise: Promise<T>, ms: number, abort: AbortControl
 }
 
 /** `stream` with its read errors turned into ShardSourceErrors. */
-function reportErrors(stream: ReadableStream<Uint8Array>, name: string): ReadableStream<Uint8Array> {
+function reportErrors(
+  stream: ReadableStream<Uint8Array>,
+  name: string,
+  options: SourceOptions,
+): ReadableStream<Uint8Array> {
   const reader = stream.getReader();
   return new ReadableStream({
     async pull(controller) {
@@ -139,7 +147,9 @@ function reportErrors(stream: ReadableStream<Uint8Array>, name: string): Readabl
         if (done) controller.close();
         else controller.enqueue(value);
       } catch (error) {
-        controller.error(new ShardSourceError(`${name}: ${errorText(error)}`, { cause: error }));
+        const failure = new ShardSourceError(`${name}: ${errorText(error)}`, { cause: error });
+        options.onFailure?.(failure);
+        controller.error(failure);
       }
     },
     cancel: (reason) => reader.cancel(reason),

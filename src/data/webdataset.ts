@@ -14,7 +14,9 @@
 // samples' bytes on the way, and reading any shard already closed that still has samples in the
 // buffer), and then yields exactly what the uninterrupted run would have yielded next.
 //
-// Bad data never throws out of the iterator: it is skipped and counted in `skipped`. Only misuse
+// Bad data never throws out of the iterator: it is skipped and counted in `skipped`, once: only
+// shards opened in the first pass over the list (epoch 0) count, so the shuffle buffer and later
+// epochs, which read the same shards again, do not count the same sample twice. Only misuse
 // throws (an empty shard list, a local path without openFile, a position from other options).
 // When a whole epoch yields no sample at all (every shard failed), the stream ends, even with
 // epochs = Infinity.
@@ -58,11 +60,14 @@ export interface WebDatasetPosition {
   /** The next shard to open is order(epoch)[next]. */
   epoch: number;
   next: number;
-  /** The open shards in turn order: [shard index in the list, groups read]. */
-  open: [number, number][];
+  /**
+   * The open shards in turn order: [shard index in the list, groups read, 1 if opened in the first
+   * pass (its skips are counted) else 0]. Positions saved before the flag: first pass if epoch 0.
+   */
+  open: ([number, number] | [number, number, number])[];
   turn: number;
-  /** The shuffle buffer: [shard index, sample index in the shard]. */
-  buffer: [number, number][];
+  /** The shuffle buffer: [shard index, sample index in the shard, 1 if read in the first pass else 0]. */
+  buffer: ([number, number] | [number, number, number])[];
   rng: number[];
   /** Samples yielded so far. */
   samples: number;
@@ -74,6 +79,8 @@ interface OpenShard {
   groups: ShardGroups;
   /** Groups read so far. */
   read: number;
+  /** Opened in the first pass over the shard list: its skips are counted. */
+  firstPass: boolean;
 }
 
 interface Held {
@@ -117,6 +124,7 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
   private count = (reason: SkipReason) => {
     this.skipped[reason]++;
   };
+  private ignore = () => {};
 
   constructor(
     private readonly shards: readonly ShardRef[],
@@ -196,9 +204,9 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
       openShards: this.openShards,
       epoch: this.epoch,
       next: this.nextInOrder,
-      open: this.open.map((o) => [o.shard, o.read]),
+      open: this.open.map((o) => [o.shard, o.read, o.firstPass ? 1 : 0]),
       turn: this.turn,
-      buffer: this.buffer.map((h) => [h.shard, h.sample.index]),
+      buffer: this.buffer.map((h) => [h.shard, h.sample.index, h.sample.firstPass ? 1 : 0]),
       rng: [...this.rng.state],
       samples: this.samples,
       skipped: { ...this.skipped },
@@ -241,16 +249,18 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
       if (this.closed) return null;
       if (group) {
         o.read++;
-        const sample = toSample(group, shardName(this.shards[o.shard]), this.maxCaptionChars, this.count);
+        const count = o.firstPass ? this.count : this.ignore;
+        const name = shardName(this.shards[o.shard]);
+        const sample = toSample(group, name, this.maxCaptionChars, count, o.firstPass);
         if (typeof sample === "string") {
-          this.count(sample);
+          count(sample);
           continue;
         }
         this.turn++;
         this.pulledSinceEpochEnd = true;
         return { shard: o.shard, sample };
       }
-      if (o.groups.failure) this.count(o.groups.failure);
+      if (o.groups.failure && o.firstPass) this.count(o.groups.failure);
       if (o.groups.failure === "shard_failed") this.failed.add(o.shard);
       const replacement = this.openNext();
       if (replacement) this.open[this.turn] = replacement;
@@ -265,7 +275,7 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
       if (this.nextInOrder < order.length) {
         const shard = order[this.nextInOrder++];
         if (this.failed.has(shard)) continue;
-        return this.openShard(shard);
+        return this.openShard(shard, this.epoch === 0);
       }
       this.epoch++;
       this.nextInOrder = 0;
@@ -278,9 +288,9 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
     return null;
   }
 
-  private openShard(shard: number): OpenShard {
+  private openShard(shard: number, firstPass: boolean): OpenShard {
     const bytes = openShard(this.shards[shard], this.source);
-    return { shard, groups: new ShardGroups(bytes, this.maxImageBytes), read: 0 };
+    return { shard, groups: new ShardGroups(bytes, this.maxImageBytes), read: 0, firstPass };
   }
 
   private epochOrder(epoch: number): number[] {
@@ -301,6 +311,8 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
   private async resume(p: WebDatasetPosition): Promise<void> {
     const id = (shard: number, index: number) => `${shard}/${index}`;
     const wanted = new Set(p.buffer.map(([shard, index]) => id(shard, index)));
+    // The first-pass flags of positions saved before they were kept.
+    const firstPass = (flag: number | undefined) => (flag === undefined ? p.epoch === 0 : flag === 1);
     const found = new Map<string, Sample>();
     const quiet = () => {};
     const keep = (shard: number, group: Group) => {
@@ -313,8 +325,8 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
     const wants = (shard: number, from: number) => (index: number) =>
       index >= from || (wanted.has(id(shard, index)) && !found.has(id(shard, index)));
 
-    for (const [shard, read] of p.open) {
-      const o = this.openShard(shard);
+    for (const [shard, read, flag] of p.open) {
+      const o = this.openShard(shard, firstPass(flag));
       while (o.read < read) {
         const group = await o.groups.next(wants(shard, read));
         if (!group) break;
@@ -329,7 +341,7 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
       if (!found.has(id(shard, index))) missing.set(shard, Math.max(index, missing.get(shard) ?? -1));
     }
     for (const [shard, last] of missing) {
-      const groups = this.openShard(shard).groups;
+      const groups = this.openShard(shard, false).groups;
       const read = wants(shard, Number.POSITIVE_INFINITY);
       let group = await groups.next(read);
       while (group) {
@@ -340,10 +352,11 @@ export class WebDataset implements AsyncIterableIterator<Sample> {
     }
 
     const used = new Set<string>();
-    for (const [shard, index] of p.buffer) {
+    for (const [shard, index, flag] of p.buffer) {
       const sample = found.get(id(shard, index));
       if (!sample) continue; // its shard could not be read again
-      this.buffer.push({ shard, sample: used.has(id(shard, index)) ? structuredClone(sample) : sample });
+      const held = used.has(id(shard, index)) ? structuredClone(sample) : sample;
+      this.buffer.push({ shard, sample: { ...held, firstPass: firstPass(flag) } });
       used.add(id(shard, index));
     }
     this.epoch = p.epoch;

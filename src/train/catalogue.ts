@@ -98,7 +98,11 @@ export class CheckpointCatalogue {
       size: bytes.byteLength,
       date: entry.date ?? new Date().toISOString(),
     };
-    await set(key, { bytes, history } satisfies StoredCheckpoint, this.store);
+    try {
+      await set(key, { bytes, history } satisfies StoredCheckpoint, this.store);
+    } catch (err) {
+      throw storageFull(err, saved);
+    }
     let previous: string | undefined;
     try {
       await update<CheckpointEntry[]>(
@@ -114,7 +118,7 @@ export class CheckpointCatalogue {
       );
     } catch (err) {
       await del(key, this.store).catch(() => {});
-      throw err;
+      throw storageFull(err, saved);
     }
     if (previous && previous !== key) await del(previous, this.store).catch(() => {});
     return saved;
@@ -210,6 +214,17 @@ export class CheckpointCatalogue {
       null,
     );
   }
+}
+
+/** A quota error as one line that says what was kept and what to do; other errors as they are. */
+function storageFull(err: unknown, entry: CheckpointEntry): unknown {
+  const name = (err as { name?: unknown } | null)?.name;
+  if (name !== "QuotaExceededError") return err;
+  const mb = (entry.size / 2 ** 20).toFixed(1);
+  return new Error(
+    `the browser's storage is full: checkpoint "${entry.name}" (step ${entry.step}, ${mb} MB) was not saved ` +
+      "and its previous save is kept; free space by exporting and deleting checkpoints on the Checkpoints page",
+  );
 }
 
 /**

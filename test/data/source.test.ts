@@ -27,6 +27,11 @@ describe("shards over http", () => {
       if (path === "/flaky.tar") return seen.length <= 2 ? res.writeHead(503).end() : res.end(tar);
       if (path === "/stall.tar") return res.writeHead(200, { "content-length": tar.length }).flushHeaders();
       if (path === "/silent.tar") return; // not even headers
+      if (path === "/halfstall.tar") {
+        // Half the body (every request, Range or not), then nothing more on an open connection.
+        res.writeHead(200, { "content-length": tar.length });
+        return res.write(tar.subarray(0, tar.length >> 1));
+      }
       if (path === "/drop.tar" || path === "/norange.tar") {
         if (seen.length === 1) {
           // Half the body, then the connection dies.
@@ -92,6 +97,21 @@ describe("shards over http", () => {
     expect(requests.get("/silent.tar")).toHaveLength(3);
     expect(performance.now() - start).toBeLessThan(5000);
   });
+
+  it("times out a shard that stalls mid-body, naming its URL, and keeps the samples before the stall", async () => {
+    const start = performance.now();
+    const url = `${base}/halfstall.tar`;
+    const failures: string[] = [];
+    const onFailure = (error: Error) => failures.push(error.message);
+    const dataset = new WebDataset([url], { source: { ...quick, onFailure } });
+    const samples = await collect(dataset);
+    expect(samples.length).toBeGreaterThan(0);
+    expect(samples.length).toBeLessThan(12);
+    expect(dataset.skipped.shard_failed).toBe(1);
+    expect(failures).toEqual([`${url}: stalled: nothing for 300 ms (3 tries)`]);
+    expect(requests.get("/halfstall.tar")).toHaveLength(3);
+    expect(performance.now() - start).toBeLessThan(5000);
+  }, 10_000); // a hang fails here, not at the suite's long timeout
 
   it("does not retry a client error such as 404", async () => {
     const error = await readAll(fetchStream(`${base}/missing.tar`, quick)).catch((e: unknown) => e);

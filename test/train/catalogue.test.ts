@@ -97,6 +97,9 @@ function checkpointFile(step: number, format = CHECKPOINT_FORMAT): Uint8Array {
 }
 
 const info = { name: "run", preset: "tips-test", step: 3, steps: 10, losses: null };
+const STORAGE_FULL =
+  'the browser\'s storage is full: checkpoint "run" (step 5, 0.0 MB) was not saved and its previous save is ' +
+  "kept; free space by exporting and deleting checkpoints on the Checkpoints page";
 
 describe("CheckpointCatalogue", () => {
   it("saves, lists (newest first), reads, renames and removes", async () => {
@@ -135,12 +138,12 @@ describe("CheckpointCatalogue", () => {
     expect(mem.data.has(first.key)).toBe(false);
   });
 
-  it("a failed bytes write leaves the previous version whole", async () => {
+  it("a bytes write over the quota leaves the previous version whole and says so in one line", async () => {
     const mem = new MemoryStore();
     const cat = new CheckpointCatalogue(mem.use);
     const first = await cat.save(bytes(4, 1), info);
     mem.failPut = (key) => String(key).startsWith("bytes/");
-    await expect(cat.save(bytes(6, 2), { ...info, id: first.id, step: 5 })).rejects.toThrow("quota");
+    await expect(cat.save(bytes(6, 2), { ...info, id: first.id, step: 5 })).rejects.toThrow(STORAGE_FULL);
     mem.failPut = null;
     const [entry] = await cat.list();
     expect(entry).toEqual(first);
@@ -152,7 +155,7 @@ describe("CheckpointCatalogue", () => {
     const cat = new CheckpointCatalogue(mem.use);
     const first = await cat.save(bytes(4, 1), info);
     mem.failPut = (key) => key === "catalogue";
-    await expect(cat.save(bytes(6, 2), { ...info, id: first.id, step: 5 })).rejects.toThrow("quota");
+    await expect(cat.save(bytes(6, 2), { ...info, id: first.id, step: 5 })).rejects.toThrow(STORAGE_FULL);
     mem.failPut = null;
     expect(await cat.list()).toEqual([first]);
     expect((await cat.get(first.id)).bytes).toEqual(bytes(4, 1));
