@@ -8,6 +8,7 @@ import { describeScene } from "../src/data/scenes";
 import { Vocabulary } from "../src/data/vocab";
 import type { Gpu, GpuCounts } from "../src/gpu/gpu";
 import { f32, kernel } from "../src/gpu/kernel";
+import type { LossWeights } from "../src/tips/loss";
 import { Trainer, trainerOptions } from "../src/train/trainer";
 import { type StepShape, stepConfig } from "./step";
 
@@ -61,7 +62,12 @@ function countsSince(gpu: Gpu, before: GpuCounts): GpuCounts {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Counts one step of `shape` on a dry Gpu; every timed step must record the same counts. */
-export async function countStep(gpu: Gpu, config: string, shape: StepShape): Promise<StepCounts> {
+export async function countStep(
+  gpu: Gpu,
+  config: string,
+  shape: StepShape,
+  weights?: LossWeights,
+): Promise<StepCounts> {
   if (!gpu.dry) throw new Error("countStep needs a Gpu made with { dry: true }");
   const { batch, accumulate, config: model } = stepConfig(shape);
   gpu.pool.trim();
@@ -71,7 +77,11 @@ export async function countStep(gpu: Gpu, config: string, shape: StepShape): Pro
     (_, i) => describeScene(i, { split: "train" }).syntheticCaption,
   );
   const vocab = Vocabulary.build(captions, model.text.vocabSize);
-  const trainer = new Trainer(gpu, trainerOptions(model, { batch, accumulate, steps: 1000 }), vocab);
+  const trainer = new Trainer(
+    gpu,
+    trainerOptions(model, { batch, accumulate, steps: 1000, ...(weights ? { weights } : {}) }),
+    vocab,
+  );
   try {
     const source = new ScenesSource({ size: Math.round((model.vision.imageSize * 1.5) / 8) * 8 });
     const examples = await source.next(batch);

@@ -157,7 +157,7 @@ export function readCheckpoint(bytes: Uint8Array): ReadCheckpoint {
   config.vision.initStd ??= 0.02;
   options.centring ??= "centre";
   options.captions ??= "dual";
-  options.views.maskProbability ??= 1;
+  if (options.views) options.views.maskProbability ??= 1;
   try {
     validateConfig(config);
     checkConfigMatchesTensors(config.vision, config.text, tensors);

@@ -1,6 +1,7 @@
 // The checkpoint catalogue over an in-memory stand-in for an IndexedDB object store (idb-keyval
 // talks to it through requests and transactions as it would to IndexedDB): entries and bytes
 // round-trip, a save that fails at any point leaves the previous version whole, orphans are swept.
+import { readFileSync } from "node:fs";
 import type { UseStore } from "idb-keyval";
 import { describe, expect, it } from "vitest";
 import { encodeSafetensors, SafetensorsError } from "../../src/tensor/safetensors";
@@ -96,6 +97,7 @@ function checkpointFile(step: number, format = CHECKPOINT_FORMAT): Uint8Array {
   );
 }
 
+const TRAINED = new URL("../fixtures/trained/tips-test-80.safetensors", import.meta.url);
 const info = { name: "run", preset: "tips-test", step: 3, steps: 10, losses: null };
 const STORAGE_FULL =
   'the browser\'s storage is full: checkpoint "run" (step 5, 0.0 MB) was not saved and its previous save is ' +
@@ -178,9 +180,13 @@ describe("CheckpointCatalogue", () => {
   it("imports a valid checkpoint file and refuses others, saving nothing", async () => {
     const mem = new MemoryStore();
     const cat = new CheckpointCatalogue(mem.use);
-    const entry = await cat.import(checkpointFile(3), "from disk");
-    expect(entry).toMatchObject({ name: "from disk", preset: "tips-test", step: 3, steps: 10 });
-    expect(entry.losses?.total).toBe(5.5);
+    // A real checkpoint: importing checks its config against the tensors it holds.
+    const trained = new Uint8Array(readFileSync(TRAINED));
+    const entry = await cat.import(trained, "from disk");
+    expect(entry).toMatchObject({ name: "from disk", preset: "tips-test", step: 80, steps: 80 });
+    expect(entry.losses?.total).toBeCloseTo(8.913, 3);
+    // A header whose config needs tensors the file does not hold is refused.
+    await expect(cat.import(checkpointFile(3), "x")).rejects.toThrow(/lacks encoder tensors/);
 
     await expect(cat.import(new TextEncoder().encode("not a checkpoint"), "x")).rejects.toThrow(
       SafetensorsError,
