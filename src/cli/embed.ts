@@ -8,10 +8,11 @@ import { decodeImage } from "../data/decode-node";
 import type { RgbaImage } from "../data/image";
 import { emptySkipCounts } from "../data/skips";
 import { encodeSafetensors, type StoredTensor } from "../tensor/safetensors";
-import { readCheckpointWeights, readOfficialWeights, TipsEncoder } from "../tips/encoder";
+import { TipsEncoder } from "../tips/encoder";
 import { CliError, intOption, parseCommand, stringOption } from "./args";
 import { readInput, writeFileAtomic } from "./files";
 import { describeGpu, nodeGpu } from "./gpu";
+import { readWeightFiles, weightFiles } from "./weights";
 
 const HELP = `usage: tips embed [options] [IMAGE|FOLDER ...]
 
@@ -62,14 +63,7 @@ async function imagePaths(items: string[]): Promise<string[]> {
 export async function embed(argv: string[]): Promise<void> {
   const p = parseCommand(argv, OPTIONS, HELP);
   if (!p) return;
-  const checkpoint = stringOption(p, "checkpoint");
-  const official = ["vision", "text-model", "tokenizer"].map((n) => stringOption(p, n));
-  if (!checkpoint && official.some((f) => !f))
-    throw new CliError(
-      "give --checkpoint FILE, or all of --vision, --text-model and --tokenizer (the official release)",
-    );
-  if (checkpoint && official.some((f) => f))
-    throw new CliError("give --checkpoint or the official files, not both");
+  const files = weightFiles(p);
   const texts = [...((p.values.text as string[] | undefined) ?? [])];
   const textsFile = stringOption(p, "texts-file");
   if (textsFile) {
@@ -83,13 +77,7 @@ export async function embed(argv: string[]): Promise<void> {
   const out = stringOption(p, "out") ?? "embeddings.safetensors";
 
   // The weights are read and checked before the GPU is started.
-  const weights = checkpoint
-    ? readCheckpointWeights(await readInput(checkpoint, "--checkpoint"))
-    : readOfficialWeights(
-        await readInput(official[0] as string, "--vision"),
-        await readInput(official[1] as string, "--text-model"),
-        await readInput(official[2] as string, "--tokenizer"),
-      );
+  const weights = await readWeightFiles(files);
   const patch = weights.vision.patchSize;
   const size = intOption(p, "size", weights.vision.imageSize, patch, 4096);
   if (size % patch !== 0) throw new CliError(`--size ${size} is not a multiple of the patch size ${patch}`);

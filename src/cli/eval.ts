@@ -3,10 +3,11 @@
 // Recall@1 with web (CLS#1) and synthetic (CLS#2) captions. Prints a table; --json writes it all.
 import { evaluate } from "../eval/evaluate";
 import { formatEvalTable } from "../eval/report";
-import { readCheckpointWeights, readOfficialWeights, TipsEncoder } from "../tips/encoder";
+import { TipsEncoder } from "../tips/encoder";
 import { CliError, intOption, numberOption, parseCommand, stringOption } from "./args";
-import { readInput, writeFileAtomic } from "./files";
+import { writeFileAtomic } from "./files";
 import { describeGpu, nodeGpu } from "./gpu";
+import { readWeightFiles, weightFiles } from "./weights";
 
 const HELP = `usage: tips eval [options]
 
@@ -55,14 +56,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const p = parseCommand(argv, OPTIONS, HELP);
   if (!p) return;
   if (p.positionals.length) throw new CliError(`unexpected argument "${p.positionals[0]}"`, true);
-  const checkpoint = stringOption(p, "checkpoint");
-  const official = ["vision", "text-model", "tokenizer"].map((n) => stringOption(p, n));
-  if (!checkpoint && official.some((f) => !f))
-    throw new CliError(
-      "give --checkpoint FILE, or all of --vision, --text-model and --tokenizer (the official release)",
-    );
-  if (checkpoint && official.some((f) => f))
-    throw new CliError("give --checkpoint or the official files, not both");
+  const files = weightFiles(p);
   const vote = stringOption(p, "vote") ?? "weighted";
   if (vote !== "weighted" && vote !== "majority")
     throw new CliError(`--vote takes "weighted" or "majority", got "${vote}"`);
@@ -78,13 +72,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const json = stringOption(p, "json");
 
   // The weights are read and checked before the GPU is started.
-  const weights = checkpoint
-    ? readCheckpointWeights(await readInput(checkpoint, "--checkpoint"))
-    : readOfficialWeights(
-        await readInput(official[0] as string, "--vision"),
-        await readInput(official[1] as string, "--text-model"),
-        await readInput(official[2] as string, "--tokenizer"),
-      );
+  const weights = await readWeightFiles(files);
 
   const patch = weights.vision.patchSize;
   const size = intOption(p, "size", weights.vision.imageSize, 8, 4096);
