@@ -223,6 +223,15 @@ export async function train(argv: string[]): Promise<void> {
     : from
       ? readCheckpoint(await readInput(from, "--from"))
       : null;
+  if (resume && checkpoint!.info.state.step >= checkpoint!.info.options.steps) {
+    // Nothing to train: the checkpoint stays as it is (not even re-saved), and no GPU or data is needed.
+    const { state, options } = checkpoint!.info;
+    console.log(
+      `${resume} already finished at step ${state.step} of ${options.steps}: nothing to do ` +
+        `(to train its model further, start a new run from it with --from ${resume} --steps N)`,
+    );
+    return;
+  }
   // A resumed run reads the data it was trained on unless --data says otherwise.
   const noted = resume ? (checkpoint!.info.notes.data as string | undefined) : undefined;
   const data = stringOption(p, "data") ?? noted ?? "scenes";
@@ -237,16 +246,6 @@ export async function train(argv: string[]): Promise<void> {
     trainer = restored.trainer;
     vocab = restored.tokenizer;
     position = restored.source ?? undefined;
-    const { step, options } = restored.trainer;
-    if (step >= options.steps) {
-      // Nothing to train: the checkpoint stays as it is (not even re-saved).
-      console.log(
-        `${resume} already finished at step ${step} of ${options.steps}: nothing to do ` +
-          `(to train its model further, start a new run from it with --from ${resume} --steps N)`,
-      );
-      trainer.dispose();
-      return;
-    }
   } else {
     const { teacher, centring, run } = settings;
     try {
