@@ -26,6 +26,12 @@ describe("device", () => {
     const noAdapter = { requestAdapter: async () => null } as unknown as GPU;
     await expect(acquireDevice(noAdapter)).rejects.toThrow(NoWebGPUError);
     await expect(acquireDevice(noAdapter)).rejects.toThrow(/VK_ICD_FILENAMES/);
+    // In a browser the message names browsers and flags, not Node's drivers.
+    const inBrowser = acquireDevice(noAdapter, { browser: true });
+    await expect(inBrowser).rejects.toThrow(
+      /hardware acceleration.*Chrome or Edge 113\+.*--enable-unsafe-webgpu/,
+    );
+    await expect(inBrowser).rejects.not.toThrow(/VK_ICD_FILENAMES|Dawn/);
   });
 
   it("explains what to do when the browser has no navigator.gpu", () => {

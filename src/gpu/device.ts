@@ -32,33 +32,47 @@ export interface AcquiredDevice {
   info: DeviceInfo;
 }
 
+/** Which browsers have WebGPU, and the flags that switch it on where it is off by default. */
+const BROWSERS =
+  "Use Chrome or Edge 113+, Safari 26+, or Firefox 141+ on Windows; on Linux start Chrome with " +
+  "--enable-unsafe-webgpu --enable-features=Vulkan.";
+
 export function browserGpu(): GPU {
   const nav = (globalThis as { navigator?: Navigator }).navigator;
   if (!nav?.gpu) {
     throw new NoWebGPUError(
-      "This browser does not expose WebGPU (navigator.gpu is missing). Use Chrome or Edge 113+, " +
-        "Safari 26+, or Firefox 141+ on Windows; on Linux start Chrome with " +
-        "--enable-unsafe-webgpu --enable-features=Vulkan. The page must be served over https or localhost.",
+      `This browser does not expose WebGPU (navigator.gpu is missing). ${BROWSERS} ` +
+        "The page must be served over https or localhost.",
     );
   }
   return nav.gpu;
 }
 
+/** Where the WebGPU implementation runs decides what a person can do when it has no adapter. */
+const NO_ADAPTER = {
+  browser:
+    "This browser has WebGPU but gave no GPU adapter: turn on hardware acceleration in its " +
+    "settings and update the graphics driver (chrome://gpu shows WebGPU's status in Chrome and " +
+    `Edge). ${BROWSERS}`,
+  node:
+    "WebGPU found no GPU adapter: Dawn needs a Vulkan driver; without a GPU point " +
+    "VK_ICD_FILENAMES at SwiftShader's vk_swiftshader_icd.json and LD_LIBRARY_PATH at its folder " +
+    "(the test runner does this for you from @sparticuz/chromium).",
+};
+
 export async function acquireDevice(
   gpu: GPU,
-  options: { powerPreference?: GPUPowerPreference; disabledFeatures?: GPUFeatureName[] } = {},
+  options: {
+    powerPreference?: GPUPowerPreference;
+    disabledFeatures?: GPUFeatureName[];
+    /** The WebGPU of a web page (navigator.gpu) rather than Dawn in Node. */
+    browser?: boolean;
+  } = {},
 ): Promise<AcquiredDevice> {
   const adapter = await gpu.requestAdapter({
     powerPreference: options.powerPreference ?? "high-performance",
   });
-  if (!adapter) {
-    throw new NoWebGPUError(
-      "WebGPU found no GPU adapter. In a browser: enable hardware acceleration (chrome://gpu) or try " +
-        "--enable-unsafe-webgpu. In Node: Dawn needs a Vulkan driver; without a GPU point " +
-        "VK_ICD_FILENAMES at SwiftShader's vk_swiftshader_icd.json and LD_LIBRARY_PATH at its folder " +
-        "(the test runner does this for you from @sparticuz/chromium).",
-    );
-  }
+  if (!adapter) throw new NoWebGPUError(options.browser ? NO_ADAPTER.browser : NO_ADAPTER.node);
   const disabled = new Set(options.disabledFeatures ?? []);
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !disabled.has(f));
   const requiredLimits: Record<string, number> = {};

@@ -104,7 +104,8 @@ export class Gpu {
 
   static async create(options: GpuOptions = {}): Promise<Gpu> {
     const gpu = options.gpu ?? browserGpu();
-    return new Gpu(gpu, await acquireDevice(gpu, options), options.dry ?? false);
+    const device = await acquireDevice(gpu, { ...options, browser: !options.gpu });
+    return new Gpu(gpu, device, options.dry ?? false);
   }
 
   private constructor(
