@@ -182,7 +182,8 @@ export class CheckpointCatalogue {
   /**
    * Validates a checkpoint file (readCheckpoint: the format, the model config, the trainer state,
    * the tokenizer) and stores it as a new entry. An invalid file throws a CheckpointError (or a
-   * SafetensorsError) that says what is wrong, and nothing is saved.
+   * SafetensorsError) that says what is wrong, and nothing is saved. A name that another entry
+   * has gets a number, so that two imports of one file can be told apart.
    */
   async import(bytes: Uint8Array, name: string): Promise<CheckpointEntry> {
     // Loaded on demand: the checkpoint code pulls in the whole engine, which a page that only
@@ -202,10 +203,11 @@ export class CheckpointCatalogue {
       );
     const loss = info.notes.loss as LossValues | null | undefined;
     const losses = typeof loss?.total === "number" ? loss : null;
+    const taken = new Set((await this.list()).map((e) => e.name));
     return this.save(
       bytes,
       {
-        name: name.trim() || `${info.config.name} step ${state.step}`,
+        name: uniqueName(name.trim() || `${info.config.name} step ${state.step}`, taken),
         preset: info.config.name,
         step: state.step as number,
         steps: options.steps as number,
@@ -214,6 +216,14 @@ export class CheckpointCatalogue {
       null,
     );
   }
+}
+
+/** `name`, or if an entry already has it, the first of "name (2)", "name (3)", ... that none has. */
+function uniqueName(name: string, taken: Set<string>): string {
+  if (!taken.has(name)) return name;
+  let k = 2;
+  while (taken.has(`${name} (${k})`)) k++;
+  return `${name} (${k})`;
 }
 
 /** A quota error as one line that says what was kept and what to do; other errors as they are. */

@@ -197,6 +197,10 @@ describe("CheckpointCatalogue", () => {
     await expect(cat.import(checkpointFile(3, "other"), "x")).rejects.toThrow(CheckpointError);
     expect(await cat.list()).toHaveLength(1);
     expect([...mem.data.keys()].filter((k) => String(k).startsWith("bytes/"))).toHaveLength(1);
+
+    // The same file imported again gets a name of its own each time.
+    expect((await cat.import(trained, "from disk")).name).toBe("from disk (2)");
+    expect((await cat.import(trained, "from disk")).name).toBe("from disk (3)");
   });
 
   it("names export files after the entry", () => {
