@@ -28,9 +28,12 @@ function tickValue(v: number): string {
 const STEP_INCREMENTS = Array.from({ length: 7 }, (_, k) => [1, 2, 5].map((m) => m * 10 ** k)).flat();
 
 /** A line chart that sizes itself to its container and redraws at most once per frame. Clicking a
- * series in the legend hides or shows it; `setLog` switches the y axis between linear and log. */
+ * series in the legend hides or shows it, as `setShown` does (the y axis fits the series shown);
+ * `setLog` switches the y axis between linear and log. */
 export class LineChart {
   private plot: uPlot;
+  /** Called when a series is hidden or shown, from the legend or from `setShown`. */
+  onShownChange: (key: string, shown: boolean) => void = () => {};
   private xs: number[] = [];
   private ys: (number | null)[][];
   private frame = 0;
@@ -61,6 +64,16 @@ export class LineChart {
     this.plot.setData([this.xs, ...this.ys] as uPlot.AlignedData);
   }
 
+  setShown(key: string, shown: boolean): void {
+    const i = this.series.findIndex((s) => s.key === key);
+    if (i >= 0 && this.isShown(key) !== shown) this.plot.setSeries(i + 1, { show: shown });
+  }
+
+  isShown(key: string): boolean {
+    const i = this.series.findIndex((s) => s.key === key);
+    return this.plot.series[i + 1]?.show !== false;
+  }
+
   private build(log: boolean, shown: boolean[]): uPlot {
     this.container.dataset.scale = log ? "log" : "linear";
     return new uPlot(
@@ -69,6 +82,14 @@ export class LineChart {
         height: this.height,
         legend: { show: true, live: true },
         cursor: { drag: { x: false, y: false } },
+        hooks: {
+          setSeries: [
+            (_u, i, opts) => {
+              if (i !== null && i > 0 && opts.show !== undefined)
+                this.onShownChange(this.series[i - 1].key, opts.show);
+            },
+          ],
+        },
         scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
         axes: [
           { ...AXIS, incrs: STEP_INCREMENTS, values: (_u, splits) => splits.map((v) => String(v)) },

@@ -6,6 +6,7 @@
 import * as Comlink from "comlink";
 import { evalTableRows } from "../src/eval/report";
 import { CheckpointCatalogue } from "../src/train/catalogue";
+import { CaptionTable } from "./caption-table";
 import { byId, checkpointOption, deviceName, el, errorMessage } from "./dom";
 import type { InferApi } from "./infer.worker";
 import type { EncoderInfo, ImageReport } from "./infer-api";
@@ -27,9 +28,12 @@ function lines(text: string): string[] {
     .filter(Boolean);
 }
 
-/** Runs the latest call only: a newer call makes an older one's result stale. */
+/** Runs the latest call only: a newer call (or `cancel`) makes an older one's result stale. */
 class Latest {
   private version = 0;
+  cancel(): void {
+    this.version++;
+  }
   async run<T>(fn: () => Promise<T>, apply: (v: T) => void, fail: (err: unknown) => void): Promise<void> {
     const mine = ++this.version;
     try {
@@ -47,7 +51,11 @@ export class InferPage {
   private encoder: EncoderInfo | null = null;
   private hasImage = false;
   private report: ImageReport | null = null;
+  private readonly captionTable = new CaptionTable();
+  /** What went wrong with the latest input of each kind, shown together in the image's error box. */
+  private readonly imageErrors = new Map<"image" | "query" | "segment" | "captions", string>();
   private readonly latest = {
+    image: new Latest(),
     embed: new Latest(),
     query: new Latest(),
     segment: new Latest(),
@@ -180,7 +188,7 @@ export class InferPage {
       drop.classList.remove("over");
       const file = ev.dataTransfer?.files[0];
       if (file) this.loadImageFile(file);
-      else this.showError("infer-image-error", "Nothing to use was dropped: drop an image file.");
+      else this.setImageError("image", "Nothing to use was dropped: drop an image file.");
     });
     window.addEventListener("paste", (ev) => {
       if (byId("page-infer").hidden) return;
@@ -207,6 +215,15 @@ export class InferPage {
     const box = byId(id);
     box.querySelector("p")!.textContent = message;
     box.hidden = false;
+  }
+
+  /** Sets (or with null clears) what is wrong with one kind of input, and shows what remains. */
+  private setImageError(kind: "image" | "query" | "segment" | "captions", message: string | null): void {
+    if (message === null) this.imageErrors.delete(kind);
+    else this.imageErrors.set(kind, message);
+    const box = byId("infer-image-error");
+    box.querySelector("p")!.textContent = [...this.imageErrors.values()].join(" ");
+    box.hidden = this.imageErrors.size === 0;
   }
 
   private status(text: string): void {
@@ -292,29 +309,65 @@ export class InferPage {
 
   // ---- the image ----
 
-  private async loadImageFile(file: File): Promise<void> {
-    byId("infer-image-error").hidden = true;
-    try {
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      const loaded = await this.worker.loadImage(Comlink.transfer(bytes, [bytes.buffer]), file.name);
-      byId("infer-image-name").textContent = `${loaded.name} · ${loaded.width} × ${loaded.height}`;
-      this.hasImage = true;
-      this.embed();
-    } catch (err) {
-      this.showError("infer-image-error", `${file.name || "the pasted image"}: ${errorMessage(err)}.`);
-    }
+  private loadImageFile(file: File): Promise<void> {
+    const name = file.name || "the pasted image";
+    return this.loadImage(
+      async () => {
+        const bytes = new Uint8Array(await file.arrayBuffer());
+        return this.worker.loadImage(Comlink.transfer(bytes, [bytes.buffer]), name);
+      },
+      (err) => `${name}: ${errorMessage(err)}.`,
+    );
   }
 
-  private async loadSample(): Promise<void> {
-    byId("infer-image-error").hidden = true;
+  private loadSample(): Promise<void> {
     const index = Number(byId("infer-sample").dataset.next ?? 0);
     byId("infer-sample").dataset.next = String(index + 1);
-    const sample = await this.worker.loadSample(index);
-    byId("infer-image-name").textContent = `${sample.name} · ${sample.width} × ${sample.height}`;
-    byId<HTMLTextAreaElement>("infer-classes").value = sample.classes.join("\n");
-    byId<HTMLTextAreaElement>("infer-captions").value = sample.captions.join("\n");
-    this.hasImage = true;
-    this.embed();
+    return this.loadImage(
+      async () => {
+        const sample = await this.worker.loadSample(index);
+        byId<HTMLTextAreaElement>("infer-classes").value = sample.classes.join("\n");
+        byId<HTMLTextAreaElement>("infer-captions").value = sample.captions.join("\n");
+        return sample;
+      },
+      (err) => `The held-out scene failed: ${errorMessage(err)}.`,
+    );
+  }
+
+  /**
+   * A new image replaces the old one whether or not it loads: every map, and every error about
+   * the old image or its texts, goes; an image that fails leaves no maps, only what is wrong.
+   */
+  private loadImage(
+    load: () => Promise<{ name: string; width: number; height: number }>,
+    failure: (err: unknown) => string,
+  ): Promise<void> {
+    this.imageErrors.clear();
+    this.setImageError("image", null);
+    this.hasImage = false;
+    this.showNoMaps();
+    byId("infer-image-name").textContent = "loading…";
+    return this.latest.image.run(
+      load,
+      (loaded) => {
+        byId("infer-image-name").textContent = `${loaded.name} · ${loaded.width} × ${loaded.height}`;
+        this.hasImage = true;
+        this.embed();
+      },
+      (err) => {
+        byId("infer-image-name").textContent = "JPEG, PNG or WebP";
+        this.setImageError("image", failure(err));
+        this.status("choose an image");
+      },
+    );
+  }
+
+  /** No image: the maps of an earlier one are hidden, and their late results dropped. */
+  private showNoMaps(): void {
+    this.report = null;
+    for (const l of Object.values(this.latest)) if (l !== this.latest.image) l.cancel();
+    byId("infer-results").hidden = true;
+    byId("infer-placeholder").hidden = false;
   }
 
   private embed(): Promise<void> {
@@ -324,10 +377,15 @@ export class InferPage {
     }
     const size = Number(byId<HTMLSelectElement>("infer-size").value);
     this.status(`running the encoder at ${size} × ${size}…`);
+    // The maps shown belong to the previous encoder or resolution until this run ends: dimmed.
+    const results = byId("infer-results");
+    results.classList.add("pending");
     return this.latest.embed.run(
       () => this.worker.embed(size),
       (r) => {
+        results.classList.remove("pending");
         this.report = r;
+        this.setImageError("image", null);
         byId("infer-results").hidden = false;
         byId("infer-placeholder").hidden = true;
         drawPixels(byId("infer-view"), r.view.side, r.view.data);
@@ -345,8 +403,10 @@ export class InferPage {
         this.runCaptions();
       },
       (err) => {
+        results.classList.remove("pending");
         this.status("the encoder failed on this image");
-        this.showError("infer-image-error", errorMessage(err));
+        this.showNoMaps();
+        this.setImageError("image", errorMessage(err));
       },
     );
   }
@@ -355,70 +415,76 @@ export class InferPage {
 
   private runQuery(): void {
     const r = this.report;
+    if (!r) return;
     const text = byId<HTMLInputElement>("infer-query").value.trim();
-    if (!r || !text) return;
+    const canvas = byId<HTMLCanvasElement>("infer-heat");
+    if (!text) {
+      // No query, no heatmap: the image alone, and no range.
+      this.latest.query.cancel();
+      this.setImageError("query", null);
+      drawPixels(canvas, r.view.side, r.view.data);
+      canvas.dataset.query = "";
+      byId("infer-heat-lo").textContent = "—";
+      byId("infer-heat-hi").textContent = "—";
+      return;
+    }
     this.latest.query.run(
       () => this.worker.query(text),
       (values) => {
-        const canvas = byId<HTMLCanvasElement>("infer-heat");
+        this.setImageError("query", null);
         const [lo, hi] = drawHeatmap(canvas, r.view, r.grid, values);
         canvas.dataset.query = text;
         canvas.dataset.size = String(r.size);
         byId("infer-heat-lo").textContent = lo.toFixed(2);
         byId("infer-heat-hi").textContent = hi.toFixed(2);
       },
-      (err) => this.showError("infer-image-error", `The text query failed: ${errorMessage(err)}`),
+      (err) => this.setImageError("query", `The text query failed: ${errorMessage(err)}.`),
     );
   }
 
   private runSegment(): void {
     const r = this.report;
+    if (!r) return;
     const classes = lines(byId<HTMLTextAreaElement>("infer-classes").value);
-    if (!r || classes.length === 0) return;
+    const canvas = byId<HTMLCanvasElement>("infer-seg");
+    if (classes.length === 0) {
+      // No classes, no segmentation: the image alone, and an empty legend.
+      this.latest.segment.cancel();
+      this.setImageError("segment", null);
+      drawPixels(canvas, r.view.side, r.view.data);
+      canvas.dataset.classes = "0";
+      byId("infer-legend").replaceChildren(el("li", "type class names, one per line", "muted"));
+      return;
+    }
     this.latest.segment.run(
       () => this.worker.segment(classes),
       (s) => {
-        const canvas = byId<HTMLCanvasElement>("infer-seg");
+        this.setImageError("segment", null);
         drawSegmentation(canvas, r.view, r.grid, s.labels);
         canvas.dataset.classes = String(classes.length);
         canvas.dataset.size = String(r.size);
         segmentationLegend(byId("infer-legend"), classes, s.counts);
       },
-      (err) => this.showError("infer-image-error", `The segmentation failed: ${errorMessage(err)}`),
+      (err) => this.setImageError("segment", `The segmentation failed: ${errorMessage(err)}.`),
     );
   }
 
   private runCaptions(): void {
-    const r = this.report;
+    if (!this.report) return;
     const captions = lines(byId<HTMLTextAreaElement>("infer-captions").value);
-    if (!r || captions.length === 0) return;
+    if (captions.length === 0) {
+      this.latest.captions.cancel();
+      this.setImageError("captions", null);
+      this.captionTable.clear();
+      return;
+    }
     this.latest.captions.run(
       () => this.worker.captions(captions),
       (c) => {
-        const best = (xs: number[]) => xs.indexOf(Math.max(...xs));
-        const b1 = best(c.cls1);
-        const b2 = best(c.cls2);
-        const order = captions
-          .map((_, i) => i)
-          .sort((a, b) => Math.max(c.cls1[b], c.cls2[b]) - Math.max(c.cls1[a], c.cls2[a]));
-        const cell = (v: number, top: boolean) => {
-          const td = el("td", v.toFixed(3), top ? "num top" : "num");
-          const bar = el("span", "", "score-bar");
-          bar.style.width = `${Math.max(0, Math.min(1, (v + 1) / 2)) * 100}%`;
-          td.prepend(bar);
-          return td;
-        };
-        byId("infer-caption-rows").replaceChildren(
-          ...order.map((i) => {
-            const tr = el("tr");
-            tr.dataset.index = String(i);
-            tr.append(el("td", captions[i], "caption"), cell(c.cls1[i], i === b1), cell(c.cls2[i], i === b2));
-            return tr;
-          }),
-        );
-        byId("infer-caption-table").hidden = false;
+        this.setImageError("captions", null);
+        this.captionTable.show(captions, c);
       },
-      (err) => this.showError("infer-image-error", `The captions failed: ${errorMessage(err)}`),
+      (err) => this.setImageError("captions", `The captions failed: ${errorMessage(err)}.`),
     );
   }
 }

@@ -156,9 +156,12 @@ const api = {
     });
   },
 
-  /** Decodes image bytes (JPEG, PNG, WebP); throws a message a person can act on. */
+  /** Decodes image bytes (JPEG, PNG, WebP); throws a message a person can act on, and then
+   * holds no image (the page shows none). */
   loadImage(bytes: Uint8Array, name: string): Promise<LoadedImage> {
     return serial(async () => {
+      image = null;
+      features = null;
       const skipped = emptySkipCounts();
       const decoded = await decodeImage(bytes, skipped);
       if (!decoded) {

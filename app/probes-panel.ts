@@ -11,7 +11,12 @@ function argmax(xs: number[]): number {
 }
 
 export class ProbesPanel {
-  private figures: { image: HTMLCanvasElement; pca: HTMLCanvasElement; heat: HTMLCanvasElement }[] = [];
+  private figures: {
+    image: HTMLCanvasElement;
+    pca: HTMLCanvasElement;
+    heat: HTMLCanvasElement;
+    caption: HTMLElement;
+  }[] = [];
 
   clear(): void {
     this.figures = [];
@@ -24,7 +29,7 @@ export class ProbesPanel {
   show(r: ProbeReport): void {
     const grid = byId("probe-grid");
     if (this.figures.length !== r.images.length) {
-      this.figures = r.images.map((im) => {
+      this.figures = r.images.map(() => {
         const fig = el("figure", "", "probe");
         const canvases = { image: el("canvas"), pca: el("canvas"), heat: el("canvas") };
         canvases.image.className = "probe-image";
@@ -32,13 +37,16 @@ export class ProbesPanel {
         canvases.heat.className = "probe-heat";
         const row = el("div", "", "probe-maps");
         row.append(canvases.image, canvases.pca, canvases.heat);
-        fig.append(row, el("figcaption", im.name, "muted small"));
+        const caption = el("figcaption", "", "muted small");
+        fig.append(row, caption);
         grid.append(fig);
-        return canvases;
+        return { ...canvases, caption };
       });
     }
     r.images.forEach((im, i) => {
       const f = this.figures[i];
+      // Numbered as the rows of the retrieval table below.
+      f.caption.textContent = `#${i + 1} · ${im.name}`;
       drawPixels(f.image, im.view.side, im.view.data);
       drawGrid(f.pca, im.view.side, r.grid, im.pca);
       drawHeatmap(f.heat, im.view, r.grid, im.heat);
@@ -47,28 +55,53 @@ export class ProbesPanel {
     grid.dataset.step = String(r.step);
     grid.dataset.query = r.query;
 
-    // Retrieval among the probe captions: each image's best web caption by CLS#1, best synthetic by CLS#2.
-    const hits1 = r.cls1.filter((row, i) => argmax(row) === i).length;
-    const hits2 = r.cls2.filter((row, i) => argmax(row) === i).length;
+    // Retrieval among the probe captions: each image's own captions once, and beside each the
+    // caption that CLS#1 (web) and CLS#2 (synthetic) rank first for that image, by its row.
+    const picks1 = r.cls1.map(argmax);
+    const picks2 = r.cls2.map(argmax);
+    const hits1 = picks1.filter((best, i) => best === i).length;
+    const hits2 = picks2.filter((best, i) => best === i).length;
     const n = r.images.length;
     const table = el("table");
     const head = el("tr");
+    const pickHead = (cls: string, hits: number) => {
+      const th = el("th", `${cls} (${hits}/${n})`, "pick");
+      th.title = `The caption ${cls} ranks first for the image: ✓ its own, or the row of the one it ranks first`;
+      return th;
+    };
     head.append(
-      el("th", "image"),
-      el("th", `CLS#1 → web caption (${hits1}/${n})`),
-      el("th", `CLS#2 → synthetic caption (${hits2}/${n})`),
+      el("th", "#"),
+      el("th", "web caption"),
+      pickHead("CLS#1", hits1),
+      el("th", "synthetic caption"),
+      pickHead("CLS#2", hits2),
     );
     table.append(el("thead"), el("tbody"));
     table.tHead!.append(head);
+    const caption = (text: string) => {
+      const td = el("td", "", "caption");
+      td.append(el("div", text));
+      td.title = text;
+      return td;
+    };
+    const pick = (i: number, best: number, scores: number[], cls: string) => {
+      const hit = best === i;
+      const td = el("td", hit ? "✓ own" : `✗ #${best + 1}`, hit ? "pick hit" : "pick miss");
+      td.dataset.pick = String(best + 1);
+      td.title = hit
+        ? `${cls} of image #${i + 1} ranks its own caption first (cosine ${scores[i].toFixed(3)})`
+        : `${cls} of image #${i + 1} ranks #${best + 1}'s caption first (cosine ${scores[best].toFixed(3)}; its own ${scores[i].toFixed(3)})`;
+      return td;
+    };
     r.images.forEach((_, i) => {
       const tr = el("tr");
-      const cell = (captions: string[], scores: number[]) => {
-        const best = argmax(scores);
-        const td = el("td", `${best === i ? "✓" : "✗"} ${captions[best]}`, best === i ? "hit" : "miss");
-        td.title = `own caption: ${captions[i]} (cosine ${scores[i].toFixed(3)}; best ${scores[best].toFixed(3)})`;
-        return td;
-      };
-      tr.append(el("td", `#${i + 1}`), cell(r.web, r.cls1[i]), cell(r.syn, r.cls2[i]));
+      tr.append(
+        el("td", `#${i + 1}`),
+        caption(r.web[i]),
+        pick(i, picks1[i], r.cls1[i], "CLS#1"),
+        caption(r.syn[i]),
+        pick(i, picks2[i], r.cls2[i], "CLS#2"),
+      );
       table.tBodies[0].append(tr);
     });
     byId("probe-retrieval").replaceChildren(table);

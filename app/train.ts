@@ -20,6 +20,7 @@ import {
   formatDuration,
   formatValue,
 } from "./dom";
+import { LossToggles } from "./loss-toggles";
 import { ProbesPanel } from "./probes-panel";
 import {
   LOSS_TERMS,
@@ -59,6 +60,13 @@ const LOSS_LABELS: Record<string, string> = {
   rils: "RILS",
 };
 
+/** The name of a run left unnamed: its preset and the local date and time, to the minute. */
+function defaultRunName(preset: string): string {
+  const d = new Date();
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${preset} ${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
 export class TrainPage {
   private worker: Comlink.Remote<TrainerApi>;
   private state: PageState = "connecting";
@@ -67,6 +75,7 @@ export class TrainPage {
   private checkpoint: CheckpointEntry | null = null;
   private readonly dataset = new DatasetForm();
   private readonly charts: { loss: LineChart; lr: LineChart; grad: LineChart; ips: LineChart };
+  private readonly lossToggles: LossToggles;
   private readonly buttons = {
     start: byId<HTMLButtonElement>("train-start"),
     pause: byId<HTMLButtonElement>("train-pause"),
@@ -90,16 +99,13 @@ export class TrainPage {
     // Batches go from the data worker to the trainer worker directly, over this port.
     const dataPort = startDataWorker((message) => this.showRunError("The data worker stopped", message));
     this.worker.connectData(Comlink.transfer(dataPort, [dataPort]));
+    const lossSeries = ["total", ...LOSS_TERMS].map((key) => ({
+      key,
+      label: LOSS_LABELS[key],
+      color: COLORS[key as keyof typeof COLORS],
+    }));
     this.charts = {
-      loss: new LineChart(
-        byId("chart-loss"),
-        ["total", ...LOSS_TERMS].map((key) => ({
-          key,
-          label: LOSS_LABELS[key],
-          color: COLORS[key as keyof typeof COLORS],
-        })),
-        240,
-      ),
+      loss: new LineChart(byId("chart-loss"), lossSeries, 240),
       lr: new LineChart(byId("chart-lr"), [{ key: "lr", label: "learning rate", color: COLORS.lr }], 160),
       grad: new LineChart(
         byId("chart-grad"),
@@ -112,6 +118,7 @@ export class TrainPage {
         160,
       ),
     };
+    this.lossToggles = new LossToggles(byId("loss-show"), this.charts.loss, lossSeries);
     this.wire();
     this.render();
   }
@@ -223,10 +230,7 @@ export class TrainPage {
       byId(id).addEventListener("change", () => this.probeSettingsChanged());
     byId("set-start-from").addEventListener("change", () => this.startPointChanged());
     window.addEventListener(CHECKPOINTS_CHANGED, () => this.listStartPoints());
-    byId("set-preset").addEventListener("change", () => {
-      const name = byId<HTMLInputElement>("set-name");
-      name.placeholder = `${byId<HTMLSelectElement>("set-preset").value} run`;
-    });
+    byId("set-preset").addEventListener("change", () => this.render());
   }
 
   private probeSettings(): ProbeSettings {
@@ -282,9 +286,7 @@ export class TrainPage {
       return "Save every must be a whole number of steps (0: only on Save and at the end).";
     if (!LOSS_TERMS.some((t) => s.terms[t])) return "Switch at least one loss term on.";
     if (!s.name) {
-      const d = new Date();
-      const pad = (n: number) => String(n).padStart(2, "0");
-      s.name = `${presetName} ${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+      s.name = defaultRunName(presetName);
       byId<HTMLInputElement>("set-name").value = s.name;
     }
     return s;
@@ -371,6 +373,7 @@ export class TrainPage {
   private began(info: RunInfo): void {
     this.steps = info.settings.steps;
     this.checkpoint = info.checkpoint;
+    this.lossToggles.setRunTerms(info.settings.terms);
     byId("run-params").textContent = `${(info.parameters / 1e6).toFixed(info.parameters < 1e6 ? 3 : 2)} M`;
     if (info.checkpoint) this.showCheckpoint(info.checkpoint);
     this.showStep(info.step);
@@ -551,6 +554,10 @@ export class TrainPage {
     // The model of a checkpoint fixes its preset.
     if (byId<HTMLSelectElement>("set-start-from").value)
       byId<HTMLSelectElement>("set-preset").disabled = true;
+    // The name an unnamed run gets, for the preset shown now.
+    byId<HTMLInputElement>("set-name").placeholder = defaultRunName(
+      byId<HTMLSelectElement>("set-preset").value,
+    );
     this.dataset.disable(active || s === "nogpu" || s === "connecting");
     const pill = byId("run-status");
     const label: Record<PageState, string> = {

@@ -2,7 +2,7 @@
 // IndexedDB, resumes from the Checkpoints page after a reload; checkpoints export and import as
 // files; the Inference page runs the saved checkpoint on an uploaded image; a corrupt file is
 // refused with the reason; a lost device offers to resume from the last save; without WebGPU the
-// pages say so.
+// pages say what to do.
 // The tests share one page (and so one IndexedDB) and run in order.
 import { createHash } from "node:crypto";
 import { readFile, stat, writeFile } from "node:fs/promises";
@@ -46,9 +46,13 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
 }, testInfo) => {
   await openTrainPage(page, baseURL!);
   await expect(page.locator("#checkpoint-empty")).not.toHaveAttribute("hidden");
+  // The name an unnamed run would get follows the preset (the CPU adapter chose tips-test).
+  const name = page.locator("#set-name");
+  await expect(name).toHaveAttribute("placeholder", /^tips-test \d{4}-\d\d-\d\d \d\d:\d\d$/);
 
   // A batch whose activations no buffer of this adapter can hold: refused before anything runs.
   await page.selectOption("#set-preset", "tips-micro");
+  await expect(name).toHaveAttribute("placeholder", /^tips-micro \d{4}-/);
   await page.fill("#set-batch", "100000");
   await page.click("#train-start");
   await expect(page.locator("#run-error-title")).toHaveText("Could not start the run");
@@ -100,11 +104,20 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
     await expect(page.locator(`${chart} canvas`)).toHaveCount(1);
   }
   await expect(page.locator("#chart-loss .u-legend")).toContainText("synthetic CLIP");
-  // A term hidden from the legend stays hidden when the loss chart switches to a log scale.
+  // A switch per curve: the terms this run leaves off (SPARC, RILS) are hidden and cannot be
+  // shown; a term hidden by its switch stays hidden when the chart switches to a log scale, and
+  // the legend and the switches agree whichever is clicked.
+  const legend = (label: string) => page.locator("#chart-loss .u-legend .u-series", { hasText: label });
+  for (const term of ["sparc", "rils"]) {
+    await expect(page.locator(`#loss-show-${term}`)).toBeDisabled();
+    await expect(page.locator(`#loss-show-${term}`)).not.toBeChecked();
+  }
+  await expect(legend("SPARC")).toHaveClass(/u-off/);
+  await expect(legend("DINO")).not.toHaveClass(/u-off/);
   const pageErrors: string[] = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
-  const total = page.locator("#chart-loss .u-legend .u-series", { hasText: "total" });
-  await total.click();
+  const total = legend("total");
+  await page.uncheck("#loss-show-total");
   await expect(total).toHaveClass(/u-off/);
   await page.check("#loss-log");
   await expect(page.locator("#chart-loss")).toHaveAttribute("data-scale", "log");
@@ -112,8 +125,10 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
   expect((await page.locator("#chart-loss canvas").boundingBox())?.width).toBeGreaterThan(400);
   expect(pageErrors, "the log scale draws without errors").toEqual([]);
   await expect(total).toHaveClass(/u-off/);
+  await expect(page.locator("#loss-show-total")).not.toBeChecked();
   await total.click();
   await expect(total).not.toHaveClass(/u-off/);
+  await expect(page.locator("#loss-show-total")).toBeChecked();
   const bar = Number(await page.locator(".bar[role=progressbar]").getAttribute("aria-valuenow"));
   expect(bar).toBeGreaterThan(0);
   // The live probes refresh every 2 steps from the trainer's model: their maps change as it learns.
@@ -131,6 +146,24 @@ test("a tips-test run updates its curves, saves to IndexedDB and resumes after a
   expect(await pixels(".probe-heat >> nth=0"), "the heatmap changes between refreshes").not.toBe(before.heat);
   await expect(page.locator("#probe-retrieval tbody tr")).toHaveCount(4);
   await expect(page.locator("#probe-status")).toContainText("R@1 among 4 captions");
+  // The retrieval table: each image's own captions once (four different ones in each column),
+  // and for CLS#1 and CLS#2 the caption ranked first, ✓ its own or the row of the one retrieved.
+  await expect(probes.locator("figcaption").first()).toHaveText("#1 · held-out scene 0");
+  const retrieval = page.locator("#probe-retrieval tbody tr");
+  for (const column of [2, 4])
+    expect(new Set(await retrieval.locator(`td:nth-child(${column})`).allTextContents()).size).toBe(4);
+  const picks = await retrieval.evaluateAll((rows) =>
+    rows.map((row) =>
+      [...row.querySelectorAll<HTMLElement>("td.pick")].map((td) => [
+        Number(td.dataset.pick),
+        td.textContent,
+      ]),
+    ),
+  );
+  picks.forEach((row, i) => {
+    expect(row).toHaveLength(2);
+    for (const [pick, text] of row) expect(text).toBe(pick === i + 1 ? "✓ own" : `✗ #${pick}`);
+  });
   await screenshot(page, testInfo, "train-running");
 
   // Pause (the steps in flight finish), save, and see the entry in the catalogue.
@@ -205,6 +238,14 @@ test("a checkpoint exports as a .safetensors file and imports back byte for byte
   await expect(row("e2e-run")).toHaveAttribute("data-size", String(size));
   await expect(page.locator("#checkpoint-note")).toContainText("Imported “e2e-run”");
   await expect(page.locator("#import-error")).toBeHidden();
+  // The same file again: a second entry with a name of its own.
+  await page.setInputFiles("#import-file", file);
+  await expect(row("e2e-run (2)")).toHaveAttribute("data-step", String(savedStep));
+  await expect(row("e2e-run")).toHaveCount(1);
+  const delSecond = row("e2e-run (2)").locator('button[data-action="delete"]');
+  await delSecond.click();
+  await delSecond.click();
+  await expect(row("e2e-run (2)")).toHaveCount(0);
 
   // The imported copy exports the same bytes.
   const again = page.waitForEvent("download");
@@ -293,12 +334,49 @@ test("the Inference page runs a saved checkpoint on an uploaded image; bad files
   ).toBe(16);
   await expect(page.locator("#infer-caption-rows tr")).toHaveCount(3);
   await expect(page.locator("#infer-caption-rows td.top")).toHaveCount(2);
+
+  // Equal captions tie, and a tie is shown as one: every value equal to a column's best in bold.
+  const captions = page.locator("#infer-captions");
+  const captionRows = page.locator("#infer-caption-rows tr");
+  await captions.fill("a red circle\na red circle");
+  await expect(captionRows).toHaveCount(2);
+  await expect(page.locator("#infer-caption-rows td.top")).toHaveCount(4);
+  // Rows in the order typed; a column's header sorts by it, highest first.
+  const typed = ["a green triangle", "a blue square on grass", "a photo of a red circle"];
+  await captions.fill(typed.join("\n"));
+  await expect(captionRows.locator("td.caption")).toHaveText(typed);
+  await page.click('#infer-caption-table button[data-sort="cls1"]');
+  const cls1 = (await captionRows.locator("td:nth-child(2)").allTextContents()).map(Number);
+  expect(cls1).toEqual([...cls1].sort((a, b) => b - a));
+  await page.click('#infer-caption-table button[data-sort="typed"]');
+  await expect(captionRows.locator("td.caption")).toHaveText(typed);
   await screenshot(page, testInfo, "infer");
+
+  // An emptied query, class list or caption list leaves no map, legend or table of the old text.
+  await page.fill("#infer-query", "");
+  await expect(heat).toHaveAttribute("data-query", "");
+  await expect(page.locator("#infer-heat-lo")).toHaveText("—");
+  const classes = page.locator("#infer-classes");
+  const classNames = await classes.inputValue();
+  await classes.fill("");
+  await expect(page.locator("#infer-seg")).toHaveAttribute("data-classes", "0");
+  await expect(page.locator("#infer-legend li[data-count]")).toHaveCount(0);
+  await captions.fill("");
+  await expect(page.locator("#infer-caption-table")).toBeHidden();
+  await page.fill("#infer-query", "a blue square");
+  await classes.fill(classNames);
+  await captions.fill(typed.join("\n"));
+  await expect(heat).toHaveAttribute("data-query", "a blue square");
+  await expect(page.locator("#infer-seg")).toHaveAttribute("data-classes", "4");
+  await expect(page.locator("#infer-caption-table")).toBeVisible();
 
   // A higher resolution: more patches, a new PCA map.
   const pca16 = await pixels("#infer-pca");
   await page.selectOption("#infer-size", "32");
+  // The maps of the old resolution stay, dimmed, until the new ones come.
+  await expect(page.locator("#infer-results")).toHaveClass(/pending/);
   await expect(page.locator("#infer-pca")).toHaveAttribute("data-size", "32", { timeout: 120_000 });
+  await expect(page.locator("#infer-results")).not.toHaveClass(/pending/);
   await expect(heat).toHaveAttribute("data-size", "32");
   expect(await pixels("#infer-pca")).not.toBe(pca16);
 
@@ -343,6 +421,16 @@ test("the Inference page runs a saved checkpoint on an uploaded image; bad files
     buffer: Buffer.from("plain text"),
   });
   await expect(page.locator("#infer-image-error")).toContainText("notes.png: it cannot be decoded");
+  // No maps of the image before it; a good image then clears the error and brings them back.
+  await expect(page.locator("#infer-results")).toBeHidden();
+  await page.setInputFiles("#infer-image-file", {
+    name: "shapes.png",
+    mimeType: "image/png",
+    buffer: await shapesPng(),
+  });
+  await expect(page.locator("#infer-image-error")).toBeHidden();
+  await expect(page.locator("#infer-image-name")).toContainText("shapes.png · 96 × 64");
+  await expect(page.locator("#infer-results")).toBeVisible({ timeout: 120_000 });
 
   // The official release's files without the tokenizer, then with it (tiny test weights, 2 heads).
   await page.locator("#infer-official summary").click();
@@ -437,17 +525,23 @@ test("a lost GPU device offers to resume from the last checkpoint", async ({ bas
   await expect(page.locator("#run-status")).toHaveAttribute("data-status", "stopped", { timeout: 60_000 });
 });
 
-test("without WebGPU the Train and Inference pages say so; checkpoints are still listed", async ({
+test("without WebGPU the Train and Inference pages say what to do; checkpoints are still listed", async ({
   baseURL,
 }) => {
+  // This Chromium with WebGPU switched off still has navigator.gpu, which gives no adapter (as a
+  // browser without a usable GPU does). The message speaks to someone in a browser: which
+  // browsers, which setting and flags, and nothing of Node's Vulkan drivers.
   const noGpu = await launchChromium(["--disable-webgpu"]);
   try {
     const p = await noGpu.newPage();
     await p.goto(baseURL!);
     const error = p.locator("#gpu-error");
     await expect(error).toBeVisible();
-    await expect(error).toContainText("WebGPU");
-    await expect(error).toContainText(/Chrome|--enable-unsafe-webgpu/);
+    await expect(error).toContainText("WebGPU is not available");
+    await expect(error).toContainText("gave no GPU adapter: turn on hardware acceleration");
+    await expect(error).toContainText("Chrome or Edge 113+");
+    await expect(error).toContainText("--enable-unsafe-webgpu");
+    await expect(error).not.toContainText(/VK_ICD_FILENAMES|LD_LIBRARY_PATH|Dawn/);
     await expect(p.locator("#train-start")).toBeDisabled();
     await expect(p.locator("#run-status")).toHaveAttribute("data-status", "nogpu");
     await p.click('nav.tabs a[data-page="checkpoints"]');
