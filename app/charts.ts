@@ -69,7 +69,7 @@ export class LineChart {
     if (i >= 0 && this.isShown(key) !== shown) this.plot.setSeries(i + 1, { show: shown });
   }
 
-  isShown(key: string): boolean {
+  private isShown(key: string): boolean {
     const i = this.series.findIndex((s) => s.key === key);
     return this.plot.series[i + 1]?.show !== false;
   }

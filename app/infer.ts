@@ -28,6 +28,9 @@ function lines(text: string): string[] {
     .filter(Boolean);
 }
 
+/** The inputs whose errors the image's error box shows. */
+type InputKind = "image" | "query" | "segment" | "captions";
+
 /** Runs the latest call only: a newer call (or `cancel`) makes an older one's result stale. */
 class Latest {
   private version = 0;
@@ -53,7 +56,7 @@ export class InferPage {
   private report: ImageReport | null = null;
   private readonly captionTable = new CaptionTable();
   /** What went wrong with the latest input of each kind, shown together in the image's error box. */
-  private readonly imageErrors = new Map<"image" | "query" | "segment" | "captions", string>();
+  private readonly imageErrors = new Map<InputKind, string>();
   private readonly latest = {
     image: new Latest(),
     embed: new Latest(),
@@ -218,7 +221,7 @@ export class InferPage {
   }
 
   /** Sets (or with null clears) what is wrong with one kind of input, and shows what remains. */
-  private setImageError(kind: "image" | "query" | "segment" | "captions", message: string | null): void {
+  private setImageError(kind: InputKind, message: string | null): void {
     if (message === null) this.imageErrors.delete(kind);
     else this.imageErrors.set(kind, message);
     const box = byId("infer-image-error");
