@@ -11,14 +11,15 @@ import { DEFAULT_LOSS } from "../src/tips/loss";
 /**
  * The most one step may record, counted on SwiftShader (another adapter's limits can pick other
  * kernel variants). Bind groups are budgeted below, as a share of the dispatches. Peak: the
- * buffer pool's bytes during the step; it rose by 1-4% when the student's two views of the
- * global crops became one batch of 2B (its largest activations twice as large), for a third
- * fewer dispatches.
+ * buffer pool's bytes during the step; tips-test's and tips-micro's rose (3.9%, 0.8%) when the
+ * student's two views of the global crops became one batch of 2B (its activations twice as
+ * large), for a third fewer dispatches. vit-s14's peak, 4,360,360,592 counted alone, is held to
+ * its earlier figure until the configurations are counted in this order.
  */
 const BUDGET: Record<string, { dispatches: number; passesPerSubmit: number; peakBytes: number }> = {
   "tips-test": { dispatches: 432, passesPerSubmit: 1, peakBytes: 3_648_464 },
   "tips-micro": { dispatches: 771, passesPerSubmit: 1, peakBytes: 520_349_616 },
-  "vit-s14": { dispatches: 2013, passesPerSubmit: 1, peakBytes: 4_392_671_568 },
+  "vit-s14": { dispatches: 1384, passesPerSubmit: 1, peakBytes: 4_392_671_568 },
 };
 /** Bind groups created in a step after the warm-up steps, as a share of its dispatches. */
 const BIND_GROUP_SHARE = 0.02;
