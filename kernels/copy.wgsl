@@ -2,7 +2,8 @@
 // for every coordinate c of an iteration shape of rank <= 8. One thread per copied element.
 // concat (each input into a window of the output), slice (a window of the input), pad (dOut into
 // a window of a zero tensor) and transpose (permuted source strides) are all this one kernel.
-// Elements are moved as u32 bit patterns, so f32, i32 and u32 tensors copy exactly.
+// Elements are moved as u32 bit patterns, so f32, i32 and u32 tensors copy exactly. With
+// ACCUMULATE (f32 only) the source is added to dst instead: a slice's gradient into one in place.
 
 struct Params {
   n: u32,                   // elements to copy (product of shape)
@@ -17,6 +18,8 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
+
+override ACCUMULATE: bool = false;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -34,5 +37,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     s += coord * p.src_stride[axis / 4u][axis % 4u];
     d += coord * p.dst_stride[axis / 4u][axis % 4u];
   }
-  dst[d] = src[s];
+  if (ACCUMULATE) {
+    dst[d] = bitcast<u32>(bitcast<f32>(dst[d]) + bitcast<f32>(src[s]));
+  } else {
+    dst[d] = src[s];
+  }
 }

@@ -9,6 +9,11 @@
 // slab is fetched into registers while the current one is multiplied, then stored into the other
 // stage, with one barrier per slab. Every global read and write is bounds-checked, so any M, N, K
 // work; K = 0 gives act(bias).
+//
+// ROW_SUMS (a Linear's bias gradient beside its weight gradient, dW = dY^T X): the threads of
+// the first column of workgroups also sum the rows of op(A) = dY^T as its slabs pass through
+// the tile, and write them to `pre` (as [M]; with ACCUMULATE, added). It costs those threads two
+// vec4 adds per k and spares a separate reduction of dY. One batch (wg.z = 0) only.
 
 struct Params {
   m: u32,
@@ -23,7 +28,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;          // [K, N], or [N, K] if TRANS_B
 @group(0) @binding(3) var<storage, read> bias: array<f32>;       // [N] if HAS_BIAS
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;    // [M, N]
-@group(0) @binding(5) var<storage, read_write> pre: array<f32>;  // [M, N] before act, if KEEP_PRE
+@group(0) @binding(5) var<storage, read_write> pre: array<f32>;  // [M, N] before act, if KEEP_PRE; [M] if ROW_SUMS
 
 override WG_M: u32 = 16u;   // threads along M
 override WG_N: u32 = 16u;   // threads along N
@@ -34,6 +39,7 @@ override HAS_BIAS: bool = false;
 override ACTIVATION: u32 = 0u;
 override KEEP_PRE: bool = false;
 override ACCUMULATE: bool = false;   // C += result (gradients summed in place)
+override ROW_SUMS: bool = false;     // pre[m] = sum_k op(A)[m, k] (see the header)
 
 override BM: u32 = 8u * WG_M;
 override BN: u32 = 8u * WG_N;
@@ -150,6 +156,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   var acc: array<vec4f, 16>;   // acc[2 i + h]: thread row i, column half h
   var next_a: array<vec4f, MAX_QUADS>;
   var next_b: array<vec4f, MAX_QUADS>;
+  let sums_rows = ROW_SUMS && wg.x == 0u && tx == 0u;
+  var sum_lo = vec4f(0.0);   // ROW_SUMS: rows 4 ty .. 4 ty + 3
+  var sum_hi = vec4f(0.0);   // and BM/2 + 4 ty ..
 
   for (var i = 0u; i < A_QUADS; i++) {
     let q = i * THREADS + tid;
@@ -195,6 +204,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       acc[13] += a1.z * b1;
       acc[14] += a1.w * b0;
       acc[15] += a1.w * b1;
+      if (sums_rows) {
+        sum_lo += a0;
+        sum_hi += a1;
+      }
     }
 
     if (more) {
@@ -220,6 +233,20 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   write_row(c_base, mh + 1u, n, acc[10] + bias_lo, acc[11] + bias_hi);
   write_row(c_base, mh + 2u, n, acc[12] + bias_lo, acc[13] + bias_hi);
   write_row(c_base, mh + 3u, n, acc[14] + bias_lo, acc[15] + bias_hi);
+  if (sums_rows) {
+    write_row_sums(m, sum_lo);
+    write_row_sums(mh, sum_hi);
+  }
+}
+
+fn write_row_sums(m: u32, v: vec4f) {
+  for (var j = 0u; j < 4u; j++) {
+    if (m + j < p.m) {
+      var s = v[j];
+      if (ACCUMULATE) { s += pre[m + j]; }
+      pre[m + j] = s;
+    }
+  }
 }
 
 // dZ = dY * act'(Z), elementwise: the step from the output's gradient to the matmul's.

@@ -11,17 +11,20 @@ import { DEFAULT_LOSS } from "../src/tips/loss";
 /**
  * The most one step may record, counted on SwiftShader (another adapter's limits can pick other
  * kernel variants). Bind groups are budgeted below, as a share of the dispatches. Peak: the
- * buffer pool's bytes during the step.
+ * buffer pool's bytes during the step; tips-test's and tips-micro's rose (3.9%, 0.8%) when the
+ * student's two views of the global crops became one batch of 2B (its activations twice as
+ * large), for a third fewer dispatches. vit-s14's peak, 4,360,360,592 counted alone, is held to
+ * its earlier figure until the configurations are counted in this order.
  */
 const BUDGET: Record<string, { dispatches: number; passesPerSubmit: number; peakBytes: number }> = {
-  "tips-test": { dispatches: 565, passesPerSubmit: 1, peakBytes: 3_512_656 },
-  "tips-micro": { dispatches: 1096, passesPerSubmit: 1, peakBytes: 516_417_936 },
-  "vit-s14": { dispatches: 2013, passesPerSubmit: 1, peakBytes: 4_392_671_568 },
+  "tips-test": { dispatches: 432, passesPerSubmit: 1, peakBytes: 3_648_464 },
+  "tips-micro": { dispatches: 771, passesPerSubmit: 1, peakBytes: 520_349_616 },
+  "vit-s14": { dispatches: 1384, passesPerSubmit: 1, peakBytes: 4_392_671_568 },
 };
 /** Bind groups created in a step after the warm-up steps, as a share of its dispatches. */
 const BIND_GROUP_SHARE = 0.02;
-/** Dispatches of tips-micro's second (masked) student pass, batch 8. */
-const MASKED_PASS = 287;
+/** Dispatches that tips-micro's masked view of the global crops adds (batch 8; 287 as a pass of its own). */
+const MASKED_VIEW = 66;
 /** Accumulating gradients over micro-batches may not raise the peak by more than this. */
 const ACCUMULATION_PEAK = 1.15;
 
@@ -44,14 +47,15 @@ describe("training step budget", () => {
   }
 
   // CLIP reads the unmasked global crop and iBOT the masked one (docs/losses.md): with MIM on, the
-  // student runs the global crops twice. What that second pass costs, held like the rest.
-  it(`tips-micro: the masked student pass adds at most ${MASKED_PASS} dispatches`, async () => {
+  // student sees the global crops twice, in one batch of 2B. What the masked half (and the iBOT
+  // head and loss) costs, held like the rest.
+  it(`tips-micro: the masked student view adds at most ${MASKED_VIEW} dispatches`, async () => {
     const shape = { name: "tips-micro", preset: "tips-micro", batch: 8 };
     const all = await countStep(gpu, "tips-micro", shape);
     const noMim = await countStep(gpu, "tips-micro, MIM off", shape, { ...DEFAULT_LOSS.weights, mim: 0 });
     console.log(`tips-micro batch 8: ${all.dispatches} dispatches, ${noMim.dispatches} with MIM off`);
     expect(all.dispatches - noMim.dispatches).toBeGreaterThan(0);
-    expect(all.dispatches - noMim.dispatches).toBeLessThanOrEqual(MASKED_PASS);
+    expect(all.dispatches - noMim.dispatches).toBeLessThanOrEqual(MASKED_VIEW);
   }, 600_000);
 
   // Gradients add up in place and each micro-batch's activations go before the next one runs.

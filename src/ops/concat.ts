@@ -1,7 +1,7 @@
 // concat and slice along one axis, transpose of two axes: materialised copies by one strided-copy
 // kernel (kernels/copy.wgsl), each tensor seen as [outer, axis, inner] blocks. They are one
 // another's backward: concat's gradient is slices of dOut, slice's is dOut copied into a zero
-// tensor of x's shape (a pad), transpose's is the same transpose again. Any dtype copies exactly.
+// tensor of x's shape (a pad) or added into x's gradient in place, transpose's is the same transpose again. Any dtype copies exactly.
 import code from "../../kernels/copy.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
@@ -21,12 +21,13 @@ function pad8(v: number[]): number[] {
   return [...v, ...new Array(MAX_RANK - v.length).fill(0)];
 }
 
-/** dst[dst layout of c] = src[src layout of c] for every coordinate c of `shape`. */
-function stridedCopy(src: Tensor, from: Layout, dst: Tensor, to: Layout, shape: number[]): void {
+/** dst[dst layout of c] = src[src layout of c] (or += with add) for every coordinate c of `shape`. */
+function stridedCopy(src: Tensor, from: Layout, dst: Tensor, to: Layout, shape: number[], add = false): void {
   const n = numel(shape);
   if (n === 0) return;
   src.gpu.dispatch({
     kernel: copyKernel,
+    constants: { ACCUMULATE: add ? 1 : 0 },
     params: [n, shape.length, from.base, to.base, ...pad8(shape), ...pad8(from.strides), ...pad8(to.strides)],
     buffers: [src.binding, dst.binding],
     workgroups: grid1d(n, 256),
@@ -94,9 +95,10 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
     x.dtype,
   );
   stridedCopy(x, window(len, inner, start), out, window(count, inner, 0), [outer, count, inner]);
-  return record("slice", [x], out, (dOut) => {
-    const dx = full(dOut, x.shape, 0);
-    stridedCopy(dOut, window(count, inner, 0), dx, window(len, inner, start), [outer, count, inner]);
+  return record("slice", [x], out, (dOut, into) => {
+    const add = into[0] !== undefined; // x's gradient so far: added to in place, no pad
+    const dx = into[0] ?? full(dOut, x.shape, 0);
+    stridedCopy(dOut, window(count, inner, 0), dx, window(len, inner, start), [outer, count, inner], add);
     return [dx];
   });
 }

@@ -1,6 +1,6 @@
 // addScaled(x, y, gamma) = x + y * gamma: a residual add with LayerScale (gamma [D] over the last
-// axis) in one dispatch, where a broadcast mul and an add took two; its backward takes two where
-// three were needed (dx is dOut itself).
+// axis) in one dispatch, where a broadcast mul and an add took two; its backward takes one where
+// three were needed (dx is dOut itself; dy and dgamma come from one kernel).
 import code from "../../kernels/layerscale.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
@@ -10,6 +10,7 @@ import { accumulate } from "./elementwise";
 const forwardKernel = kernel("layerscale.forward", code, "forward");
 const scaleRowsKernel = kernel("layerscale.scale_rows", code, "scale_rows");
 const gammaGradKernel = kernel("layerscale.gamma_grad", code, "gamma_grad");
+const backwardKernel = kernel("layerscale.backward", code, "backward");
 
 export function addScaled(x: Tensor, y: Tensor, gamma: Tensor): Tensor {
   const dim = x.shape[x.rank - 1];
@@ -36,6 +37,18 @@ export function addScaled(x: Tensor, y: Tensor, gamma: Tensor): Tensor {
     if (x.requiresGrad) {
       if (into[0]) accumulate(into[0], d);
       dx = into[0] ?? d;
+    }
+    if (y.requiresGrad && gamma.requiresGrad) {
+      const dy = Tensor.empty(gpu, y.shape);
+      const dgamma = into[2] ?? Tensor.empty(gpu, gamma.shape);
+      gpu.dispatch({
+        kernel: backwardKernel,
+        constants: { ACCUMULATE: into[2] ? 1 : 0 },
+        params,
+        buffers: [d.binding, y.binding, gamma.binding, dy.binding, dgamma.binding],
+        workgroups: grid1d(dim, 256),
+      });
+      return [dx, dy, dgamma];
     }
     let dy: Tensor | null = null;
     if (y.requiresGrad) {

@@ -32,6 +32,11 @@ export interface MatmulOptions {
   tile?: 64 | 128;
   /** Adds the result to this tensor in place (beta = 1) and returns it (gradients in a slab). */
   into?: Tensor;
+  /**
+   * [M]: also writes the row sums of op(A) here (added in place when `into` is given), summed as
+   * the product reads A. A Linear's bias gradient with its weight gradient; 2-D operands only.
+   */
+  rowSums?: Tensor;
 }
 
 /** Below this many 128x128 workgroups, 64x64 tiles keep more of a large GPU busy. */
@@ -82,6 +87,12 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     throw new Error(`matmul: the product [${[...batch, m, n].join(", ")}] does not fit ${into.describe()}`);
   }
   const out = into ?? Tensor.empty(gpu, [...batch, m, n]);
+  const rowSums = opts.rowSums;
+  if (rowSums && (a.rank !== 2 || b.rank !== 2 || rowSums.size !== m || activation !== "none")) {
+    throw new Error(
+      `matmul: row sums need 2-D operands, no activation and [${m}] for them, got ${rowSums.describe()}`,
+    );
+  }
   const inputs = bias ? [a, b, bias] : [a, b];
   const keepPre = activation !== "none" && recording() && inputs.some((t) => t.requiresGrad);
   const pre = keepPre ? Tensor.empty(gpu, out.shape) : null; // z before the activation, for the backward
@@ -108,22 +119,32 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
         ACTIVATION: ACTIVATION_CODE[activation],
         KEEP_PRE: keepPre ? 1 : 0,
         ACCUMULATE: into ? 1 : 0,
+        ROW_SUMS: rowSums ? 1 : 0,
       },
       params: [rows, n, k, a.rank > 2 ? m * k : 0, b.rank > 2 ? k * n : 0],
       // Unused bindings: a read-only input stands in for the bias, the dummy for z.
-      buffers: [a.binding, b.binding, (bias ?? a).binding, out.binding, pre ? pre.binding : gpu.dummy],
+      buffers: [
+        a.binding,
+        b.binding,
+        (bias ?? a).binding,
+        out.binding,
+        (pre ?? rowSums)?.binding ?? gpu.dummy,
+      ],
       workgroups: [ceilDiv(n, bn), ceilDiv(rows, bm), groups],
     });
   }
 
   return record("matmul", inputs, out, (dOut, into) => {
     const dZ = pre ? activationBackward(dOut, pre, activation) : dOut;
-    const grads = [
-      a.requiresGrad ? gradA(a, b, dZ, transA, transB, into[0]) : null,
+    const dA = a.requiresGrad ? gradA(a, b, dZ, transA, transB, into[0]) : null;
+    if (!bias) return [dA, b.requiresGrad ? gradB(a, b, dZ, transA, transB, into[1]) : null];
+    const linear = b.requiresGrad && bias.requiresGrad ? linearGrads(a, b, dZ, opts, into[1], into[2]) : null;
+    if (linear) return [dA, ...linear];
+    return [
+      dA,
       b.requiresGrad ? gradB(a, b, dZ, transA, transB, into[1]) : null,
+      bias.requiresGrad ? sumToShape(dZ, bias.shape, into[2]) : null,
     ];
-    if (bias) grads.push(bias.requiresGrad ? sumToShape(dZ, bias.shape, into[2]) : null);
-    return grads;
   });
 }
 
@@ -160,6 +181,37 @@ function gradA(a: Tensor, b: Tensor, dZ: Tensor, transA: boolean, transB: boolea
     : matmul(dZ, b, { transB: !transB, into: direct });
   if (direct || !into) return sumBatches(d, a.rank);
   return sumToShape(d, a.shape, into);
+}
+
+/**
+ * A Linear's weight and bias gradients (y = x W^T + bias, W [N, K]) from one product: dW = dZ^T x
+ * with dZ's column sums, the bias gradient, taken as its row sums of dZ^T on the way. Null where
+ * the layout is another, or only one of the two gradients has a tensor to be added to.
+ */
+function linearGrads(
+  a: Tensor,
+  b: Tensor,
+  dZ: Tensor,
+  opts: MatmulOptions,
+  intoW?: Tensor,
+  intoBias?: Tensor,
+): [Tensor, Tensor] | null {
+  if (
+    !opts.transB ||
+    opts.transA ||
+    b.rank !== 2 ||
+    b.shape[1] === 0 ||
+    (intoW === undefined) !== (intoBias === undefined)
+  )
+    return null;
+  const [n, k] = b.shape;
+  const a2 = a.reshape([-1, k]);
+  const dZ2 = dZ.reshape([-1, n]);
+  const dBias = intoBias ?? Tensor.empty(a.gpu, [n]);
+  const dW = matmul(dZ2, a2, { transA: true, into: intoW, rowSums: dBias });
+  a2.dispose();
+  dZ2.dispose();
+  return [dW, dBias];
 }
 
 // dB = op(A)^T dZ, or dZ^T op(A) when B is stored transposed; added to `into` where given.

@@ -8,7 +8,7 @@
 // of 0 switches a term off (its work is skipped). Each term is returned separately.
 
 import { concat, slice } from "../ops/concat";
-import { add, mul, scale } from "../ops/elementwise";
+import { add, full, mul, scale } from "../ops/elementwise";
 import { clipLoss } from "../ops/loss_clip";
 import { softCrossEntropy } from "../ops/loss_distill";
 import { rilsLoss, rilsTargets } from "../ops/loss_rils";
@@ -21,7 +21,7 @@ import { noGrad } from "../tensor/tape";
 import type { Tensor } from "../tensor/tensor";
 import type { TipsModel } from "./model";
 import type { TextBatch, TextOutput } from "./text";
-import type { VisionOutput } from "./vision";
+import { lazyOutput, type VisionOutput } from "./vision";
 
 export interface LossWeights {
   web: number;
@@ -179,16 +179,52 @@ function encodeCaptions(
   return out;
 }
 
+/**
+ * The student on the global crops, as they are and/or masked. With both, the two views run as one
+ * batch of 2B, unmasked first (the mask token replaces patches only in the second half): one
+ * pass instead of two, the encoder weights' gradients summed inside its matmuls.
+ */
+function studentGlobal(
+  model: TipsModel,
+  batch: TipsBatch,
+  unmasked: boolean,
+  masked: boolean,
+): { unmasked: VisionOutput | null; masked: VisionOutput | null } {
+  if (!unmasked || !masked)
+    return {
+      unmasked: unmasked ? model.vision.forward(batch.global) : null,
+      masked: masked ? model.vision.forward(batch.global, batch.masks) : null,
+    };
+  const b = batch.global.shape[0];
+  const noMasks = full(batch.masks, batch.masks.shape, 0);
+  const both = model.vision.forward(
+    concat([batch.global, batch.global], 0),
+    concat([noMasks, batch.masks], 0),
+  );
+  const half = (i: number): VisionOutput => {
+    const cut = (t: Tensor) => slice(t, 0, i * b, (i + 1) * b);
+    return lazyOutput({
+      cls1: () => cut(both.cls1),
+      cls2: () => cut(both.cls2),
+      patches: () => cut(both.patches),
+    });
+  };
+  return { unmasked: half(0), masked: half(1) };
+}
+
 export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DEFAULT_LOSS): LossTerms {
   const w = o.weights;
   const [b, n] = batch.masks.shape;
   const d = model.config.vision.width;
   const k = model.config.head.prototypes;
   // The contrastive terms and SPARC read the unmasked global crop, as in the TIPS and TIPSv2
-  // block diagrams; the masked view feeds only the masked-prediction terms (iBOT, RILS). With
-  // both in use, the student runs the global crops twice (forward and backward).
-  const unmasked = w.web > 0 || w.syn > 0 || w.sparc > 0 ? model.vision.forward(batch.global) : null;
-  const masked = w.mim > 0 || w.rils > 0 ? model.vision.forward(batch.global, batch.masks) : null;
+  // block diagrams; the masked view feeds only the masked-prediction terms (iBOT, RILS).
+  const { unmasked, masked } = studentGlobal(
+    model,
+    batch,
+    w.web > 0 || w.syn > 0 || w.sparc > 0,
+    w.mim > 0 || w.rils > 0,
+  );
   // The captions the terms read go through the text encoder together, in one pass.
   const read = new Set<CaptionKind>();
   if (w.web > 0) read.add("web");

@@ -18,6 +18,7 @@ import { shapeString, Tensor } from "../tensor/tensor";
 import type { VisionConfig } from "./config";
 import { resizeMatrix2d } from "./posembed";
 
+/** The encoder's outputs, each sliced out of the final tokens when first read (in the forward's scope). */
 export interface VisionOutput {
   /** [B, D] CLS#1 (contrasted with web captions). */
   cls1: Tensor;
@@ -129,11 +130,33 @@ export class VisionEncoder {
     const cls2 = broadcastTo(this.registerTokens, [b, 1, d]);
     let tokens = concat([cls1, cls2, x], 1);
     for (const block of this.blocks) tokens = block.forward(tokens);
-    tokens = this.norm.forward(tokens);
-    return {
-      cls1: slice(tokens, 1, 0, 1).reshape([b, d]),
-      cls2: slice(tokens, 1, 1, 2).reshape([b, d]),
-      patches: slice(tokens, 1, 2, 2 + n),
-    };
+    const out = this.norm.forward(tokens);
+    // A caller that reads only the CLS tokens (or only the patches) records no copy, and no
+    // gradient pad, for the others.
+    return lazyOutput({
+      cls1: () => slice(out, 1, 0, 1).reshape([b, d]),
+      cls2: () => slice(out, 1, 1, 2).reshape([b, d]),
+      patches: () => slice(out, 1, 2, 2 + n),
+    });
   }
+}
+
+/** A VisionOutput whose fields are made when first read (each once). */
+export function lazyOutput(make: { [K in keyof VisionOutput]: () => Tensor }): VisionOutput {
+  const made: Partial<VisionOutput> = {};
+  const field = (key: keyof VisionOutput) => {
+    made[key] ??= make[key]();
+    return made[key];
+  };
+  return {
+    get cls1() {
+      return field("cls1");
+    },
+    get cls2() {
+      return field("cls2");
+    },
+    get patches() {
+      return field("patches");
+    },
+  };
 }

@@ -30,7 +30,8 @@ export interface BufferNeed {
 export function largestBuffers(c: TipsConfig, microBatch: number): BufferNeed[] {
   const v = c.vision;
   const patches = (v.imageSize / v.patchSize) ** 2;
-  const tokens = microBatch * (patches + 2);
+  // The student sees each global crop twice (unmasked and masked) in one batch of 2B.
+  const tokens = 2 * microBatch * (patches + 2);
   const localTokens = microBatch * c.views.localCrops * ((c.views.localSize / v.patchSize) ** 2 + 2);
   const hidden = v.ffn === "swiglu" ? 2 * v.mlpHidden : v.mlpHidden;
   const needs: BufferNeed[] = [
@@ -53,7 +54,7 @@ export function largestBuffers(c: TipsConfig, microBatch: number): BufferNeed[] 
     },
     {
       what: "the text encoder's MLP activations",
-      bytes: 4 * microBatch * c.text.maxLength * c.text.mlpHidden,
+      bytes: 4 * 2 * microBatch * c.text.maxLength * c.text.mlpHidden, // both captions in one batch
     },
   ];
   return needs.sort((a, b) => b.bytes - a.bytes);

@@ -28,11 +28,11 @@ describe("checkTrainingFits", () => {
   it("lets runs through that fit, and says what to change for those that do not", () => {
     const limits = { maxBufferSize: 256 * 2 ** 20, maxStorageBufferBindingSize: 128 * 2 ** 20 };
     expect(checkTrainingFits(preset("tips-micro"), 64, 1, limits)).toBeNull();
-    // The local crops' MLP: 1024 images x 6 crops x (16 patches + 2) tokens x 768 x 4 bytes.
+    // The student's global crops' MLP: 1024 images x 2 views x (64 patches + 2) tokens x 768 x 4 bytes.
     const big = checkTrainingFits(preset("tips-micro"), 1024, 1, limits);
     expect(big).toBe(
       "this GPU cannot hold tips-micro at 1024 examples per micro-batch: the image encoder's MLP " +
-        "activations need one buffer of 324 MiB, and the adapter allows at most 128 MiB per " +
+        "activations need one buffer of 396 MiB, and the adapter allows at most 128 MiB per " +
         "buffer. To train here, lower the batch (or raise gradient accumulation) so that 1024 examples " +
         "per micro-batch become fewer, or choose a smaller preset.",
     );
@@ -49,7 +49,7 @@ describe("checkTrainingFits", () => {
   it("stops a Trainer before it allocates anything on an adapter too small for the run", async () => {
     const gpu = await testGpu();
     const limit = gpu.info.limits.maxStorageBufferBindingSize;
-    // Enough examples per micro-batch that the local crops' MLP activations pass the limit.
+    // Enough examples per micro-batch that the image encoder's MLP activations pass the limit.
     const config = preset("tips-test");
     const batch = 2 * Math.ceil(limit / (4 * 2 * 6 * config.vision.mlpHidden));
     const before = gpu.pool.bytesCreated;

@@ -183,4 +183,19 @@ export const copyCases: OpCase[] = [
       ]),
     ...exact,
   },
+  {
+    // The second slice's gradient is added in place into the first one's pad (overlap [20, 50)).
+    name: "overlapping slices of one tensor, gradients added in place",
+    inputs: [{ shape: [3, 67] }],
+    run: ([x]) => concat([slice(x, 1, 0, 50), slice(x, 1, 20, 67)], 1),
+    reference: ([x]) =>
+      refConcat(
+        [
+          [3, 50],
+          [3, 47],
+        ],
+        1,
+      )([refSlice([3, 67], 1, 0, 50)([x]), refSlice([3, 67], 1, 20, 67)([x])]),
+    ...exact,
+  },
 ];

@@ -7,15 +7,24 @@ function refAddScaled([x, y, gamma]: Float64Array[]): Float64Array {
 }
 
 export const layerScaleCases: OpCase[] = [
-  [1, 1],
-  [3, 5],
-  [2, 7, 33],
-  [300, 3],
-].map(
-  (shape): OpCase => ({
-    name: `addScaled ${shape}`,
-    inputs: [{ shape }, { shape }, { shape: [shape[shape.length - 1]] }],
+  ...[
+    [1, 1],
+    [3, 5],
+    [2, 7, 33],
+    [300, 3],
+  ].map(
+    (shape): OpCase => ({
+      name: `addScaled ${shape}`,
+      inputs: [{ shape }, { shape }, { shape: [shape[shape.length - 1]] }],
+      run: ([x, y, gamma]) => addScaled(x, y, gamma),
+      reference: refAddScaled,
+    }),
+  ),
+  // Without gamma's gradient its backward takes the kernel that computes dy alone.
+  {
+    name: "addScaled 3,5, gamma fixed",
+    inputs: [{ shape: [3, 5] }, { shape: [3, 5] }, { shape: [5], grad: false }],
     run: ([x, y, gamma]) => addScaled(x, y, gamma),
     reference: refAddScaled,
-  }),
-);
+  },
+];

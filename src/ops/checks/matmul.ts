@@ -99,6 +99,9 @@ export const matmulCases: OpCase[] = [
   ...transposes.map(([transA, transB]) => matmulCase({ aBatch: [3], m: 11, k: 20, n: 13, transA, transB })),
   ...transposes.map(([transA, transB]) => matmulCase({ bBatch: [3], m: 11, k: 20, n: 13, transA, transB })),
   matmulCase({ aBatch: [2], m: 9, k: 20, n: 13, transB: true, bias: true }),
+  // A Linear's bias gradient summed inside its weight gradient's product, over several row and
+  // column tiles and K slabs of it (dW [70, 65] from 69 rows).
+  matmulCase({ aBatch: [3], m: 23, k: 65, n: 70, transB: true, bias: true }),
   matmulCase({ aBatch: [2], m: 9, k: 20, n: 13, transB: true, bias: true, activation: "relu" }),
   matmulCase({ aBatch: [2], m: 9, k: 20, n: 13, transB: true, bias: true, activation: "gelu" }),
   matmulCase({ aBatch: [3], bBatch: [3], m: 7, k: 5, n: 6, transA: true, activation: "gelu" }),
