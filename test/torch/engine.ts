@@ -1,14 +1,19 @@
 // The engine's side of the PyTorch parity tests (python/tests/test_parity.py), run on SwiftShader
-// by scripts/torch-engine.mjs: `fixtures SHARDS DIR` writes into DIR
-//   presets.json       the model presets, to check python/tips_torch/config.py against
-//   start.safetensors  a tips-test run of 21 steps (batch 4) saved after its first step
-//   step.safetensors   from start: the next step's batch (crops, masks, token ids), gradients
-//                      (grad.<name>) and parameters after the update (param.<name>); its loss terms
-//                      in the header
-//   train.json         from start: the loss terms of the 20 steps that finish the run
+// by scripts/torch-engine.mjs. A tips-test run of 21 steps at batch 4 on the shards SHARDS:
+//   start SHARDS DIR      DIR/presets.json (the presets, for python/tips_torch/config.py) and
+//                         DIR/start.safetensors (the run saved after its first step)
+//   continue SHARDS DIR   from start: DIR/step.safetensors, the next step's batch (crops, masks,
+//                         token ids), gradients (grad.<name>) and parameters after the update
+//                         (param.<name>), its loss terms in the header; DIR/train.json, the loss
+//                         terms of the 20 steps that finish the run; DIR/resumed.json, those of
+//                         the run finished from DIR/torch-10.safetensors (PyTorch's checkpoint at
+//                         step 11); and DIR/embeddings.safetensors, `tips embed` of
+//                         DIR/torchrun.safetensors on the images in DIR/images
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildVocabulary, openSource } from "../../src/cli/data";
+import { embed } from "../../src/cli/embed";
+import { readInput } from "../../src/cli/files";
 import { nodeGpu } from "../../src/cli/gpu";
 import type { SourcePosition } from "../../src/data/examples";
 import { Vocabulary } from "../../src/data/vocab";
@@ -36,32 +41,29 @@ function restore(gpu: Gpu, bytes: Uint8Array): { trainer: Trainer; position: Sou
   return { trainer: restored.trainer, position: restored.source ?? undefined };
 }
 
-async function fixtures(shards: string, dir: string): Promise<void> {
-  mkdirSync(dir, { recursive: true });
+async function start(gpu: Gpu, shards: string, dir: string): Promise<void> {
   writeFileSync(join(dir, "presets.json"), JSON.stringify(PRESETS));
-  const gpu = await nodeGpu();
   const config = preset("tips-test");
   const vocab = await buildVocabulary(shards, config.text.vocabSize);
-  const first = new Trainer(gpu, trainerOptions(config, { steps: STEPS, batch: BATCH }), vocab);
-  let source = await openSource(shards, config, 0);
-  await first.trainStep(await source.next(BATCH));
-  const start = await saveCheckpoint(first, source.position(), vocab, { data: shards });
-  writeFileSync(join(dir, "start.safetensors"), start);
-  first.dispose();
-  await source.close();
-
-  // One step from the checkpoint: its batch as the engine made it, the gradients, the update.
-  const { trainer, position } = restore(gpu, start);
-  source = await openSource(shards, config, 0, { position });
-  const examples = await source.next(BATCH);
-  const o = trainer.options;
-  const batch = makeBatch(
-    gpu,
-    examples,
-    planViews(examples, config, new Rng(trainer.rng.state), o.views),
-    config,
-    vocab,
+  const trainer = new Trainer(gpu, trainerOptions(config, { steps: STEPS, batch: BATCH }), vocab);
+  const source = await openSource(shards, config, 0);
+  await trainer.trainStep(await source.next(BATCH));
+  writeFileSync(
+    join(dir, "start.safetensors"),
+    await saveCheckpoint(trainer, source.position(), vocab, { data: shards }),
   );
+  trainer.dispose();
+  await source.close();
+}
+
+/** One step from the checkpoint: its batch as the engine made it, the gradients, the update. */
+async function step(gpu: Gpu, shards: string, file: Uint8Array, out: string): Promise<void> {
+  const { trainer, position } = restore(gpu, file);
+  const o = trainer.options;
+  const source = await openSource(shards, o.config, o.seed, { position });
+  const examples = await source.next(BATCH);
+  const plan = planViews(examples, o.config, new Rng(trainer.rng.state), o.views);
+  const batch = makeBatch(gpu, examples, plan, o.config, trainer.tokenizer as Vocabulary);
   const tensors: Record<string, StoredTensor> = {
     "batch.global": await stored(batch.global),
     "batch.local": await stored(batch.local),
@@ -75,27 +77,45 @@ async function fixtures(shards: string, dir: string): Promise<void> {
     tensors[`grad.${p.name}`] = await stored(trainer.optimizer.grads[i]);
     tensors[`param.${p.name}`] = await stored(p);
   }
-  writeFileSync(
-    join(dir, "step.safetensors"),
-    encodeSafetensors(tensors, { loss: JSON.stringify(metrics.loss), gradNorm: String(metrics.gradNorm) }),
-  );
+  writeFileSync(out, encodeSafetensors(tensors, { loss: JSON.stringify(metrics.loss) }));
   trainer.dispose();
   await source.close();
+}
 
-  // The rest of the run from the checkpoint.
-  const { trainer: run } = restore(gpu, start);
-  source = await openSource(shards, config, 0, { position });
+/** The loss terms of every step from the checkpoint to the end of its run. */
+async function finish(gpu: Gpu, shards: string, file: Uint8Array, out: string): Promise<void> {
+  const { trainer, position } = restore(gpu, file);
+  const o = trainer.options;
+  const source = await openSource(shards, o.config, o.seed, { position });
   const losses = [];
-  while (run.step < STEPS) losses.push((await run.trainStep(await source.next(BATCH))).loss);
-  writeFileSync(join(dir, "train.json"), JSON.stringify(losses));
-  run.dispose();
+  while (trainer.step < o.steps) losses.push((await trainer.trainStep(await source.next(o.batch))).loss);
+  writeFileSync(out, JSON.stringify(losses));
+  trainer.dispose();
   await source.close();
 }
 
 const [command, shards, dir] = process.argv.slice(2);
-if (command !== "fixtures" || !shards || !dir) {
-  console.error("usage: node scripts/torch-engine.mjs fixtures SHARDS DIR");
+if (!["start", "continue"].includes(command) || !shards || !dir) {
+  console.error("usage: node scripts/torch-engine.mjs start|continue SHARDS DIR");
   process.exit(2);
 }
-await fixtures(shards, dir);
+mkdirSync(dir, { recursive: true });
+const gpu = await nodeGpu();
+if (command === "start") await start(gpu, shards, dir);
+else {
+  const first = await readInput(join(dir, "start.safetensors"), "checkpoint");
+  await step(gpu, shards, first, join(dir, "step.safetensors"));
+  await finish(gpu, shards, first, join(dir, "train.json"));
+  const torch = await readInput(join(dir, "torch-10.safetensors"), "checkpoint");
+  await finish(gpu, shards, torch, join(dir, "resumed.json"));
+  await embed([
+    "--checkpoint",
+    join(dir, "torchrun.safetensors"),
+    "--text",
+    "a red circle",
+    "--out",
+    join(dir, "embeddings.safetensors"),
+    join(dir, "images"),
+  ]);
+}
 process.exit(0);
