@@ -5,12 +5,18 @@ import os
 import sys
 import unittest
 
-tests = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(tests))
-result = unittest.TextTestRunner(verbosity=2).run(
-    unittest.defaultTestLoader.discover(tests, top_level_dir=os.path.dirname(tests)))
-failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-with open(sys.argv[1], "w") as f:
-    json.dump({"passed": result.testsRun - len(result.failures) - len(result.errors) - len(result.skipped),
-               "failed": failed}, f)
-sys.exit(0 if failed == 0 else 1)
+
+def main():
+    tests = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.dirname(tests))
+    result = unittest.TextTestRunner(verbosity=2).run(
+        unittest.defaultTestLoader.discover(tests, top_level_dir=os.path.dirname(tests)))
+    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    with open(sys.argv[1], "w") as f:
+        json.dump({"passed": result.testsRun - failed - len(result.skipped), "failed": failed}, f)
+    sys.exit(0 if failed == 0 else 1)
+
+
+# Under a guard: the DDP test's worker processes import this module again (multiprocessing spawn).
+if __name__ == "__main__":
+    main()

@@ -17,9 +17,10 @@ def wrap(student, device):
                 use_orig_params=True, device_id=device if device.type == "cuda" else None)
 
 
-def full_params(model):
-    """Every rank sees the student's whole parameters inside this context (read only)."""
-    return FSDP.summon_full_params(model, writeback=False)
+def full_params(model, writeback):
+    """Every rank sees the student's whole parameters inside this context; with `writeback`,
+    what is written to them is kept."""
+    return FSDP.summon_full_params(model, writeback=writeback)
 
 
 def full_moments(model, optimizer, params):

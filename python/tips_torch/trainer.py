@@ -48,12 +48,12 @@ class Trainer:
         self.step = 0
         self.adam_step = 0
         self.parallel = parallel
+        # Grouped before wrapping: FSDP keeps the parameter objects but shows them flattened.
+        params = list(self.student.named_parameters())
+        groups = [{"params": [p for n, p in params if decays(n, p)], "weight_decay": options["weightDecay"]},
+                  {"params": [p for n, p in params if not decays(n, p)], "weight_decay": 0.0}]
         self.model = self._wrap(parallel)
-        params = list(self.model.named_parameters())
-        self.optimizer = torch.optim.AdamW(
-            [{"params": [p for n, p in params if decays(n, p)], "weight_decay": options["weightDecay"]},
-             {"params": [p for n, p in params if not decays(n, p)], "weight_decay": 0.0}],
-            lr=options["schedule"]["lr"], betas=(0.9, 0.999), eps=1e-8)
+        self.optimizer = torch.optim.AdamW(groups, lr=options["schedule"]["lr"], betas=(0.9, 0.999), eps=1e-8)
 
     def _wrap(self, parallel):
         if parallel is None:
@@ -70,7 +70,8 @@ class Trainer:
 
     def load(self, ckpt, path):
         """Continues the run of a checkpoint (read_checkpoint): model, moments, steps, crop RNG."""
-        load_model(ckpt, self.student, self.teacher, self.centres, path)
+        with self._full_params(writeback=True):
+            load_model(ckpt, self.student, self.teacher, self.centres, path)
         m, v = moments(ckpt, self.student)
         self.step, self.adam_step = ckpt["state"]["step"], ckpt["state"]["adamStep"]
         by_name = {n: (mi, vi) for (n, _), mi, vi in zip(named(self.student), m, v)}
@@ -113,11 +114,12 @@ class Trainer:
                          "torch": {"world": self.world, "rng": rngs, "sources": sources}}
                 write_checkpoint(path, self.student, self.teacher, self.centres, m, v, {**info, "state": state})
 
-    def _full_params(self):
+    def _full_params(self, writeback=False):
+        """The student's whole parameters inside this context (FSDP gathers them)."""
         if self.parallel == "fsdp":
             from . import fsdp
 
-            return fsdp.full_params(self.model)
+            return fsdp.full_params(self.model, writeback)
         return contextlib.nullcontext()
 
     def _mean(self, t):
