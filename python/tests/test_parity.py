@@ -51,6 +51,7 @@ def resume(path):
 
 def setUpModule():
     run["dir"] = tempfile.mkdtemp(prefix="tips-torch-")
+    unittest.addModuleCleanup(shutil.rmtree, run["dir"], ignore_errors=True)
     write_shards(run["dir"])
     run["shards"] = os.path.join(run["dir"], "shard-{000..001}.tar")
     engine("start")
@@ -80,10 +81,6 @@ def setUpModule():
     with open(os.path.join(run["dir"], "images", "noise.png"), "wb") as f:
         f.write(png(20, 20, bytes((i * 37) % 256 for i in range(20 * 20 * 3))))
     engine("continue")
-
-
-def tearDownModule():
-    shutil.rmtree(run["dir"], ignore_errors=True)
 
 
 def read_json(name):
