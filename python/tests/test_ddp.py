@@ -1,5 +1,6 @@
 """(c) Two processes under DDP (gloo), each with half the batch, take the same steps as one
 process with the whole batch in two micro-batches (gradient accumulation)."""
+import datetime
 import os
 import socket
 import tempfile
@@ -37,7 +38,8 @@ def batches():
 def ddp_worker(rank, port, data, out):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=2)
+    # A failure, not a hang, if the rendezvous port was taken meanwhile.
+    dist.init_process_group("gloo", rank=rank, world_size=2, timeout=datetime.timedelta(seconds=120))
     trainer = Trainer(CONFIG, OPTIONS, "cpu", "ddp")
     losses = [trainer.train_step([step[rank]])["loss"] for step in data]
     if rank == 0:
