@@ -1,10 +1,10 @@
 // The whole test suite, as CI runs it: Biome (format + lint), the TypeScript compiler, the unit
-// tests (Vitest, Node + Dawn on SwiftShader) and the browser tests (Playwright, headless Chromium
-// on SwiftShader). Every stage runs even when an earlier one fails; Biome and tsc count as one
+// tests (Vitest, Node + Dawn on SwiftShader), the PyTorch package's tests (python/tests, against
+// the engine) and the browser tests (Playwright, headless Chromium on SwiftShader). Every stage runs even when an earlier one fails; Biome and tsc count as one
 // test each. The last line printed is always `N passed, N failed`.
 // Usage: node scripts/test.mjs [--unit-only | --e2e-only]
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 const args = new Set(process.argv.slice(2));
@@ -63,6 +63,10 @@ if (unit) {
     {},
     (r) => ({ passed: r.numPassedTests, failed: r.numFailedTests }),
   );
+  // Debian's python3-torch belongs to /usr/bin/python3 (a python3 earlier on PATH may lack it).
+  const python = process.env.TIPS_PYTHON ?? (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
+  const pythonReport = join(reports, "python.json");
+  counted("python", python, ["python/tests/run.py", pythonReport], pythonReport, {}, (r) => r);
 }
 if (e2e) {
   const file = join(reports, "playwright.json");
