@@ -1,5 +1,6 @@
 // Strided copy: dst[dst_base + sum_k c_k * dst_stride[k]] = src[src_base + sum_k c_k * src_stride[k]]
-// for every coordinate c of an iteration shape of rank <= 8. One thread per copied element.
+// for every coordinate c of an iteration shape of rank <= 8 (axes merged where both layouts
+// allow; rank 0 or 1 is one run). One thread per copied element.
 // concat (each input into a window of the output), slice (a window of the input), pad (dOut into
 // a window of a zero tensor) and transpose (permuted source strides) are all this one kernel.
 // Elements are moved as u32 bit patterns, so f32, i32 and u32 tensors copy exactly.
@@ -23,6 +24,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u) {
   let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
   if (i >= p.n) { return; }
+  if (p.rank <= 1u) {   // one run (the op merges the axes it can): no index division
+    dst[p.dst_base + i * p.dst_stride[0].x] = src[p.src_base + i * p.src_stride[0].x];
+    return;
+  }
   var rem = i;
   var s = p.src_base;
   var d = p.dst_base;
