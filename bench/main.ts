@@ -1,5 +1,5 @@
 // `npm run bench -- [matmul|attention|step|data ...] [--small] [--json FILE] [--reference FILE]`
-// or `npm run bench -- counts [--json FILE]`
+// or `npm run bench -- counts [--json FILE]`, or `npm run bench -- peers [--small] [--repeats N] [--json FILE]`
 // Times our kernels on this machine's GPU and prints one table per group; `data` (asked for by
 // name; it needs no GPU) times the data pipeline on the CPU instead. With --reference (the
 // JSON that bench/reference/bench.py writes on the same GPU) each row shows PyTorch's figure and
@@ -9,7 +9,10 @@
 // training steps consume; `data --scenes-only` keeps to the rows that need no installed package;
 // `data --data-workers N` draws the pooled scenes rows with N worker threads. `counts` (alone)
 // counts what a training step records on a dry Gpu (no workgroups run; any adapter) and the cost
-// of one dispatch; its --json file is an array of rows (bench/counts.ts).
+// of one dispatch; its --json file is an array of rows (bench/counts.ts). `peers` (alone) sets our
+// kernels beside jax-js and tfjs-backend-webgpu on the same adapter (bench/peers.ts); --repeats
+// (default 5) is how many interleaved samples each library gets, and its --json file is an array
+// of {workload, oursMs, jaxjsMs, tfjsMs}.
 import { readFileSync, writeFileSync } from "node:fs";
 import { DRY_DAWN_FLAGS, dawnGpu, FAST_DAWN_FLAGS } from "../src/gpu/dawn";
 import { Gpu } from "../src/gpu/gpu";
@@ -17,13 +20,14 @@ import { type AttentionShape, benchAttention } from "./attention";
 import { COUNTED, countStep, countsRow, dispatchCost, formatCounts, type StepCounts } from "./counts";
 import { benchData, type Consumer, consumersOf, type DataRow, formatDataTable } from "./data";
 import { benchMatmul, type MatmulShape } from "./matmul";
+import { benchPeers, formatPeers, PEER_SHAPES, type PeerRow } from "./peers";
 import shapes from "./shapes.json";
 import { benchStep, type StepShape, stepConfig } from "./step";
 import { type Failure, formatTables, type Reference, type Row } from "./table";
 
 /** Run when no group is named. */
 const GPU_GROUPS = ["matmul", "attention", "step"] as const;
-const GROUPS = [...GPU_GROUPS, "data", "counts"] as const;
+const GROUPS = [...GPU_GROUPS, "data", "counts", "peers"] as const;
 type Group = (typeof GROUPS)[number];
 
 /** Stops with a sentence on what is wrong (no stack: these are the caller's mistakes). */
@@ -49,6 +53,7 @@ function parse(argv: string[]) {
   let stepsFrom: string | null = null;
   let scenesOnly = false;
   let dataWorkers: number | undefined;
+  let repeats = 5;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--small") small = true;
@@ -61,10 +66,14 @@ function parse(argv: string[]) {
       dataWorkers = Number(argv[++i]);
       if (!(Number.isInteger(dataWorkers) && dataWorkers >= 1 && dataWorkers <= 64))
         fail(`--data-workers takes an integer from 1 to 64, got "${argv[i]}"`);
+    } else if (a === "--repeats") {
+      repeats = Number(argv[++i]);
+      if (!(Number.isInteger(repeats) && repeats >= 1 && repeats <= 100))
+        fail(`--repeats takes an integer from 1 to 100, got "${argv[i]}"`);
     } else if ((GROUPS as readonly string[]).includes(a)) groups.push(a as Group);
     else
       fail(
-        `unknown argument "${a}"; groups: ${GROUPS.join(", ")}; options: --small --json FILE --reference FILE --write-step-configs FILE --steps-from FILE --scenes-only --data-workers N`,
+        `unknown argument "${a}"; groups: ${GROUPS.join(", ")}; options: --small --json FILE --reference FILE --write-step-configs FILE --steps-from FILE --scenes-only --data-workers N --repeats N`,
       );
   }
   return {
@@ -76,6 +85,7 @@ function parse(argv: string[]) {
     stepsFrom,
     scenesOnly,
     dataWorkers,
+    repeats,
   };
 }
 
@@ -101,6 +111,26 @@ if (o.groups.includes("counts")) {
   process.exit(0);
 }
 const size = o.small ? "small" : "full";
+if (o.groups.includes("peers")) {
+  if (o.groups.length > 1 || o.reference)
+    fail("peers runs alone: npm run bench -- peers [--small] [--repeats N] [--json FILE]");
+  const dawn = await dawnGpu(FAST_DAWN_FLAGS, 0);
+  const gpu = await Gpu.create({ gpu: dawn });
+  console.log(
+    `# peers ${new Date().toISOString().slice(0, 10)} on ${gpu.info.description || gpu.info.vendor}, ${o.repeats} interleaved samples each${o.small ? ", small shapes: figures mean nothing" : ""}`,
+  );
+  const done: PeerRow[] = [];
+  const result = await benchPeers(gpu, dawn, PEER_SHAPES[size], o.repeats, (row) => {
+    done.push(row);
+    console.log(JSON.stringify(row));
+    if (o.json) writeFileSync(o.json, JSON.stringify(done, null, 2)); // kept if a later row fails
+  });
+  console.log(formatPeers(result));
+  if (o.json) writeFileSync(o.json, JSON.stringify(result.rows, null, 2));
+  if (result.failures.length) process.exitCode = 1;
+  gpu.destroy();
+  process.exit();
+}
 if (o.stepConfigs) {
   // The training-step rows' resolved model configurations, for the PyTorch reference; no GPU needed.
   writeFileSync(o.stepConfigs, JSON.stringify((shapes.step[size] as StepShape[]).map(stepConfig), null, 2));

@@ -1,5 +1,6 @@
 // Strided copy: dst[dst_base + sum_k c_k * dst_stride[k]] = src[src_base + sum_k c_k * src_stride[k]]
-// for every coordinate c of an iteration shape of rank <= 8. One thread per copied element.
+// for every coordinate c of an iteration shape of rank <= 8 (axes merged where both layouts
+// allow; rank 0 or 1 is one run). One thread per copied element.
 // concat (each input into a window of the output), slice (a window of the input), pad (dOut into
 // a window of a zero tensor) and transpose (permuted source strides) are all this one kernel.
 // Elements are moved as u32 bit patterns, so f32, i32 and u32 tensors copy exactly. With
@@ -26,16 +27,21 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u) {
   let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
   if (i >= p.n) { return; }
-  var rem = i;
   var s = p.src_base;
   var d = p.dst_base;
-  for (var k = 0u; k < p.rank; k++) {
-    let axis = p.rank - 1u - k;             // innermost first
-    let dim = p.shape[axis / 4u][axis % 4u];
-    let coord = rem % dim;
-    rem = rem / dim;
-    s += coord * p.src_stride[axis / 4u][axis % 4u];
-    d += coord * p.dst_stride[axis / 4u][axis % 4u];
+  if (p.rank <= 1u) {   // one run (the op merges the axes it can): no index division
+    s += i * p.src_stride[0].x;
+    d += i * p.dst_stride[0].x;
+  } else {
+    var rem = i;
+    for (var k = 0u; k < p.rank; k++) {
+      let axis = p.rank - 1u - k;             // innermost first
+      let dim = p.shape[axis / 4u][axis % 4u];
+      let coord = rem % dim;
+      rem = rem / dim;
+      s += coord * p.src_stride[axis / 4u][axis % 4u];
+      d += coord * p.dst_stride[axis / 4u][axis % 4u];
+    }
   }
   if (ACCUMULATE) {
     dst[d] = bitcast<u32>(bitcast<f32>(dst[d]) + bitcast<f32>(src[s]));

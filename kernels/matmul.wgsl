@@ -143,6 +143,31 @@ fn write_row(c_base: u32, m: u32, n: u32, lo: vec4f, hi: vec4f) {
   write_quad(row_at, n + BN / 2u, hi);
 }
 
+// One k of the thread's 8 x 8 outputs: two vec4s of A's column and two of B's row from the
+// staged tiles, 64 FMAs into accumulators indexed by constants.
+fn outer_product(acc: ptr<function, array<vec4f, 16>>, ra: u32, rb: u32) {
+  let a0 = a_tile[ra];
+  let a1 = a_tile[ra + WG_M];
+  let b0 = b_tile[rb];
+  let b1 = b_tile[rb + WG_N];
+  (*acc)[0] += a0.x * b0;
+  (*acc)[1] += a0.x * b1;
+  (*acc)[2] += a0.y * b0;
+  (*acc)[3] += a0.y * b1;
+  (*acc)[4] += a0.z * b0;
+  (*acc)[5] += a0.z * b1;
+  (*acc)[6] += a0.w * b0;
+  (*acc)[7] += a0.w * b1;
+  (*acc)[8] += a1.x * b0;
+  (*acc)[9] += a1.x * b1;
+  (*acc)[10] += a1.y * b0;
+  (*acc)[11] += a1.y * b1;
+  (*acc)[12] += a1.z * b0;
+  (*acc)[13] += a1.z * b1;
+  (*acc)[14] += a1.w * b0;
+  (*acc)[15] += a1.w * b1;
+}
+
 @compute @workgroup_size(WG_N, WG_M)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(local_invocation_index) tid: u32) {
@@ -181,32 +206,20 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
 
     let sa = (s & 1u) * A_STAGE;
     let sb = (s & 1u) * B_STAGE;
-    for (var kk = 0u; kk < BK; kk++) {
+    // Unrolled by 4 (BK is a multiple of 4): Tint does not unroll, and a GPU compiler can then
+    // issue the next k's shared-memory reads while the current k's FMAs run.
+    for (var kk = 0u; kk < BK; kk += 4u) {
       let ra = sa + kk * (BM / 4u) + ty;
       let rb = sb + kk * (BN / 4u) + tx;
-      let a0 = a_tile[ra];
-      let a1 = a_tile[ra + WG_M];
-      let b0 = b_tile[rb];
-      let b1 = b_tile[rb + WG_N];
-      acc[0] += a0.x * b0;
-      acc[1] += a0.x * b1;
-      acc[2] += a0.y * b0;
-      acc[3] += a0.y * b1;
-      acc[4] += a0.z * b0;
-      acc[5] += a0.z * b1;
-      acc[6] += a0.w * b0;
-      acc[7] += a0.w * b1;
-      acc[8] += a1.x * b0;
-      acc[9] += a1.x * b1;
-      acc[10] += a1.y * b0;
-      acc[11] += a1.y * b1;
-      acc[12] += a1.z * b0;
-      acc[13] += a1.z * b1;
-      acc[14] += a1.w * b0;
-      acc[15] += a1.w * b1;
+      outer_product(&acc, ra, rb);
+      outer_product(&acc, ra + BM / 4u, rb + BN / 4u);
+      outer_product(&acc, ra + BM / 2u, rb + BN / 2u);
+      outer_product(&acc, ra + 3u * BM / 4u, rb + 3u * BN / 4u);
       if (sums_rows) {
-        sum_lo += a0;
-        sum_hi += a1;
+        for (var u = 0u; u < 4u; u++) {
+          sum_lo += a_tile[ra + u * (BM / 4u)];
+          sum_hi += a_tile[ra + u * (BM / 4u) + WG_M];
+        }
       }
     }
 

@@ -1,7 +1,8 @@
 // Sum over any set of axes. One invocation per output element walks the reduced index space:
 // `keep` describes the output axes (sizes and input strides), `red` the reduced axes. Threads
 // that share a reduction walk neighbouring outputs, so reads coalesce when the kept axes are
-// innermost (bias gradients, sum-to-shape). Long last-axis rows use `rows` below instead.
+// innermost. Long last-axis rows use `rows` below instead, and sums over leading axes (bias and
+// LayerScale gradients: [rows, cols] -> [cols]) use `columns`.
 
 override MEAN: bool = false;
 override ACCUMULATE: bool = false;   // out += result (gradients summed in place)
@@ -70,5 +71,32 @@ fn rows(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     var r = select(partial[0], partial[0] / f32(p.n_red), MEAN);
     if (ACCUMULATE) { r += out[row]; }
     out[row] = r;
+  }
+}
+
+// Sum (or mean) over the leading axes of x seen as [n_red, n_out]: a workgroup takes 32
+// neighbouring columns, and its 8 row lanes each walk every 8th row (a warp reads 32 consecutive
+// floats of one row), so a column's rows are summed 8-wide instead of by one thread, with no
+// index division; the 8 partials meet in workgroup memory. Uses only n_out and n_red.
+const COLUMN_LANES = 32u;
+const ROW_LANES = 8u;
+var<workgroup> column_partial: array<array<f32, COLUMN_LANES>, ROW_LANES>;
+
+@compute @workgroup_size(COLUMN_LANES, ROW_LANES)
+fn columns(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+           @builtin(local_invocation_id) lid: vec3u) {
+  let col = (wg.y * nwg.x + wg.x) * COLUMN_LANES + lid.x;
+  var acc = 0.0;
+  if (col < p.n_out) {
+    for (var r = lid.y; r < p.n_red; r += ROW_LANES) { acc += x[r * p.n_out + col]; }
+  }
+  column_partial[lid.y][lid.x] = acc;
+  workgroupBarrier();
+  if (lid.y == 0u && col < p.n_out) {
+    var total = 0.0;
+    for (var l = 0u; l < ROW_LANES; l++) { total += column_partial[l][lid.x]; }
+    var r = select(total, total / f32(p.n_red), MEAN);
+    if (ACCUMULATE) { r += out[col]; }
+    out[col] = r;
   }
 }

@@ -21,14 +21,40 @@ function pad8(v: number[]): number[] {
   return [...v, ...new Array(MAX_RANK - v.length).fill(0)];
 }
 
+/**
+ * The same copy over the fewest axes: size-1 axes dropped, and an axis merged into the next
+ * inner one wherever both layouts step over it as one run. A copy of whole rows becomes rank 1,
+ * which the kernel moves with no index division at all.
+ */
+function collapse(shape: number[], from: number[], to: number[]) {
+  const dims: number[] = [];
+  const src: number[] = [];
+  const dst: number[] = [];
+  for (let k = 0; k < shape.length; k++) {
+    if (shape[k] === 1) continue;
+    const last = dims.length - 1;
+    if (last >= 0 && src[last] === shape[k] * from[k] && dst[last] === shape[k] * to[k]) {
+      dims[last] *= shape[k];
+      src[last] = from[k];
+      dst[last] = to[k];
+    } else {
+      dims.push(shape[k]);
+      src.push(from[k]);
+      dst.push(to[k]);
+    }
+  }
+  return { dims, src, dst };
+}
+
 /** dst[dst layout of c] = src[src layout of c] (or += with add) for every coordinate c of `shape`. */
 function stridedCopy(src: Tensor, from: Layout, dst: Tensor, to: Layout, shape: number[], add = false): void {
   const n = numel(shape);
   if (n === 0) return;
+  const c = collapse(shape, from.strides, to.strides);
   src.gpu.dispatch({
     kernel: copyKernel,
     constants: { ACCUMULATE: add ? 1 : 0 },
-    params: [n, shape.length, from.base, to.base, ...pad8(shape), ...pad8(from.strides), ...pad8(to.strides)],
+    params: [n, c.dims.length, from.base, to.base, ...pad8(c.dims), ...pad8(c.src), ...pad8(c.dst)],
     buffers: [src.binding, dst.binding],
     workgroups: grid1d(n, 256),
   });

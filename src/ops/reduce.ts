@@ -7,6 +7,9 @@ import { accumulate, broadcastTo, scale } from "./elementwise";
 
 const stridedKernel = kernel("reduce.strided", code, "strided");
 const rowsKernel = kernel("reduce.rows", code, "rows");
+const columnsKernel = kernel("reduce.columns", code, "columns");
+/** Columns per workgroup of the columns kernel (COLUMN_LANES in reduce.wgsl). */
+const COLUMN_LANES = 32;
 
 function normaliseAxes(axes: number | number[] | undefined, rank: number): number[] {
   const list = axes === undefined ? [...Array(rank).keys()] : typeof axes === "number" ? [axes] : axes;
@@ -36,6 +39,8 @@ function reduceKeepdims(x: Tensor, axes: number[], mean: boolean, into?: Tensor)
   const nRed = numel(red.map((i) => x.shape[i]));
   if (kept.length > 8 || red.length > 8) throw new Error(`reduce: rank ${x.rank} is over 8`);
   const rowsCase = red.length === 1 && red[0] === x.rank - 1 && nRed >= 64;
+  // Every reduced axis before every kept one: x is [nRed, out.size] in memory.
+  const columnsCase = !rowsCase && red.length > 0 && kept.every((k) => red.every((r) => r < k));
   const params = [
     out.size,
     nRed,
@@ -47,11 +52,15 @@ function reduceKeepdims(x: Tensor, axes: number[], mean: boolean, into?: Tensor)
     ...pad8(red.map((i) => strides[i])),
   ];
   x.gpu.dispatch({
-    kernel: rowsCase ? rowsKernel : stridedKernel,
+    kernel: rowsCase ? rowsKernel : columnsCase ? columnsKernel : stridedKernel,
     constants: { MEAN: mean ? 1 : 0, ACCUMULATE: into ? 1 : 0 },
     params,
     buffers: [x.binding, out.binding],
-    workgroups: rowsCase ? grid1d(out.size, 1) : grid1d(out.size, 256),
+    workgroups: rowsCase
+      ? grid1d(out.size, 1)
+      : columnsCase
+        ? grid1d(out.size, COLUMN_LANES)
+        : grid1d(out.size, 256),
   });
   return out;
 }

@@ -38,6 +38,10 @@ const cases: [number[], number[]][] = [
     [0, 2],
   ],
   [[2, 3, 300], [2]],
+  [
+    [2, 37, 70],
+    [0, 1],
+  ],
 ];
 
 export const reduceCases: OpCase[] = [
