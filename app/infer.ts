@@ -125,7 +125,8 @@ export class InferPage {
       this.showError("infer-encoder-error", "This checkpoint is no longer in this browser: it was deleted.");
       return;
     }
-    if (!(await this.loadEncoder(() => this.worker.loadCatalogued(id), "the checkpoint"))) return;
+    // The scene below replaces the image: the encoder is not run on the old one first.
+    if (!(await this.loadEncoder(() => this.worker.loadCatalogued(id), "the checkpoint", false))) return;
     // A refresh of the list that was under way may have put back the choice it found.
     select.value = id;
     await this.loadSample(true);
@@ -246,12 +247,15 @@ export class InferPage {
 
   // ---- the encoder ----
 
-  /** Loads an encoder; false (and the reason shown) when it could not be loaded. */
-  private async loadEncoder(load: () => Promise<EncoderInfo>, what: string): Promise<boolean> {
+  /**
+   * Loads an encoder and (`embed`) runs it on the current image; false (and the reason shown)
+   * when it could not be loaded.
+   */
+  private async loadEncoder(load: () => Promise<EncoderInfo>, what: string, embed = true): Promise<boolean> {
     byId("infer-encoder-error").hidden = true;
     this.status(`loading ${what}…`);
     try {
-      this.showEncoder(await load());
+      this.showEncoder(await load(), embed);
       return true;
     } catch (err) {
       this.status(this.encoder ? `still using ${this.encoder.name}` : "no encoder loaded");
@@ -300,7 +304,7 @@ export class InferPage {
     );
   }
 
-  private showEncoder(info: EncoderInfo): void {
+  private showEncoder(info: EncoderInfo, embed: boolean): void {
     this.encoder = info;
     byId<HTMLButtonElement>("infer-eval-run").disabled = false;
     byId("infer-eval-status").textContent = `${info.name}, not evaluated yet`;
@@ -333,7 +337,7 @@ export class InferPage {
     check.removeAttribute("data-r1");
     check.removeAttribute("data-at-chance");
     this.textCheckDue = true;
-    if (this.hasImage) this.embed();
+    if (embed && this.hasImage) this.embed();
   }
 
   /**
