@@ -182,6 +182,7 @@ test("released models by URL: size and memory first, progress, cache, and each f
     await expect(page.locator("#infer-url-transfer")).toHaveAttribute("data-downloaded", /^[1-9]\d*$/);
     await expect(progress).toContainText("kept the files in this browser");
     expect(server.gets.sort()).toEqual(["cors/text.npz", "cors/tokenizer.model", "cors/vision.npz"]);
+    await screenshot(page, test.info(), "released-models");
 
     // A second visit reads the browser's copies: nothing is downloaded.
     await page.reload();
