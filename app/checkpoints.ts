@@ -23,7 +23,10 @@ export class CheckpointsPage {
   private entries: CheckpointEntry[] = [];
 
   /** `resume` continues a checkpoint's run on the Train page. */
-  constructor(private readonly resume: (entry: CheckpointEntry) => void) {
+  constructor(
+    private readonly resume: (entry: CheckpointEntry) => void,
+    private readonly openInInference: (entry: CheckpointEntry) => void,
+  ) {
     this.worker = Comlink.wrap<CatalogueApi>(
       new Worker(new URL("./catalogue.worker.ts", import.meta.url), { type: "module" }),
     );
@@ -114,6 +117,8 @@ export class CheckpointsPage {
       e.step >= e.steps
         ? "this run is finished: resuming loads it on the Train page without training"
         : "continue this run on the Train page";
+    button("Open in Inference", "infer", () => this.openInInference(e)).title =
+      "load this model on the Inference page, on a held-out scene";
     button("Rename", "rename", () => this.rename(tr, e));
     button("Export", "export", () => this.exportEntry(e));
     const del = button("Delete", "delete", () => {

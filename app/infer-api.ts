@@ -62,6 +62,8 @@ export interface SampleImage extends LoadedImage {
   classes: string[];
   /** Its web and synthetic captions, then those of a few other held-out scenes. */
   captions: string[];
+  /** A text query naming the scene's nearest object, e.g. "a red circle". */
+  query: string;
 }
 
 /** How much an evaluation of the loaded encoder measures on (see EvalOptions). */
@@ -71,4 +73,13 @@ export interface EvalSettings {
   /** Held-out scenes everything is measured on. */
   test: number;
   probeSteps: number;
+}
+
+/** Caption retrieval on a few held-out scenes: whether the text side has learned anything yet. */
+export interface TextCheck {
+  /** Scenes, each with its own web and synthetic caption among the others'. */
+  scenes: number;
+  /** Image-to-text Recall@1: CLS#1 among the web captions, CLS#2 among the synthetic ones. */
+  cls1: number;
+  cls2: number;
 }

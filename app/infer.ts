@@ -18,6 +18,7 @@ import {
   heatScale,
   segmentationLegend,
 } from "./maps-view";
+import { ReleasedPanel } from "./released-panel";
 
 const DEFAULT_QUERY = "a red circle";
 
@@ -53,6 +54,8 @@ export class InferPage {
   private readonly catalogue = new CheckpointCatalogue();
   private encoder: EncoderInfo | null = null;
   private hasImage = false;
+  /** The caption check runs once an encoder has drawn its first maps (they come first). */
+  private textCheckDue = false;
   private report: ImageReport | null = null;
   private readonly captionTable = new CaptionTable();
   /** What went wrong with the latest input of each kind, shown together in the image's error box. */
@@ -63,6 +66,7 @@ export class InferPage {
     query: new Latest(),
     segment: new Latest(),
     captions: new Latest(),
+    textCheck: new Latest(),
   };
   private timers = new Map<string, ReturnType<typeof setTimeout>>();
 
@@ -75,6 +79,15 @@ export class InferPage {
       ),
     );
     this.worker = Comlink.wrap<InferApi>(worker);
+    new ReleasedPanel(
+      async () => (await this.worker.info()).limits,
+      (vision, text, tokenizer, name) => {
+        const heads = this.officialHeads();
+        if (heads === null) return Promise.resolve(false);
+        return this.loadEncoder(() => this.worker.loadOfficial(vision, text, tokenizer, name, heads), name);
+      },
+      (message) => this.showError("infer-encoder-error", message),
+    );
     heatScale(byId<HTMLCanvasElement>("infer-heat-scale"));
     byId<HTMLInputElement>("infer-query").value = DEFAULT_QUERY;
     this.wire();
@@ -109,6 +122,25 @@ export class InferPage {
         `This browser's checkpoints cannot be read: ${errorMessage(err)}`,
       );
     }
+  }
+
+  /**
+   * The guided path from the Train and Checkpoints pages: loads a checkpoint of this browser and
+   * shows a held-out scene with a query naming one of its objects.
+   */
+  async openCheckpoint(id: string): Promise<void> {
+    await this.shown();
+    const select = byId<HTMLSelectElement>("infer-checkpoint");
+    select.value = id;
+    if (select.value !== id) {
+      this.showError("infer-encoder-error", "This checkpoint is no longer in this browser: it was deleted.");
+      return;
+    }
+    // The scene below replaces the image: the encoder is not run on the old one first.
+    if (!(await this.loadEncoder(() => this.worker.loadCatalogued(id), "the checkpoint", false))) return;
+    // A refresh of the list that was under way may have put back the choice it found.
+    select.value = id;
+    await this.loadSample(true);
   }
 
   /** Measures the loaded encoder on held-out scenes (the worker runs evaluate()). */
@@ -235,15 +267,35 @@ export class InferPage {
 
   // ---- the encoder ----
 
-  private async loadEncoder(load: () => Promise<EncoderInfo>, what: string): Promise<void> {
+  /**
+   * Loads an encoder and (`embed`) runs it on the current image; false (and the reason shown)
+   * when it could not be loaded.
+   */
+  private async loadEncoder(load: () => Promise<EncoderInfo>, what: string, embed = true): Promise<boolean> {
     byId("infer-encoder-error").hidden = true;
     this.status(`loading ${what}…`);
     try {
-      this.showEncoder(await load());
+      this.showEncoder(await load(), embed);
+      return true;
     } catch (err) {
       this.status(this.encoder ? `still using ${this.encoder.name}` : "no encoder loaded");
       this.showError("infer-encoder-error", `${what}: ${errorMessage(err)}`);
+      return false;
     }
+  }
+
+  /** The attention heads typed for official files (undefined: official sizes); null (and said) when invalid. */
+  private officialHeads(): number | undefined | null {
+    const text = byId<HTMLInputElement>("infer-official-heads").value.trim();
+    const heads = text ? Number(text) : undefined;
+    if (heads !== undefined && !(Number.isInteger(heads) && heads > 0)) {
+      this.showError(
+        "infer-encoder-error",
+        "Attention heads must be a whole number (or empty for official sizes).",
+      );
+      return null;
+    }
+    return heads;
   }
 
   private async loadOfficial(): Promise<void> {
@@ -260,15 +312,8 @@ export class InferPage {
       this.showError("infer-encoder-error", `Choose ${missing.join(", and ")} to load the official release.`);
       return;
     }
-    const headsText = byId<HTMLInputElement>("infer-official-heads").value.trim();
-    const heads = headsText ? Number(headsText) : undefined;
-    if (heads !== undefined && !(Number.isInteger(heads) && heads > 0)) {
-      this.showError(
-        "infer-encoder-error",
-        "Attention heads must be a whole number (or empty for official sizes).",
-      );
-      return;
-    }
+    const heads = this.officialHeads();
+    if (heads === null) return;
     const bytes = await Promise.all(
       [vision!, text!, tokenizer!].map(async (f) => new Uint8Array(await f.arrayBuffer())),
     );
@@ -279,7 +324,7 @@ export class InferPage {
     );
   }
 
-  private showEncoder(info: EncoderInfo): void {
+  private showEncoder(info: EncoderInfo, embed: boolean): void {
     this.encoder = info;
     byId<HTMLButtonElement>("infer-eval-run").disabled = false;
     byId("infer-eval-status").textContent = `${info.name}, not evaluated yet`;
@@ -307,7 +352,43 @@ export class InferPage {
     size.value = info.sizes.includes(previous) ? String(previous) : String(info.imageSize);
     size.disabled = false;
     this.status(`${info.name} loaded`);
-    if (this.hasImage) this.embed();
+    const check = byId("infer-text-check");
+    check.hidden = true;
+    check.removeAttribute("data-r1");
+    check.removeAttribute("data-at-chance");
+    this.textCheckDue = true;
+    if (embed && this.hasImage) this.embed();
+  }
+
+  /**
+   * Caption retrieval on held-out scenes: at chance, the text side has learned nothing yet and the
+   * text maps mean nothing, which the page says rather than let them be read as results.
+   */
+  private checkText(): void {
+    const box = byId("infer-text-check");
+    this.latest.textCheck.run(
+      () => this.worker.textCheck(),
+      (c) => {
+        const hits = (r: number) => Math.round(r * c.scenes);
+        const best = Math.max(hits(c.cls1), hits(c.cls2));
+        box.dataset.r1 = String(best);
+        // A random encoder retrieves 1 of them on average, and 3 or more about 1 time in 14.
+        const atChance = best < 3;
+        box.dataset.atChance = String(atChance);
+        box.textContent = atChance
+          ? `Too undertrained for text maps: on ${c.scenes} held-out scenes its captions are retrieved at chance ` +
+            `(CLS#1 ${hits(c.cls1)}, CLS#2 ${hits(c.cls2)} of ${c.scenes}; chance 1), so the query heatmap and the ` +
+            "segmentation mean little yet. Train it longer (Continue on the Train page) or load a released model."
+          : `Caption retrieval on ${c.scenes} held-out scenes: CLS#1 ${hits(c.cls1)}, CLS#2 ${hits(c.cls2)} of ${c.scenes} (chance 1).`;
+        box.classList.toggle("warn", atChance);
+        box.hidden = false;
+      },
+      (err) => {
+        box.textContent = `The caption check on held-out scenes failed: ${errorMessage(err)}`;
+        box.classList.add("warn");
+        box.hidden = false;
+      },
+    );
   }
 
   // ---- the image ----
@@ -323,7 +404,8 @@ export class InferPage {
     );
   }
 
-  private loadSample(): Promise<void> {
+  /** The next held-out scene; `withQuery` also types a query naming its nearest object. */
+  private loadSample(withQuery = false): Promise<void> {
     const index = Number(byId("infer-sample").dataset.next ?? 0);
     byId("infer-sample").dataset.next = String(index + 1);
     return this.loadImage(
@@ -331,6 +413,7 @@ export class InferPage {
         const sample = await this.worker.loadSample(index);
         byId<HTMLTextAreaElement>("infer-classes").value = sample.classes.join("\n");
         byId<HTMLTextAreaElement>("infer-captions").value = sample.captions.join("\n");
+        if (withQuery) byId<HTMLInputElement>("infer-query").value = sample.query;
         return sample;
       },
       (err) => `The held-out scene failed: ${errorMessage(err)}.`,
@@ -404,6 +487,10 @@ export class InferPage {
         this.runQuery();
         this.runSegment();
         this.runCaptions();
+        if (this.textCheckDue) {
+          this.textCheckDue = false;
+          this.checkText();
+        }
       },
       (err) => {
         results.classList.remove("pending");

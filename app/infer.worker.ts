@@ -8,6 +8,7 @@ import type { RgbaImage } from "../src/data/image";
 import { describeScene, renderScene, SCENES_CLASSES, scenesSplit } from "../src/data/scenes";
 import { emptySkipCounts } from "../src/data/skips";
 import { type EvalResult, evaluate } from "../src/eval/evaluate";
+import { recallAt1 } from "../src/eval/metrics";
 import type { DeviceInfo } from "../src/gpu/device";
 import { Gpu } from "../src/gpu/gpu";
 import { cosineMap, segment } from "../src/probe/maps";
@@ -22,7 +23,11 @@ import type {
   LoadedImage,
   SampleImage,
   SegmentReport,
+  TextCheck,
 } from "./infer-api";
+
+/** Held-out scenes the text check retrieves captions among (chance: 1 in this many). */
+const TEXT_CHECK_SCENES = 16;
 
 /** Side of the image the page draws the maps over. */
 const VIEW_SIDE = 320;
@@ -188,6 +193,7 @@ const api = {
         name: `held-out scene ${i}`,
       };
       features = null;
+      const nearest = scene.objects[scene.objects.length - 1];
       const others = [1, 2].map((k) => describeScene((i + k * 97) % count, { split: "heldout" }));
       return {
         name: image.name,
@@ -199,6 +205,7 @@ const api = {
           scene.syntheticCaption,
           ...others.flatMap((s) => [s.webCaption, s.syntheticCaption]),
         ],
+        query: nearest ? `a ${nearest.colour} ${nearest.shape}` : "the background",
       };
     });
   },
@@ -232,6 +239,29 @@ const api = {
         explained: Array.from(variances, (v) => (total > 0 ? v / total : 0)),
         forwardMs: t1 - t0,
         pcaMs: t2 - t1,
+      };
+    });
+  },
+
+  /** Image-to-text Recall@1 of CLS#1 and CLS#2 on held-out scenes, at the encoder's input size. */
+  textCheck(): Promise<TextCheck> {
+    return serial(async () => {
+      const m = needModel();
+      const scenes = Array.from({ length: TEXT_CHECK_SCENES }, (_, i) =>
+        renderScene(i, { size: 64, split: "heldout" }),
+      );
+      const f = await m.embedImages(
+        scenes.map((s) => ({ width: s.size, height: s.size, data: s.image })),
+        m.visionConfig.imageSize,
+        8,
+      );
+      const web = await m.embedTexts(scenes.map((s) => s.webCaption));
+      const syn = await m.embedTexts(scenes.map((s) => s.syntheticCaption));
+      const d = m.textConfig.width;
+      return {
+        scenes: scenes.length,
+        cls1: recallAt1(f.cls1, web, d).imageToText,
+        cls2: recallAt1(f.cls2, syn, d).imageToText,
       };
     });
   },

@@ -3,6 +3,7 @@
 // with the same message; the Checkpoints page works without a GPU.
 import type { CheckpointEntry } from "../src/train/catalogue";
 import { byId } from "./dom";
+import type { InferPage } from "./infer";
 import type { TrainPage } from "./train";
 
 const PAGES = ["train", "infer", "checkpoints", "selfcheck"] as const;
@@ -28,6 +29,8 @@ interface Page {
   shown?: () => void;
   /** The Train page's object, for resuming a checkpoint from the Checkpoints page. */
   train?: TrainPage;
+  /** The Inference page's object, for opening a checkpoint there from the other pages. */
+  infer?: InferPage;
 }
 
 const started = new Map<PageName, Promise<Page>>();
@@ -43,12 +46,18 @@ async function resumeOnTrain(entry: CheckpointEntry): Promise<void> {
   (await trainPage()).resumeFrom(entry.id);
 }
 
+/** From the Train or Checkpoints page: show the Inference page with the checkpoint loaded. */
+async function openInInference(id: string): Promise<void> {
+  location.hash = "#infer";
+  (await start("infer")).infer!.openCheckpoint(id);
+}
+
 async function load(page: PageName): Promise<Page> {
   // Each page's code loads when it is first shown (a page that fails to load leaves the others working).
   switch (page) {
     case "train": {
       const { TrainPage } = await import("./train");
-      const p = new TrainPage(showGpuError);
+      const p = new TrainPage(showGpuError, openInInference);
       await p.init();
       return { train: p, shown: () => p.shown() };
     }
@@ -56,11 +65,11 @@ async function load(page: PageName): Promise<Page> {
       const { InferPage } = await import("./infer");
       const p = new InferPage(showGpuError);
       await p.init();
-      return { shown: () => p.shown() };
+      return { infer: p, shown: () => p.shown() };
     }
     case "checkpoints": {
       const { CheckpointsPage } = await import("./checkpoints");
-      const p = new CheckpointsPage(resumeOnTrain);
+      const p = new CheckpointsPage(resumeOnTrain, (e) => openInInference(e.id));
       await p.init();
       return { shown: () => p.refresh() };
     }

@@ -45,6 +45,8 @@ export interface RunInfo {
   checkpoint: CheckpointEntry | null;
   /** The curves saved with the checkpoint it resumed from. */
   history: MetricHistory | null;
+  /** How the schedule was stretched, when a finished run was continued for more steps. */
+  extended?: string;
 }
 
 export interface StepReport {

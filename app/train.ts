@@ -83,12 +83,17 @@ export class TrainPage {
     stop: byId<HTMLButtonElement>("train-stop"),
     save: byId<HTMLButtonElement>("train-save"),
     curves: byId<HTMLButtonElement>("train-curves-csv"),
+    infer: byId<HTMLButtonElement>("train-infer"),
+    more: byId<HTMLButtonElement>("run-continue-go"),
   };
   private readonly onEvent = Comlink.proxy((e: TrainEvent) => this.handle(e));
   private readonly probes = new ProbesPanel();
   private readonly catalogue = new CheckpointCatalogue();
 
-  constructor(private readonly onGpuError: (err: unknown) => void) {
+  constructor(
+    private readonly onGpuError: (err: unknown) => void,
+    private readonly openInference: (checkpointId: string) => void,
+  ) {
     const worker = new Worker(new URL("./trainer.worker.ts", import.meta.url), { type: "module" });
     worker.addEventListener("error", (ev) => {
       const err = new Error(`the trainer worker failed: ${ev.message || "it did not load"}`);
@@ -208,6 +213,8 @@ export class TrainPage {
     this.buttons.stop.addEventListener("click", () => this.command(() => this.worker.stop()));
     this.buttons.save.addEventListener("click", () => this.save());
     this.buttons.curves.addEventListener("click", () => this.downloadCurves());
+    this.buttons.infer.addEventListener("click", () => this.openInInference());
+    this.buttons.more.addEventListener("click", () => this.continueFinished());
     byId<HTMLInputElement>("loss-log").addEventListener("change", (ev) =>
       this.charts.loss.setLog((ev.target as HTMLInputElement).checked),
     );
@@ -324,8 +331,11 @@ export class TrainPage {
     }
   }
 
-  /** Continues a saved run (from the run-error box or the Checkpoints page). */
-  async resumeFrom(id: string): Promise<void> {
+  /**
+   * Continues a saved run (from the run-error box or the Checkpoints page); a finished one trains
+   * on only when `more` steps are asked for.
+   */
+  async resumeFrom(id: string, more = 0): Promise<void> {
     if (this.state === "nogpu") return;
     if (ACTIVE.includes(this.state)) {
       this.showRunError("A run is in progress", "Stop it before resuming another checkpoint.");
@@ -336,19 +346,24 @@ export class TrainPage {
     try {
       const saveEvery = Number(byId<HTMLInputElement>("set-save-every").value) || 0;
       await this.worker.setProbe(this.probeSettings());
-      const info = await this.worker.resumeFrom(id, this.onEvent, saveEvery, this.dataset.files());
+      const info = await this.worker.resumeFrom(id, this.onEvent, saveEvery, this.dataset.files(), more);
       this.fillSettings(info.settings);
       this.charts.loss.load(info.history);
       this.charts.lr.load(info.history);
       this.charts.grad.load(info.history);
       this.charts.ips.load(info.history);
       byId("run-step").dataset.resumedFrom = String(info.step);
+      if (info.extended) this.note(info.extended);
       this.began(info);
     } catch (err) {
       this.state = "idle";
       const lost = errorName(err) === "DeviceLostError";
       this.showRunError(
-        lost ? "The GPU device was lost" : "Could not resume this checkpoint",
+        lost
+          ? "The GPU device was lost"
+          : more > 0
+            ? "Could not continue this run"
+            : "Could not resume this checkpoint",
         errorMessage(err),
       );
       this.render();
@@ -363,6 +378,7 @@ export class TrainPage {
     for (const id of ["total", ...LOSS_TERMS, "lr", "grad", "ips"]) byId(`metric-${id}`).textContent = "—";
     byId("run-eta").textContent = "";
     byId("run-checkpoint").textContent = "not saved yet";
+    this.note("");
     byId("run-step").removeAttribute("data-resumed-from");
     byId("run-step").removeAttribute("data-first-reported");
     this.setCounter("count-skipped", 0, "");
@@ -381,9 +397,7 @@ export class TrainPage {
     if (info.step >= steps) {
       // A finished run that was resumed: nothing runs, so nothing compiles.
       this.state = "done";
-      byId("run-eta").textContent =
-        `this run already finished at step ${info.step} of ${steps}: to train its model further, ` +
-        "start a new run from this checkpoint (Start from)";
+      byId("run-eta").textContent = `this run already finished at step ${info.step} of ${steps}`;
     } else if (!byId("run-step").dataset.firstReported) {
       // The first step compiles every kernel: on a CPU adapter that takes most of a minute.
       byId("run-eta").textContent = "compiling kernels for the first step…";
@@ -397,6 +411,41 @@ export class TrainPage {
       await fn();
     } catch (err) {
       this.showRunError("The command failed", errorMessage(err));
+    }
+  }
+
+  /** A line under the progress bar (empty: none). */
+  private note(text: string): void {
+    const note = byId("run-note");
+    note.textContent = text;
+    note.hidden = !text;
+  }
+
+  /** A finished run, loaded again from its checkpoint with the schedule stretched by the steps asked for. */
+  private continueFinished(): void {
+    const more = Number(byId<HTMLInputElement>("run-more").value);
+    if (!Number.isInteger(more) || more < 1) {
+      this.showRunError("Check the settings", "More steps must be a whole number of at least 1.");
+      return;
+    }
+    if (this.checkpoint) this.resumeFrom(this.checkpoint.id, more);
+  }
+
+  /** Saves the model as it is now (unless its checkpoint already holds this step) and shows it on the Inference page. */
+  private async openInInference(): Promise<void> {
+    const step = Number(byId("run-step").dataset.step);
+    this.buttons.infer.disabled = true;
+    try {
+      let entry = this.checkpoint;
+      if (!entry || entry.step !== step)
+        entry = await this.worker.save(
+          byId<HTMLInputElement>("set-name").value.trim() || (entry?.name ?? ""),
+        );
+      this.openInference(entry.id);
+    } catch (err) {
+      this.showRunError("Could not save the model for the Inference page", errorMessage(err));
+    } finally {
+      this.render();
     }
   }
 
@@ -448,6 +497,7 @@ export class TrainPage {
         this.checkpoint = e.entry;
         this.showCheckpoint(e.entry);
         window.dispatchEvent(new CustomEvent(CHECKPOINTS_CHANGED));
+        this.render();
         break;
       case "error": {
         const target = e.checkpoint ?? this.checkpoint;
@@ -545,6 +595,11 @@ export class TrainPage {
     b.stop.disabled = !(s === "running" || s === "paused" || s === "pausing");
     b.save.disabled = !(s === "running" || s === "paused" || s === "stopped" || s === "done");
     b.curves.disabled = !(active || s === "stopped" || s === "done" || s === "failed");
+    b.infer.disabled = !(s === "paused" || s === "stopped" || s === "done");
+    // A finished run with its final checkpoint can go on for more steps.
+    const finished = s === "done" && this.checkpoint !== null && this.checkpoint.step >= this.steps;
+    byId("run-continue").hidden = !finished;
+    b.more.disabled = !finished;
     for (const input of byId("train-settings").querySelectorAll<HTMLInputElement | HTMLSelectElement>(
       "input, select",
     )) {

@@ -20,11 +20,13 @@ import type { LossWeights } from "../src/tips/loss";
 import { CheckpointCatalogue, type CheckpointEntry, type MetricHistory } from "../src/train/catalogue";
 import {
   CheckpointError,
+  readCheckpoint,
   restoreTrainer,
   saveCheckpoint,
   startFromCheckpoint,
 } from "../src/train/checkpoint";
 import { checkTrainingFits } from "../src/train/fits";
+import { extendedSchedule, learningRate } from "../src/train/schedule";
 import { type StepMetrics, Trainer, trainerOptions } from "../src/train/trainer";
 import { probeDue, runProbe, setProbe } from "./probe";
 import {
@@ -565,16 +567,28 @@ const api = {
 
   /**
    * Continues a catalogued checkpoint's run from its step, with its options and data position.
-   * A run on shards picked as files needs the same files again (`files`).
+   * A run on shards picked as files needs the same files again (`files`). A finished run stays
+   * loaded without training, unless `more` steps are asked for: its schedules are then stretched
+   * to the new length (extendedSchedule) and it trains on.
    */
-  async resumeFrom(id: string, onEvent: OnTrainEvent, saveEvery = 0, files: File[] = []): Promise<RunInfo> {
+  async resumeFrom(
+    id: string,
+    onEvent: OnTrainEvent,
+    saveEvery = 0,
+    files: File[] = [],
+    more = 0,
+  ): Promise<RunInfo> {
     await replaceRun();
     const { entry, bytes, history } = await catalogue.get(id);
     const g = await ensureGpu();
-    const restored = restoreTrainer(g, bytes, (json) => Vocabulary.fromJSON(json));
+    const read = readCheckpoint(bytes);
+    const o = read.info.options;
+    const ended = read.info.state.step >= o.steps;
+    const extended = ended && more > 0 ? { ...o, ...extendedSchedule(o, more) } : null;
+    if (extended) read.info.options = extended;
+    const restored = restoreTrainer(g, read, (json) => Vocabulary.fromJSON(json));
     const { trainer, tokenizer } = restored;
-    const o = trainer.options;
-    const finished = trainer.step >= o.steps;
+    const finished = trainer.step >= trainer.options.steps;
     let source: ExampleSource;
     let data: DataSpec;
     try {
@@ -583,14 +597,27 @@ const api = {
       source =
         finished && restored.source
           ? new SpentSource(restored.source)
-          : (await openData(data, o.config, o.batch, o.seed, restored.source, false)).source;
+          : (await openData(data, trainer.options.config, o.batch, o.seed, restored.source, false)).source;
     } catch (err) {
       trainer.dispose();
-      throw new CheckpointError((err as Error).message);
+      const why = (err as Error).message;
+      throw new CheckpointError(
+        extended
+          ? `its data cannot be read from here (${why}), so it cannot go on: to train its model further, start a new run from this checkpoint (Start from)`
+          : why,
+      );
     }
     const settings = settingsOf(trainer, entry.name, saveEvery, data);
     run = new Run(trainer, tokenizer, source, settings, entry, history, onEvent);
     const info = run.info(history);
+    if (extended) {
+      const s = extended.schedule;
+      const at = read.info.state.step;
+      info.extended =
+        `continuing from step ${at} to ${extended.steps}: the learning-rate schedule is stretched to ` +
+        `${extended.steps} steps, so the rate rises from ${learningRate(o.schedule, at - 1).toExponential(1)} ` +
+        `to ${learningRate(s, at).toExponential(1)} and decays to ${s.minLr.toExponential(1)} by step ${extended.steps}`;
+    }
     // A finished run has nothing left to do: it stays loaded (it can still be saved, probed) and
     // the page, seeing step >= steps in the info, says so.
     if (finished) run.status = "done";

@@ -10,10 +10,15 @@ export const WEBGPU_FLAGS = [
   "--use-webgpu-adapter=swiftshader",
 ];
 
-export async function launchChromium(extraArgs: string[]): Promise<Browser> {
+/**
+ * `sameOrigin`: keep the same-origin policy (CORS) on, as in a person's browser; the flags of
+ * @sparticuz/chromium switch it off.
+ */
+export async function launchChromium(extraArgs: string[], sameOrigin = false): Promise<Browser> {
+  const base = sameOrigin ? sparticuz.args.filter((a) => a !== "--disable-web-security") : sparticuz.args;
   return chromium.launch({
     executablePath: await sparticuz.executablePath(),
-    args: [...sparticuz.args, ...extraArgs],
+    args: [...base, ...extraArgs],
     headless: true,
   });
 }

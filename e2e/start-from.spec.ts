@@ -1,8 +1,9 @@
 // SPARC and RILS train in the browser: a checkpoint of tips-test trained with every TIPS term
 // (test/fixtures/trained, made by its make.sh on the same 12 scenes) is imported, a new run
 // starts from its model on the Train page with CLIP, SPARC and RILS on and DINO and MIM off,
-// and the curves it downloads as CSV show both new terms falling. RILS needs that start: a new
-// model's sentence embeddings are alike, so its patch-to-sentence targets are uniform.
+// and the curves it downloads as CSV show both new terms falling; the finished run then
+// continues for one more step. RILS needs that start: a new model's sentence embeddings are
+// alike, so its patch-to-sentence targets are uniform.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { expect, type Page, test } from "@playwright/test";
@@ -97,4 +98,18 @@ test("SPARC and RILS fall in a run started from a trained checkpoint's model", a
     console.log(`${term}: first ${ENDS} steps ${first.toFixed(3)}, last ${ENDS} ${last.toFixed(3)}`);
     expect(last, `${term} falls`).toBeLessThan(first);
   }
+
+  // The finished run goes on for one more step on the same picked shards, its schedule stretched.
+  await expect(page.locator("#run-continue")).toBeVisible();
+  await page.fill("#run-more", "1");
+  await page.click("#run-continue-go");
+  await expect(page.locator("#run-note")).toContainText(
+    `continuing from step ${STEPS} to ${STEPS + 1}: the learning-rate schedule is stretched to ${STEPS + 1} steps`,
+  );
+  await expect(page.locator("#run-step")).toHaveAttribute("data-steps", String(STEPS + 1));
+  await waitForStatus(page, "done");
+  await expect(page.locator("#run-step")).toHaveAttribute("data-step", String(STEPS + 1));
+  await expect(checkpointRow(page, "sparc rils run")).toHaveAttribute("data-step", String(STEPS + 1), {
+    timeout: 60_000,
+  });
 });

@@ -49,3 +49,17 @@ export function defaultSchedule(steps: number, lr: number): ScheduleOptions {
     teacherTempSteps: Math.round(steps / 3),
   };
 }
+
+/**
+ * A finished run continued for `more` steps: the schedules are stretched to the new length (the
+ * warm-up and the teacher temperature's ramp keep their steps), so the learning rate rises again
+ * at the old end and decays to the same final value by the new one.
+ */
+export function extendedSchedule(
+  o: { steps: number; schedule: ScheduleOptions },
+  more: number,
+): { steps: number; schedule: ScheduleOptions } {
+  if (!Number.isInteger(more) || more < 1)
+    throw new Error(`steps to add must be a whole number of at least 1, not ${more}`);
+  return { steps: o.steps + more, schedule: { ...o.schedule, steps: o.schedule.steps + more } };
+}
