@@ -119,7 +119,8 @@ export class Gpu {
   private arenaCpu = new ArrayBuffer(ARENA_BYTES);
   private arenaView = new DataView(this.arenaCpu);
   private arenaUsed = 0;
-  private dynamicOffset = new Uint32Array(1);
+  // A plain array: Dawn takes it faster than the (Uint32Array, start, length) form.
+  private dynamicOffset = [0];
   private staging = new Map<number, GPUBuffer[]>();
   private uploads = new Map<number, GPUBuffer[]>();
   private uploadsInFlight: GPUBuffer[] = [];
@@ -432,7 +433,7 @@ export class Gpu {
     if (kernel.hasParams) {
       packParams(args.params as Param[], this.arenaView, this.arenaUsed);
       this.dynamicOffset[0] = this.arenaUsed;
-      pass.setBindGroup(0, bindGroup, this.dynamicOffset, 0, 1);
+      pass.setBindGroup(0, bindGroup, this.dynamicOffset);
       this.arenaUsed += PARAM_SLOT;
     } else pass.setBindGroup(0, bindGroup);
     const w = args.workgroups;
