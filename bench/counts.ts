@@ -72,6 +72,8 @@ export async function countStep(
   const { batch, accumulate, config: model } = stepConfig(shape);
   gpu.pool.trim();
   gpu.pool.resetPeak();
+  // What earlier jobs left (upload buffers) is not this step's: the figure is the same in any order.
+  const before = gpu.pool.bytesCreated;
   const captions = Array.from(
     { length: 200 },
     (_, i) => describeScene(i, { split: "train" }).syntheticCaption,
@@ -112,7 +114,7 @@ export async function countStep(
       submits: c.submits,
       recordMsMin: Math.min(...recordMs),
       recordMsMedian: median(recordMs),
-      peakBytes: gpu.pool.peakBytes,
+      peakBytes: gpu.pool.peakBytes - before,
     };
   } finally {
     trainer.dispose();
@@ -132,11 +134,18 @@ fn main(@builtin(global_invocation_id) id: vec3u) {
   if (id.x < p.n) { out[id.x] = a[id.x] + p.alpha * b[id.x]; }
 }`;
 
+/** The process's CPU time in microseconds (other processes' load does not count). */
+function cpuMicroseconds(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
 /**
  * Microseconds of CPU time per dispatch: Gpu.dispatch (parameters packed, bind group found or
  * made, recorded) against Dawn's own setPipeline + setBindGroup + dispatchWorkgroups with a bind
  * group made in advance. Both dispatch the same pipeline source with as many workgroups (none on
- * a dry Gpu); each figure is the median of 7 repetitions of 2,000 dispatches.
+ * a dry Gpu); the two alternate, and each figure is the median of 7 repetitions of 2,000
+ * dispatches, in the process's CPU time (so that other jobs on the machine do not count).
  */
 export async function dispatchCost(gpu: Gpu): Promise<DispatchCostRow> {
   const N = 2000;
@@ -144,14 +153,6 @@ export async function dispatchCost(gpu: Gpu): Promise<DispatchCostRow> {
   const add = kernel("bench.add", costCode);
   const [a, b, out] = [gpu.alloc(256), gpu.alloc(256), gpu.alloc(256)];
   const workgroups = gpu.dry ? 0 : 1;
-  const engine: number[] = [];
-  for (let r = 0; r < REPEATS + 1; r++) {
-    const start = performance.now();
-    for (let i = 0; i < N; i++)
-      gpu.dispatch({ kernel: add, params: [64, f32(0.5)], buffers: [a, b, out], workgroups: [workgroups] });
-    if (r > 0) engine.push(((performance.now() - start) * 1000) / N); // the first warms the caches
-    gpu.flush();
-  }
   const device = gpu.device;
   const module = device.createShaderModule({ code: costCode });
   const pipeline = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
@@ -160,17 +161,23 @@ export async function dispatchCost(gpu: Gpu): Promise<DispatchCostRow> {
     layout: pipeline.getBindGroupLayout(0),
     entries: [uniform, a, b, out].map((buffer, binding) => ({ binding, resource: { buffer } })),
   });
+  const engine: number[] = [];
   const raw: number[] = [];
   for (let r = 0; r < REPEATS + 1; r++) {
+    let start = cpuMicroseconds();
+    for (let i = 0; i < N; i++)
+      gpu.dispatch({ kernel: add, params: [64, f32(0.5)], buffers: [a, b, out], workgroups: [workgroups] });
+    if (r > 0) engine.push((cpuMicroseconds() - start) / N); // the first warms the caches
+    gpu.flush();
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
-    const start = performance.now();
+    start = cpuMicroseconds();
     for (let i = 0; i < N; i++) {
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(workgroups);
     }
-    if (r > 0) raw.push(((performance.now() - start) * 1000) / N);
+    if (r > 0) raw.push((cpuMicroseconds() - start) / N);
     pass.end();
     device.queue.submit([encoder.finish()]);
   }

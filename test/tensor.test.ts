@@ -172,6 +172,29 @@ describe("autograd", () => {
     x.dispose();
   }, 300_000);
 
+  it("with retain, releases what fn made during the backward, except the value and the retained", async () => {
+    const gpu = await testGpu();
+    const x = Tensor.from(gpu, [1, 2, 3], [3]);
+    const w = Tensor.from(gpu, [4, 5, 6], [3]);
+    const made: Tensor[] = [];
+    const loss = () => {
+      const h = mul(x, w);
+      const side = scale(x, 2);
+      made.push(h, side);
+      return sum(mul(h, h)); // df/dx = 2 w^2 x
+    };
+    const r = tidy(() => {
+      const { value, grads } = valueAndGrad(loss, [x], undefined, undefined, () => [made[1]]);
+      expect(made[0].isDisposed).toBe(true);
+      expect([value.isDisposed, made[1].isDisposed]).toEqual([false, false]);
+      return { value, dx: grads[0], side: made[1] };
+    });
+    expect((await r.value.read())[0]).toBe(16 + 100 + 324);
+    expect([...(await r.dx.read())]).toEqual([32, 100, 216]);
+    expect([...(await r.side.read())]).toEqual([2, 4, 6]);
+    for (const t of [x, w, r.value, r.dx, r.side]) t.dispose();
+  });
+
   it("requires a seed for a non-scalar value", async () => {
     const gpu = await testGpu();
     const x = Tensor.from(gpu, [1, 2], [2]);

@@ -42,6 +42,25 @@ interface Pipeline {
   layout: Layout;
 }
 
+/**
+ * A kernel's pipelines by the names and values of its override constants, in the order a dispatch
+ * lists them: one map lookup per name and per value, no key string built per dispatch.
+ */
+interface Variants {
+  pipeline: Pipeline | null;
+  next: Map<string, Map<number, Variants>>;
+}
+
+/** A bind group made for a layout and buffer ranges (size -1: to the buffer's end). */
+interface BindGroupEntry {
+  group: GPUBindGroup;
+  hash: number;
+  layout: number;
+  buffers: GPUBuffer[];
+  offsets: number[];
+  sizes: number[];
+}
+
 export interface GpuOptions {
   /** A WebGPU implementation; defaults to navigator.gpu. Node passes dawnGpu(). */
   gpu?: GPU;
@@ -79,22 +98,29 @@ export class Gpu {
   readonly counts: GpuCounts = { dispatches: 0, bindGroups: 0, passes: 0, copies: 0, writes: 0, submits: 0 };
 
   private modules = new Map<string, GPUShaderModule>();
-  // Per kernel, its pipelines by the values of its override constants.
-  private pipelines = new Map<Kernel, Map<string, Pipeline>>();
-  private plainPipelines = new Map<Kernel, Pipeline>(); // those without constants, found in one step
+  private pipelines = new Map<Kernel, Variants>();
   // Explicit bind group layouts, shared by the kernels whose bindings have the same kinds.
   private layouts = new Map<string, Layout>();
-  // Bind groups by layout and bound buffer ranges, made once and reused; byBuffer lists the keys
-  // that name each buffer, so that a destroyed buffer's bind groups are forgotten.
-  private bindGroups = new Map<string, GPUBindGroup>();
-  private byBuffer = new Map<GPUBuffer, string[]>();
+  // Bind groups by a hash of their layout and buffer ranges (compared in full on a hit), made once
+  // and reused; byBuffer lists those that bind each buffer, so that a destroyed buffer's bind
+  // groups are forgotten.
+  private bindGroups = new Map<number, BindGroupEntry[]>();
+  private bindGroupCount = 0;
+  private byBuffer = new Map<GPUBuffer, BindGroupEntry[]>();
+  // The dispatch's buffer ranges, unpacked once for the hash and the comparison.
+  private bound: { buffers: GPUBuffer[]; offsets: number[]; sizes: number[] } = {
+    buffers: [],
+    offsets: [],
+    sizes: [],
+  };
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private arena: GPUBuffer;
   private arenaCpu = new ArrayBuffer(ARENA_BYTES);
   private arenaView = new DataView(this.arenaCpu);
   private arenaUsed = 0;
-  private dynamicOffset = new Uint32Array(1);
+  // A plain array: Dawn takes it faster than the (Uint32Array, start, length) form.
+  private dynamicOffset = [0];
   private staging = new Map<number, GPUBuffer[]>();
   private uploads = new Map<number, GPUBuffer[]>();
   private uploadsInFlight: GPUBuffer[] = [];
@@ -237,19 +263,32 @@ export class Gpu {
   }
 
   private pipeline(k: Kernel, constants: Record<string, number> | undefined): Pipeline {
-    if (!constants) {
-      const plain = this.plainPipelines.get(k);
-      if (plain) return plain;
+    let node: Variants | undefined = this.pipelines.get(k);
+    if (!node) {
+      node = { pipeline: null, next: new Map() };
+      this.pipelines.set(k, node);
     }
-    let variants = this.pipelines.get(k);
-    if (!variants) {
-      variants = new Map();
-      this.pipelines.set(k, variants);
+    if (constants) {
+      for (const name in constants) {
+        let byValue: Map<number, Variants> | undefined = node.next.get(name);
+        if (!byValue) {
+          byValue = new Map();
+          node.next.set(name, byValue);
+        }
+        const value = constants[name];
+        let next: Variants | undefined = byValue.get(value);
+        if (!next) {
+          next = { pipeline: null, next: new Map() };
+          byValue.set(value, next);
+        }
+        node = next;
+      }
     }
-    let key = "";
-    if (constants) for (const name in constants) key += `${name}=${constants[name]};`;
-    const cached = variants.get(key);
-    if (cached) return cached;
+    node.pipeline ??= this.createPipeline(k, constants);
+    return node.pipeline;
+  }
+
+  private createPipeline(k: Kernel, constants: Record<string, number> | undefined): Pipeline {
     let module = this.modules.get(k.code);
     this.device.pushErrorScope("validation");
     if (!module) {
@@ -265,48 +304,85 @@ export class Gpu {
     this.device.popErrorScope().then((err) => {
       if (err) this.errors.push(new KernelError(k.name, err.message));
     });
-    const made = { pipeline, layout };
-    variants.set(key, made);
-    if (!constants) this.plainPipelines.set(k, made);
-    return made;
+    return { pipeline, layout };
   }
 
   /** The bind group of these buffers for a layout: made on first use, then reused. */
   private bindGroup(layout: Layout, buffers: (GPUBuffer | GPUBufferBinding)[]): GPUBindGroup {
-    let key = String(layout.id);
-    for (let i = 0; i < buffers.length; i++) {
+    const bound = this.bound;
+    const n = buffers.length;
+    let hash = layout.id;
+    for (let i = 0; i < n; i++) {
       const b = buffers[i];
-      if ("buffer" in b) key += `|${bufferId(b.buffer)}:${b.offset ?? 0}:${b.size ?? "all"}`;
-      else key += `|${bufferId(b)}:0:all`;
+      const whole = !("buffer" in b);
+      const buffer = whole ? b : b.buffer;
+      const offset = whole ? 0 : (b.offset ?? 0);
+      const size = whole ? -1 : (b.size ?? -1);
+      bound.buffers[i] = buffer;
+      bound.offsets[i] = offset;
+      bound.sizes[i] = size;
+      hash = Math.imul(hash ^ bufferId(buffer), 0x9e3779b1);
+      hash = Math.imul(hash ^ offset, 0x85ebca6b);
+      hash = Math.imul(hash ^ size, 0xc2b2ae35);
     }
-    const cached = this.bindGroups.get(key);
-    if (cached) return cached;
+    const candidates = this.bindGroups.get(hash);
+    if (candidates)
+      for (const c of candidates) if (c.layout === layout.id && this.sameRanges(c, n)) return c.group;
     const entries: GPUBindGroupEntry[] = [];
     if (layout.kernel.hasParams)
       entries.push({ binding: 0, resource: { buffer: this.arena, offset: 0, size: PARAM_SLOT } });
     buffers.forEach((b, i) => {
       entries.push({ binding: i + 1, resource: "buffer" in b ? b : { buffer: b } });
     });
-    const made = this.device.createBindGroup({ layout: layout.group, entries });
+    const made: BindGroupEntry = {
+      group: this.device.createBindGroup({ layout: layout.group, entries }),
+      hash,
+      layout: layout.id,
+      buffers: bound.buffers.slice(0, n),
+      offsets: bound.offsets.slice(0, n),
+      sizes: bound.sizes.slice(0, n),
+    };
     this.counts.bindGroups++;
-    this.bindGroups.set(key, made);
-    for (const b of buffers) {
-      const buffer = "buffer" in b ? b.buffer : b;
-      const keys = this.byBuffer.get(buffer);
-      if (keys) keys.push(key);
-      else this.byBuffer.set(buffer, [key]);
+    if (candidates) candidates.push(made);
+    else this.bindGroups.set(hash, [made]);
+    this.bindGroupCount++;
+    for (const buffer of made.buffers) {
+      const list = this.byBuffer.get(buffer);
+      if (list) list.push(made);
+      else this.byBuffer.set(buffer, [made]);
     }
-    return made;
+    return made.group;
+  }
+
+  /** Whether a cached bind group binds the same n buffer ranges as this.bound. */
+  private sameRanges(c: BindGroupEntry, n: number): boolean {
+    if (c.buffers.length !== n) return false;
+    const bound = this.bound;
+    for (let i = 0; i < n; i++)
+      if (
+        c.buffers[i] !== bound.buffers[i] ||
+        c.offsets[i] !== bound.offsets[i] ||
+        c.sizes[i] !== bound.sizes[i]
+      )
+        return false;
+    return true;
   }
 
   /** Bind groups held for reuse (tests check that destroyed buffers leave the cache). */
   get cachedBindGroups(): number {
-    return this.bindGroups.size;
+    return this.bindGroupCount;
   }
 
   /** Drops the bind groups that bind a buffer about to be destroyed. */
   private forget(buffer: GPUBuffer): void {
-    for (const key of this.byBuffer.get(buffer) ?? []) this.bindGroups.delete(key);
+    for (const made of this.byBuffer.get(buffer) ?? []) {
+      const candidates = this.bindGroups.get(made.hash);
+      const at = candidates?.indexOf(made) ?? -1;
+      if (!candidates || at < 0) continue; // already dropped through another of its buffers
+      candidates.splice(at, 1);
+      if (!candidates.length) this.bindGroups.delete(made.hash);
+      this.bindGroupCount--;
+    }
     this.byBuffer.delete(buffer);
   }
 
@@ -358,7 +434,7 @@ export class Gpu {
     if (kernel.hasParams) {
       packParams(args.params as Param[], this.arenaView, this.arenaUsed);
       this.dynamicOffset[0] = this.arenaUsed;
-      pass.setBindGroup(0, bindGroup, this.dynamicOffset, 0, 1);
+      pass.setBindGroup(0, bindGroup, this.dynamicOffset);
       this.arenaUsed += PARAM_SLOT;
     } else pass.setBindGroup(0, bindGroup);
     const w = args.workgroups;

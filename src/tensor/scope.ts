@@ -14,6 +14,11 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
+/** Whether an open scope owns the tensor (false once keep() gave it to its caller). */
+export function scoped(t: Tensor): boolean {
+  return stack.some((s) => s.has(t));
+}
+
 function collect(value: unknown, out: Set<Tensor>): void {
   if (value === null || typeof value !== "object") return;
   if ((value as Tensor).dispose && (value as Tensor).shape) {

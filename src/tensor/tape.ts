@@ -1,6 +1,7 @@
 // The autograd tape. Ops record one node per call while a tape is active and an input needs a
 // gradient; autograd.ts walks the nodes backwards. Nodes are coarse (a whole matmul, a whole
 // layernorm), each with its backward written next to its forward in src/ops.
+import { tidy } from "./scope";
 import type { Tensor } from "./tensor";
 
 export interface TapeNode {
@@ -16,6 +17,10 @@ export interface TapeNode {
 }
 
 let active: TapeNode[] | null = null;
+// The tensors made while a tape records (under noGrad too), by the number of nodes recorded
+// before each: made[i] can be read only by node i and later ones. With release, each noGrad
+// releases what it made and does not return (nothing records what a noGrad makes).
+let making: { nodes: TapeNode[]; made: Tensor[][]; release: boolean } | null = null;
 
 export function recording(): boolean {
   return active !== null;
@@ -30,15 +35,37 @@ export function record(op: string, inputs: Tensor[], output: Tensor, backward: T
   return output;
 }
 
-/** Runs fn with a fresh tape and returns its result and the recorded nodes. */
-export function withTape<T>(fn: () => T): { result: T; nodes: TapeNode[] } {
+/** Called by every new Tensor: notes it on the tape being recorded, if any. */
+export function made(t: Tensor): void {
+  if (!making) return;
+  const i = making.nodes.length;
+  while (making.made.length <= i) making.made.push([]);
+  making.made[i].push(t);
+}
+
+export interface Recorded<T> {
+  result: T;
+  nodes: TapeNode[];
+  /** made[i]: the tensors made after node i - 1 was recorded and before node i was. */
+  made: Tensor[][];
+}
+
+/**
+ * Runs fn with a fresh tape and returns its result, the recorded nodes and the tensors made.
+ * With release, a noGrad inside fn releases the tensors it made but does not return.
+ */
+export function withTape<T>(fn: () => T, release = false): Recorded<T> {
   const outer = active;
+  const outerMaking = making;
   const nodes: TapeNode[] = [];
+  const tensors: Tensor[][] = [];
   active = nodes;
+  making = { nodes, made: tensors, release };
   try {
-    return { result: fn(), nodes };
+    return { result: fn(), nodes, made: tensors };
   } finally {
     active = outer;
+    making = outerMaking;
   }
 }
 
@@ -47,7 +74,7 @@ export function noGrad<T>(fn: () => T): T {
   const outer = active;
   active = null;
   try {
-    return fn();
+    return making?.release ? tidy(fn) : fn();
   } finally {
     active = outer;
   }

@@ -3,7 +3,7 @@
 // by dispose(), `using`, or by the tidy() scope it was created in (scope.ts).
 import type { Gpu } from "../gpu/gpu";
 import { keep as keepView, track } from "./scope";
-import { record } from "./tape";
+import { made, record } from "./tape";
 
 export type DType = "f32" | "i32" | "u32";
 export type TypedArray = Float32Array | Int32Array | Uint32Array;
@@ -53,6 +53,7 @@ export class Tensor {
   ) {
     this.size = numel(shape);
     track(this);
+    made(this);
   }
 
   static empty(gpu: Gpu, shape: readonly number[], dtype: DType = "f32"): Tensor {

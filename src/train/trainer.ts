@@ -231,6 +231,13 @@ export class Trainer {
             this.model.params.tensors,
             (v) => full(v, v.shape, 1 / o.accumulate),
             this.optimizer.grads,
+            // Read below; everything else the loss made goes during the backward.
+            () => {
+              const t = terms as unknown as LossTerms;
+              return [...present.map((name) => t[name] as Tensor), t.teacherCls, t.teacherPatches].filter(
+                (x): x is Tensor => x !== null,
+              );
+            },
           );
           const t = terms as unknown as LossTerms;
           if (o.centring === "centre") {
