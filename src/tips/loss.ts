@@ -101,8 +101,8 @@ export interface TipsBatch {
   mimWeights: Tensor;
   /** [B*N] f32: mask / count_b / B, the mean over each image's masked patches (RILS). */
   maskedWeights: Tensor;
-  web: TextBatch;
-  syn: TextBatch;
+  /** [2B, L]: the web captions, then the synthetic ones (captionsBatch). */
+  captions: TextBatch;
 }
 
 export interface LossTerms {
@@ -143,10 +143,17 @@ function contrastive(model: TipsModel, image: Tensor, text: Tensor): Tensor {
   return clipLoss(matmul(l2Normalize(image), l2Normalize(text), { transB: true }), model.logitScale);
 }
 
+/** The rows of one caption kind in a [2B, ...] tensor of the batch's captions. */
+function captionRows(batch: TipsBatch, kind: CaptionKind, t: Tensor): Tensor {
+  const b = batch.masks.shape[0];
+  const start = kind === "web" ? 0 : b;
+  return slice(t, 0, start, start + b);
+}
+
 /**
- * Text features of each caption kind; two kinds are encoded as one batch of 2B (half the
- * dispatches, and the text weights' gradients summed inside their matmuls). Token features are
- * split out only when read (SPARC).
+ * Text features of each caption kind read. Both kinds come from one pass over the 2B captions of
+ * the batch (the text weights' gradients summed inside their matmuls); one kind alone, from its
+ * half. Token features are split out only when read (SPARC).
  */
 function encodeCaptions(
   model: TipsModel,
@@ -154,28 +161,29 @@ function encodeCaptions(
   kinds: CaptionKind[],
 ): Map<CaptionKind, TextOutput> {
   const out = new Map<CaptionKind, TextOutput>();
-  if (kinds.length === 1) out.set(kinds[0], model.text.forwardTokens(batch[kinds[0]]));
+  const c = batch.captions;
+  if (kinds.length === 1) {
+    const rows = (t: Tensor) => captionRows(batch, kinds[0], t);
+    const one = {
+      ids: rows(c.ids),
+      keyMask: rows(c.keyMask),
+      tokenMask: rows(c.tokenMask),
+      counts: rows(c.counts),
+    };
+    out.set(kinds[0], model.text.forwardTokens(one));
+  }
   if (kinds.length !== 2) return out;
-  const [first, second] = kinds.map((k) => batch[k]);
-  const joined = (key: keyof TextBatch) => concat([first[key], second[key]], 0);
-  const both = model.text.forwardTokens({
-    ids: joined("ids"),
-    keyMask: joined("keyMask"),
-    tokenMask: joined("tokenMask"),
-    counts: joined("counts"),
-  });
-  const b = first.ids.shape[0];
-  kinds.forEach((kind, i) => {
-    const half = (t: Tensor) => slice(t, 0, i * b, (i + 1) * b);
+  const both = model.text.forwardTokens(c);
+  for (const kind of kinds) {
     let tokens: Tensor | null = null;
     out.set(kind, {
-      pooled: half(both.pooled),
+      pooled: captionRows(batch, kind, both.pooled),
       get tokens() {
-        tokens ??= half(both.tokens);
+        tokens ??= captionRows(batch, kind, both.tokens);
         return tokens;
       },
     });
-  });
+  }
   return out;
 }
 
@@ -275,7 +283,12 @@ export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DE
     // The patch tokens of the unmasked view and the caption's token features: both already live
     // in the space CLIP aligns (no projections).
     const caption = o.sparc.caption;
-    sparc = sparcLoss(text(caption).tokens, unmasked.patches, batch[caption].tokenMask, o.sparc.temperature);
+    sparc = sparcLoss(
+      text(caption).tokens,
+      unmasked.patches,
+      captionRows(batch, caption, batch.captions.tokenMask),
+      o.sparc.temperature,
+    );
   }
   let rils: Tensor | null = null;
   if (w.rils > 0 && teacher && masked) {

@@ -59,6 +59,23 @@ export function textBatch(gpu: Gpu, ids: Int32Array, batch: number, length: numb
   };
 }
 
+/**
+ * Both captions of each image as one text batch of 2B: the web captions in rows 0..B-1, the
+ * synthetic ones in rows B..2B-1, so one text pass reads both.
+ */
+export function captionsBatch(
+  gpu: Gpu,
+  web: Int32Array,
+  syn: Int32Array,
+  batch: number,
+  length: number,
+): TextBatch {
+  const ids = new Int32Array(2 * batch * length);
+  ids.set(web);
+  ids.set(syn, batch * length);
+  return textBatch(gpu, ids, 2 * batch, length);
+}
+
 export interface TextOutput {
   /** [B, L, D] final-normed token features, zero at padding. */
   tokens: Tensor;

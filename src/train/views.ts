@@ -10,7 +10,7 @@ import type { Rng } from "../tensor/rng";
 import { Tensor } from "../tensor/tensor";
 import type { TipsConfig } from "../tips/config";
 import type { TipsBatch } from "../tips/loss";
-import { textBatch } from "../tips/text";
+import { captionsBatch } from "../tips/text";
 
 export interface Tokenizer {
   encode(texts: readonly string[], length: number): { ids: Int32Array };
@@ -117,17 +117,12 @@ export function makeBatch(
     masks: Tensor.from(gpu, plan.masks, [b, n, 1]),
     mimWeights: Tensor.from(gpu, plan.mimWeights, [b * n]),
     maskedWeights: Tensor.from(gpu, plan.maskedWeights, [b * n]),
-    web: textBatch(
+    captions: captionsBatch(
       gpu,
       tokenizer.encode(
         examples.map((e) => e.webCaption),
         length,
       ).ids,
-      b,
-      length,
-    ),
-    syn: textBatch(
-      gpu,
       tokenizer.encode(
         examples.map((e) => e.syntheticCaption),
         length,

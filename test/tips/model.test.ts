@@ -10,7 +10,7 @@ import { Tensor } from "../../src/tensor/tensor";
 import { preset } from "../../src/tips/config";
 import { DEFAULT_LOSS, type LossOptions, type TipsBatch, tipsLoss } from "../../src/tips/loss";
 import { TipsModel } from "../../src/tips/model";
-import { textBatch } from "../../src/tips/text";
+import { captionsBatch } from "../../src/tips/text";
 import { testGpu } from "../gpu";
 import { type BatchRef, type FineRef, type Params, textTokensRef, tipsLossRef } from "./reference";
 
@@ -94,8 +94,7 @@ function upload(gpu: Gpu, x: BatchRef): TipsBatch {
     masks: Tensor.from(gpu, Float32Array.from(x.masks), [B, n, 1]),
     mimWeights: Tensor.from(gpu, Float32Array.from(x.mimWeights), [B * n]),
     maskedWeights: Tensor.from(gpu, Float32Array.from(x.maskedWeights), [B * n]),
-    web: textBatch(gpu, x.web, B, length),
-    syn: textBatch(gpu, x.syn, B, length),
+    captions: captionsBatch(gpu, x.web, x.syn, B, length),
   };
 }
 

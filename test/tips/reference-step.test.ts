@@ -12,7 +12,7 @@ import { preset } from "../../src/tips/config";
 import { DEFAULT_LOSS, type TipsBatch, tipsLoss } from "../../src/tips/loss";
 import { TipsModel } from "../../src/tips/model";
 import { readNpz } from "../../src/tips/npz";
-import { textBatch } from "../../src/tips/text";
+import { captionsBatch } from "../../src/tips/text";
 import { loadArrays } from "../../src/tips/weights";
 import { testGpu } from "../gpu";
 
@@ -53,8 +53,13 @@ describe("the PyTorch step reference (bench/reference/tips_step.py)", () => {
       masks: Tensor.from(gpu, f32(masks), masks.shape),
       mimWeights: Tensor.from(gpu, f32(array("input.mim_weights")), [b * n]),
       maskedWeights: Tensor.from(gpu, f32(array("input.mim_weights")), [b * n]), // RILS only (off)
-      web: textBatch(gpu, Int32Array.from(web.data), b, length),
-      syn: textBatch(gpu, Int32Array.from(array("input.syn_ids").data), b, length),
+      captions: captionsBatch(
+        gpu,
+        Int32Array.from(web.data),
+        Int32Array.from(array("input.syn_ids").data),
+        b,
+        length,
+      ),
     };
     const params = model.params.tensors;
     const out = tidy(() => {

@@ -18,6 +18,7 @@ import { nodeGpu } from "../../src/cli/gpu";
 import type { SourcePosition } from "../../src/data/examples";
 import { Vocabulary } from "../../src/data/vocab";
 import type { Gpu } from "../../src/gpu/gpu";
+import { slice } from "../../src/ops/concat";
 import { Rng } from "../../src/tensor/rng";
 import { encodeSafetensors, type StoredTensor } from "../../src/tensor/safetensors";
 import type { Tensor } from "../../src/tensor/tensor";
@@ -69,8 +70,8 @@ async function step(gpu: Gpu, shards: string, file: Uint8Array, out: string): Pr
     "batch.local": await stored(batch.local),
     "batch.masks": await stored(batch.masks),
     "batch.mim_weights": await stored(batch.mimWeights),
-    "batch.web": await stored(batch.web.ids),
-    "batch.syn": await stored(batch.syn.ids),
+    "batch.web": await stored(slice(batch.captions.ids, 0, 0, BATCH)),
+    "batch.syn": await stored(slice(batch.captions.ids, 0, BATCH, 2 * BATCH)),
   };
   const metrics = await trainer.trainStep(examples);
   for (const [i, p] of trainer.model.params.tensors.entries()) {
