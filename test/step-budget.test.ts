@@ -38,7 +38,9 @@ describe("training step budget", () => {
       const shape = COUNTED.find((c) => c.config === config)?.shape;
       if (!shape) throw new Error(`no counted configuration "${config}"`);
       const c = await countStep(gpu, config, shape);
-      console.log(`${config}: ${c.dispatches} dispatches, ${c.bindGroups} bind groups, peak ${c.peakBytes} bytes`);
+      console.log(
+        `${config}: ${c.dispatches} dispatches, ${c.bindGroups} bind groups, peak ${c.peakBytes} bytes`,
+      );
       expect(c.dispatches).toBeLessThanOrEqual(budget.dispatches);
       expect(c.bindGroups).toBeLessThanOrEqual(BIND_GROUP_SHARE * c.dispatches);
       expect(c.passes).toBeLessThanOrEqual(budget.passesPerSubmit * c.submits);
