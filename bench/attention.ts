@@ -12,6 +12,16 @@ import type { Failure, Row } from "./table";
 import { timeGpu } from "./timing";
 import { checkAttention } from "./verify";
 
+/** Attention's output and the gradients of q, k and v for an upstream gradient of ones. */
+export function attentionWithGrads(q: Tensor, k: Tensor, v: Tensor): Tensor[] {
+  const { value, grads } = valueAndGrad(
+    () => attention(q, k, v),
+    [q, k, v],
+    (o) => full(o, o.shape, 1),
+  );
+  return [value, ...grads];
+}
+
 export interface AttentionShape {
   name: string;
   batch: number;
@@ -37,14 +47,7 @@ export async function benchAttention(
     const flops = 4 * s.batch * s.heads * s.seq * s.seq * s.dim;
     const iterations = small ? 3 : Math.max(3, Math.min(50, Math.round(1e11 / flops)));
     const label = `${s.name} B=${s.batch} H=${s.heads} S=${s.seq} Dh=${s.dim}`;
-    const both = () => {
-      const { value, grads } = valueAndGrad(
-        () => attention(q, k, v),
-        [q, k, v],
-        (o) => full(o, o.shape, 1),
-      );
-      return [value, ...grads];
-    };
+    const both = () => attentionWithGrads(q, k, v);
     const results = tidy(both);
     const wrong = checkAttention(inputs, s, await Promise.all(results.map((t) => t.read())));
     for (const t of results) t.dispose();

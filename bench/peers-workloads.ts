@@ -5,13 +5,13 @@
 import type { Array as JaxArray } from "@jax-js/jax";
 import type { Tensor as TfTensor } from "@tensorflow/tfjs-core";
 import type { Gpu } from "../src/gpu/gpu";
-import { attention } from "../src/ops/attention";
-import { accumulate, full, mul, scale, sub } from "../src/ops/elementwise";
+import { accumulate, mul, scale, sub } from "../src/ops/elementwise";
 import { matmul } from "../src/ops/matmul";
 import { mean } from "../src/ops/reduce";
 import { valueAndGrad } from "../src/tensor/autograd";
 import { tidy } from "../src/tensor/scope";
 import { Tensor } from "../src/tensor/tensor";
+import { attentionWithGrads } from "./attention";
 import type { Peers } from "./peers-libraries";
 import {
   checkMlpStep,
@@ -196,14 +196,7 @@ export function attentionWorkload(gpu: Gpu, peers: Peers, s: AttentionCase): Wor
   const check = (got: ArrayLike<number>[]) => checkAttention(host, s, got);
 
   const [q, k, v] = [host.q, host.k, host.v].map((h) => Tensor.from(gpu, h, shape));
-  const both = () => {
-    const { value, grads } = valueAndGrad(
-      () => attention(q, k, v),
-      [q, k, v],
-      (o) => full(o, o.shape, 1),
-    );
-    return [value, ...grads];
-  };
+  const both = () => attentionWithGrads(q, k, v);
   const ours = oursContender(
     gpu,
     () => void both(),
