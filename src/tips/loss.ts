@@ -255,8 +255,10 @@ export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DE
   let dino: Tensor | null = null;
   let teacherCls: Tensor | null = null;
   if (w.dino > 0 && teacher) {
-    const t = teacher;
-    teacherCls = noGrad(() => model.teacher.dinoHead.forward(t.cls1));
+    // Read outside noGrad: a head-only teacher's fields are the student's, sliced when first
+    // read, and noGrad keeps only what it returns.
+    const cls = teacher.cls1;
+    teacherCls = noGrad(() => model.teacher.dinoHead.forward(cls));
     const localCls = model.vision.forward(batch.local).cls1;
     const studentCls = model.dinoHead.forward(localCls);
     const ce = distill(studentCls, teacherCls, model.dinoCentre, o.tauStudent, o.tauTeacher, o.centring);
@@ -265,8 +267,8 @@ export function tipsLoss(model: TipsModel, batch: TipsBatch, o: LossOptions = DE
   let mim: Tensor | null = null;
   let teacherPatches: Tensor | null = null;
   if (w.mim > 0 && teacher && masked) {
-    const t = teacher;
-    teacherPatches = noGrad(() => model.teacher.ibotHead.forward(t.patches).reshape([b * n, k]));
+    const patches = teacher.patches; // outside noGrad, as above
+    teacherPatches = noGrad(() => model.teacher.ibotHead.forward(patches).reshape([b * n, k]));
     const studentPatches = model.ibotHead.forward(masked.patches).reshape([b * n, k]);
     const ce = distill(
       studentPatches,
