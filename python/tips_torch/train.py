@@ -169,7 +169,13 @@ def main(argv=None):
         if (args.save_every and trainer.step % args.save_every == 0) or trainer.step == options["steps"]:
             save(trainer, out, info, source, metrics, parallel)
     if parallel:
-        dist.destroy_process_group()
+        dist.barrier()
+        # torch 1.13's gloo process group can deadlock in its destructor when DDP's reducer lets
+        # go of it (the main thread joins a worker thread that waits for the GIL): the checkpoint
+        # is written and closed, so a DDP process leaves without Python's teardown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def save(trainer, out, info, source, metrics, parallel):
