@@ -85,6 +85,7 @@ describe("Trainer (tips-test)", () => {
       expect(got.length).toBe(want.length);
       for (const [i, values] of got.entries()) expect(values).toEqual(want[i]);
     },
+    600_000, // 10 steps, the first ones compiling the kernels: over 2 minutes on a busy 2-core machine
   );
 
   it("reports every loss term, the learning rate and the gradient norm of each step", async () => {
