@@ -18,12 +18,23 @@ let passed = 0;
 let failed = 0;
 const summary = [];
 
+// Each stage has a deadline far above its usual time (minutes), so that a hang fails that
+// stage and the run still prints its last line inside CI's limit.
+const STAGE_MINUTES = { biome: 5, tsc: 10, unit: 40, python: 15, browser: 25 };
+
 function run(label, command, commandArgs, env = {}) {
   console.log(`\n== ${label}: ${command} ${commandArgs.join(" ")}`);
   const started = Date.now();
-  const r = spawnSync(command, commandArgs, { stdio: "inherit", env: { ...process.env, ...env } });
+  const minutes = STAGE_MINUTES[label];
+  const r = spawnSync(command, commandArgs, {
+    stdio: "inherit",
+    env: { ...process.env, ...env },
+    timeout: minutes * 60_000,
+    killSignal: "SIGKILL",
+  });
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
-  if (r.error) console.error(`${label}: could not start ${command}: ${r.error.message}`);
+  if (r.error?.code === "ETIMEDOUT") console.error(`${label}: stopped after ${minutes} minutes (a hang?)`);
+  else if (r.error) console.error(`${label}: could not start ${command}: ${r.error.message}`);
   return { ok: r.status === 0, seconds };
 }
 
@@ -50,15 +61,16 @@ function counted(label, command, commandArgs, reportFile, env, count) {
   summary.push(`${label}: ${c.passed} passed, ${c.failed} failed (${seconds} s)`);
 }
 
-const npx = process.platform === "win32" ? "npx.cmd" : "npx";
+// The local binaries themselves, not npx: a stage stopped at its deadline leaves no child running.
+const bin = (name) => join("node_modules", ".bin", process.platform === "win32" ? `${name}.cmd` : name);
 if (unit) {
-  single("biome", npx, ["biome", "check", "."]);
-  single("tsc", npx, ["tsc", "--noEmit"]);
+  single("biome", bin("biome"), ["check", "."]);
+  single("tsc", bin("tsc"), ["--noEmit"]);
   const file = join(reports, "vitest.json");
   counted(
     "unit",
-    npx,
-    ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${file}`],
+    bin("vitest"),
+    ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${file}`],
     file,
     {},
     (r) => ({ passed: r.numPassedTests, failed: r.numFailedTests }),
@@ -72,8 +84,8 @@ if (e2e) {
   const file = join(reports, "playwright.json");
   counted(
     "browser",
-    npx,
-    ["playwright", "test", "--reporter=list,json"],
+    bin("playwright"),
+    ["test", "--reporter=list,json"],
     file,
     { PLAYWRIGHT_JSON_OUTPUT_NAME: file },
     (r) => ({ passed: r.stats.expected + r.stats.flaky, failed: r.stats.unexpected }),

@@ -3,7 +3,9 @@ process with the whole batch in two micro-batches (gradient accumulation)."""
 import datetime
 import os
 import socket
+import sys
 import tempfile
+import time
 import unittest
 
 import torch
@@ -20,6 +22,8 @@ from tips_torch.vocab import Vocabulary
 STEPS = 3
 CONFIG = preset("tips-test")
 OPTIONS = trainer_options(steps=STEPS, batch=4, accumulate=2)
+# Three tips-test steps take seconds; the limit only turns a hang into a failure.
+JOIN_SECONDS = 300
 
 
 def batches():
@@ -44,7 +48,23 @@ def ddp_worker(rank, port, data, out):
     losses = [trainer.train_step([step[rank]])["loss"] for step in data]
     if rank == 0:
         torch.save({"losses": losses, "params": {n: p.detach() for n, p in named(trainer.student)}}, out)
-    dist.destroy_process_group()
+    dist.barrier()
+    # As in tips_torch.train: torch 1.13's gloo process group can deadlock in its destructor, so
+    # a worker leaves without Python's teardown once its results are written.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def spawn_and_wait(worker, args, nprocs, seconds):
+    """mp.spawn with a deadline: a worker that hangs fails the test instead of the whole run."""
+    context = mp.start_processes(worker, args=args, nprocs=nprocs, join=False, start_method="spawn")
+    deadline = time.monotonic() + seconds
+    while not context.join(timeout=5):
+        if time.monotonic() > deadline:
+            for p in context.processes:
+                p.kill()
+            raise AssertionError(f"the {nprocs} DDP processes did not finish within {seconds} s")
 
 
 def free_port():
@@ -58,7 +78,7 @@ class Ddp(unittest.TestCase):
         data = batches()
         with tempfile.TemporaryDirectory() as folder:
             out = os.path.join(folder, "ddp.pt")
-            mp.spawn(ddp_worker, args=(free_port(), data, out), nprocs=2)
+            spawn_and_wait(ddp_worker, (free_port(), data, out), 2, JOIN_SECONDS)
             ddp = torch.load(out)
         single = Trainer(CONFIG, OPTIONS)
         losses = [single.train_step(step)["loss"] for step in data]
