@@ -1,4 +1,5 @@
-// One Gpu per test file, on Dawn (SwiftShader on machines without a GPU).
+// One Gpu per test worker, shared by the files it runs (vitest.config.ts: no isolation), on Dawn
+// (SwiftShader on machines without a GPU).
 import { dawnGpu } from "../src/gpu/dawn";
 import { Gpu } from "../src/gpu/gpu";
 
