@@ -14,6 +14,10 @@
 // the first column of workgroups also sum the rows of op(A) = dY^T as its slabs pass through
 // the tile, and write them to `pre` (as [M]; with ACCUMULATE, added). It costs those threads two
 // vec4 adds per k and spares a separate reduction of dY. One batch (wg.z = 0) only.
+//
+// ACTIVATION_GRAD (the step back through an activation, fused into the product that makes its
+// output's gradient: dZ = (dY W) * act'(Z)): each output is multiplied by act'(pre[m, n]), with
+// `pre` holding Z. It spares a separate elementwise pass over dZ, one write and two reads of it.
 
 struct Params {
   m: u32,
@@ -28,7 +32,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;          // [K, N], or [N, K] if TRANS_B
 @group(0) @binding(3) var<storage, read> bias: array<f32>;       // [N] if HAS_BIAS
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;    // [M, N]
-@group(0) @binding(5) var<storage, read_write> pre: array<f32>;  // [M, N] before act, if KEEP_PRE; [M] if ROW_SUMS
+@group(0) @binding(5) var<storage, read_write> pre: array<f32>;  // [M, N] before act, if KEEP_PRE or ACTIVATION_GRAD; [M] if ROW_SUMS
 
 override WG_M: u32 = 16u;   // threads along M
 override WG_N: u32 = 16u;   // threads along N
@@ -40,6 +44,7 @@ override ACTIVATION: u32 = 0u;
 override KEEP_PRE: bool = false;
 override ACCUMULATE: bool = false;   // C += result (gradients summed in place)
 override ROW_SUMS: bool = false;     // pre[m] = sum_k op(A)[m, k] (see the header)
+override ACTIVATION_GRAD: u32 = 0u;  // C = result * act'(pre), by activation code (see the header)
 
 override BM: u32 = 8u * WG_M;
 override BN: u32 = 8u * WG_N;
@@ -130,6 +135,7 @@ fn write_quad(row_at: u32, n: u32, v: vec4f) {
     if (n + j < p.n) {
       if (KEEP_PRE) { pre[row_at + n + j] = v[j]; }
       var y = activate(ACTIVATION, v[j]);
+      if (ACTIVATION_GRAD != 0u) { y *= activate_grad(ACTIVATION_GRAD, pre[row_at + n + j]); }
       if (ACCUMULATE) { y += c[row_at + n + j]; }
       c[row_at + n + j] = y;
     }

@@ -1,5 +1,6 @@
 // Two-layer feed-forward block: fc1 -> activation (fused into fc1's matmul) -> fc2, as in ViT
-// blocks (GELU) and the text encoder (ReLU).
+// blocks (GELU) and the text encoder (ReLU); one autograd node (ops/mlp.ts).
+import { mlp } from "../ops/mlp";
 import type { ParameterStore } from "../tensor/params";
 import type { Rng } from "../tensor/rng";
 import type { Tensor } from "../tensor/tensor";
@@ -22,6 +23,12 @@ export class Mlp {
   }
 
   forward(x: Tensor): Tensor {
-    return this.fc2.forward(this.fc1.forward(x, this.activation));
+    const weights = {
+      w1: this.fc1.weight,
+      b1: this.fc1.bias ?? undefined,
+      w2: this.fc2.weight,
+      b2: this.fc2.bias ?? undefined,
+    };
+    return mlp(x, weights, this.activation);
   }
 }

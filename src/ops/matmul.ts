@@ -76,6 +76,31 @@ function resolveDims(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Di
 }
 
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const { bias, activation = "none" } = opts;
+  const inputs = bias ? [a, b, bias] : [a, b];
+  const keepPre = activation !== "none" && recording() && inputs.some((t) => t.requiresGrad);
+  const { out, pre } = product(a, b, opts, { keepPre });
+  return record("matmul", inputs, out, (dOut, into) => {
+    const dZ = pre ? activationBackward(dOut, pre, activation) : dOut;
+    return matmulGrads(a, b, dZ, opts, into);
+  });
+}
+
+/** What a product may do besides act(op(A) op(B) + bias), for ops that record their own node. */
+export interface ProductExtras {
+  /** Also return z, the product before the activation (what the activation's backward reads). */
+  keepPre?: boolean;
+  /** Multiply the product by act'(z) (z of the product's shape): dZ = (dY W) * act'(z) in one pass. */
+  activationGradOf?: { z: Tensor; activation: Activation };
+}
+
+/** The product itself, recording nothing: one dispatch (none for an empty result). */
+export function product(
+  a: Tensor,
+  b: Tensor,
+  opts: MatmulOptions,
+  extras: ProductExtras = {},
+): { out: Tensor; pre: Tensor | null } {
   const { transA = false, transB = false, bias, activation = "none" } = opts;
   const { batch, m, n, k } = resolveDims(a, b, transA, transB);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== n || bias.dtype !== "f32")) {
@@ -83,7 +108,8 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   }
   const gpu = a.gpu;
   const into = opts.into;
-  if (into && into.size !== numel([...batch, m, n])) {
+  const size = numel([...batch, m, n]);
+  if (into && into.size !== size) {
     throw new Error(`matmul: the product [${[...batch, m, n].join(", ")}] does not fit ${into.describe()}`);
   }
   const out = into ?? Tensor.empty(gpu, [...batch, m, n]);
@@ -93,9 +119,11 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
       `matmul: row sums need 2-D operands, no activation and [${m}] for them, got ${rowSums.describe()}`,
     );
   }
-  const inputs = bias ? [a, b, bias] : [a, b];
-  const keepPre = activation !== "none" && recording() && inputs.some((t) => t.requiresGrad);
-  const pre = keepPre ? Tensor.empty(gpu, out.shape) : null; // z before the activation, for the backward
+  const gradOf = extras.activationGradOf;
+  if (gradOf && (gradOf.z.size !== size || bias || activation !== "none" || rowSums || into)) {
+    throw new Error(`matmul: act'(z) needs z of the product's ${size} elements and a plain product`);
+  }
+  const pre = extras.keepPre && activation !== "none" ? Tensor.empty(gpu, out.shape) : null;
 
   // A shared 2-D b with an untransposed a is one product with the batch folded into M.
   const fold = b.rank === 2 && !transA;
@@ -117,9 +145,10 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
         TRANS_B: transB ? 1 : 0,
         HAS_BIAS: bias ? 1 : 0,
         ACTIVATION: ACTIVATION_CODE[activation],
-        KEEP_PRE: keepPre ? 1 : 0,
+        KEEP_PRE: pre ? 1 : 0,
         ACCUMULATE: into ? 1 : 0,
         ROW_SUMS: rowSums ? 1 : 0,
+        ACTIVATION_GRAD: gradOf ? ACTIVATION_CODE[gradOf.activation] : 0,
       },
       params: [rows, n, k, a.rank > 2 ? m * k : 0, b.rank > 2 ? k * n : 0],
       // Unused bindings: a read-only input stands in for the bias, the dummy for z.
@@ -128,24 +157,35 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
         b.binding,
         (bias ?? a).binding,
         out.binding,
-        (pre ?? rowSums)?.binding ?? gpu.dummy,
+        (pre ?? rowSums ?? gradOf?.z)?.binding ?? gpu.dummy,
       ],
       workgroups: [ceilDiv(n, bn), ceilDiv(rows, bm), groups],
     });
   }
+  return { out, pre };
+}
 
-  return record("matmul", inputs, out, (dOut, into) => {
-    const dZ = pre ? activationBackward(dOut, pre, activation) : dOut;
-    const dA = a.requiresGrad ? gradA(a, b, dZ, transA, transB, into[0]) : null;
-    if (!bias) return [dA, b.requiresGrad ? gradB(a, b, dZ, transA, transB, into[1]) : null];
-    const linear = b.requiresGrad && bias.requiresGrad ? linearGrads(a, b, dZ, opts, into[1], into[2]) : null;
-    if (linear) return [dA, ...linear];
-    return [
-      dA,
-      b.requiresGrad ? gradB(a, b, dZ, transA, transB, into[1]) : null,
-      bias.requiresGrad ? sumToShape(dZ, bias.shape, into[2]) : null,
-    ];
-  });
+/**
+ * The gradients of a, b and the bias (where they need one) given dZ, the gradient of the product
+ * before its activation; into[j], where given, is added to in place and returned.
+ */
+export function matmulGrads(
+  a: Tensor,
+  b: Tensor,
+  dZ: Tensor,
+  opts: MatmulOptions,
+  into: (Tensor | undefined)[],
+): (Tensor | null)[] {
+  const { transA = false, transB = false, bias } = opts;
+  const dA = a.requiresGrad ? gradA(a, b, dZ, transA, transB, into[0]) : null;
+  if (!bias) return [dA, b.requiresGrad ? gradB(a, b, dZ, transA, transB, into[1]) : null];
+  const linear = b.requiresGrad && bias.requiresGrad ? linearGrads(a, b, dZ, opts, into[1], into[2]) : null;
+  if (linear) return [dA, ...linear];
+  return [
+    dA,
+    b.requiresGrad ? gradB(a, b, dZ, transA, transB, into[1]) : null,
+    bias.requiresGrad ? sumToShape(dZ, bias.shape, into[2]) : null,
+  ];
 }
 
 function pickTile(rows: number, n: number, groups: number): 64 | 128 {

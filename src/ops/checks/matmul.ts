@@ -1,6 +1,7 @@
 import { numel } from "../../tensor/tensor";
 import type { OpCase } from "../check";
 import { type Activation, matmul } from "../matmul";
+import { mlp } from "../mlp";
 import { erf64 } from "./gelu";
 
 interface Config {
@@ -107,4 +108,41 @@ export const matmulCases: OpCase[] = [
   matmulCase({ aBatch: [3], bBatch: [3], m: 7, k: 5, n: 6, transA: true, activation: "gelu" }),
   matmulCase({ m: 70, k: 33, n: 67, bias: true, activation: "gelu", tile: 128 }),
   matmulCase({ m: 3, k: 5, n: 7, transA: true, transB: true, bias: true, activation: "relu" }),
+];
+
+/** mlp(x) = act(x W1^T + b1) W2^T + b2 over [batch, tokens, input] (one node, ops/mlp.ts). */
+function mlpCase(
+  batch: number,
+  tokens: number,
+  input: number,
+  hidden: number,
+  output: number,
+  activation: Activation,
+  bias: boolean,
+): OpCase {
+  const rows = batch * tokens;
+  const fc1 = refMatmul({ m: rows, k: input, n: hidden, transB: true, bias, activation });
+  const fc2 = refMatmul({ m: rows, k: hidden, n: output, transB: true, bias });
+  return {
+    name: `mlp [${batch},${tokens},${input}] -> ${hidden} ${activation} -> ${output}${bias ? " with biases" : ""}`,
+    inputs: [
+      { shape: [batch, tokens, input] },
+      { shape: [hidden, input] },
+      ...(bias ? [{ shape: [hidden] }] : []),
+      { shape: [output, hidden] },
+      ...(bias ? [{ shape: [output] }] : []),
+    ],
+    run: (t) =>
+      bias
+        ? mlp(t[0], { w1: t[1], b1: t[2], w2: t[3], b2: t[4] }, activation)
+        : mlp(t[0], { w1: t[1], w2: t[2] }, activation),
+    reference: (t) => (bias ? fc2([fc1([t[0], t[1], t[2]]), t[3], t[4]]) : fc2([fc1([t[0], t[1]]), t[2]])),
+    atol: 1e-4,
+    rtol: 1e-4,
+  };
+}
+
+export const mlpCases: OpCase[] = [
+  mlpCase(2, 7, 13, 37, 11, "gelu", true),
+  mlpCase(1, 5, 6, 9, 3, "relu", false),
 ];

@@ -1,0 +1,35 @@
+// mlp(x): y = act(x W1^T + b1) W2^T + b2, two Linears (PyTorch layout, W [out, in]) recorded as
+// one node, so that the backward can fold the activation's derivative into the product that makes
+// the hidden layer's gradient: dZ1 = (dY W2) * act'(Z1), one matmul instead of a matmul and an
+// elementwise pass over the widest tensor of the block. The rest is as for two matmuls.
+import { record, recording } from "../tensor/tape";
+import type { Tensor } from "../tensor/tensor";
+import { type Activation, matmulGrads, product } from "./matmul";
+
+export interface MlpWeights {
+  w1: Tensor;
+  b1?: Tensor;
+  w2: Tensor;
+  b2?: Tensor;
+}
+
+export function mlp(x: Tensor, { w1, b1, w2, b2 }: MlpWeights, activation: Activation): Tensor {
+  const weights = [w1, b1, w2, b2].filter((t): t is Tensor => t !== undefined);
+  const keepPre = activation !== "none" && recording() && [x, ...weights].some((t) => t.requiresGrad);
+  const fc1 = { transB: true, bias: b1, activation };
+  const fc2 = { transB: true, bias: b2 };
+  const { out: h, pre } = product(x, w1, fc1, { keepPre });
+  const { out: y } = product(h, w2, fc2);
+  return record("mlp", [x, ...weights], y, (dY, into) => {
+    // into follows the inputs: x, w1, [b1], w2, [b2].
+    const [intoX, intoW1, ...rest] = into;
+    const intoB1 = b1 ? rest.shift() : undefined;
+    const [intoW2, intoB2] = rest;
+    const [, dW2, dB2] = matmulGrads(h, w2, dY, fc2, [undefined, intoW2, intoB2]);
+    const fc1NeedsGrad = x.requiresGrad || w1.requiresGrad || (b1?.requiresGrad ?? false);
+    const activationGradOf = pre ? { z: pre, activation } : undefined;
+    const dZ1 = fc1NeedsGrad ? product(dY, w2, {}, { activationGradOf }).out : null;
+    const [dX, dW1, dB1] = dZ1 ? matmulGrads(x, w1, dZ1, fc1, [intoX, intoW1, intoB1]) : [null, null, null];
+    return [dX, dW1, ...(b1 ? [dB1] : []), dW2, ...(b2 ? [dB2] : [])];
+  });
+}
