@@ -5,24 +5,9 @@ import { copyFile, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Gpu } from "../../src/gpu/gpu";
+import { train } from "../../src/cli/train";
 import { readCheckpoint } from "../../src/train/checkpoint";
 import { Trainer } from "../../src/train/trainer";
-
-const gpus: Gpu[] = [];
-vi.mock("../../src/cli/gpu", async (original) => {
-  const actual = await original<typeof import("../../src/cli/gpu")>();
-  return {
-    ...actual,
-    nodeGpu: async () => {
-      const gpu = await actual.nodeGpu();
-      gpus.push(gpu);
-      return gpu;
-    },
-  };
-});
-
-const { train } = await import("../../src/cli/train");
 
 /** Runs `tips train args`; returns what it printed and its exit code. */
 async function tipsTrain(args: string[]): Promise<{ out: string; code: number }> {
@@ -56,7 +41,7 @@ describe("tips train faults", () => {
     // The device is lost as step 4 (index 3) starts; the checkpoint of step 2 is the last one.
     const trainStep = Trainer.prototype.trainStep;
     const lose = vi.spyOn(Trainer.prototype, "trainStep").mockImplementation(function (this: Trainer, batch) {
-      if (this.step === 3) gpus.at(-1)?.loseDevice();
+      if (this.step === 3) this.gpu.loseDevice();
       return trainStep.call(this, batch);
     });
     const lost = await tipsTrain([...args, "--out", out, "--data-workers", "0"]);
