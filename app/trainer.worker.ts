@@ -1,8 +1,8 @@
 // The trainer worker: owns the GPUDevice, the model, the optimiser and the run's session (the
 // training loop of src/train/session.ts, shared with `tips train`), so the page never blocks. The
 // page drives it through Comlink (start, pause, resume, stop, save, resumeFrom) and hears about
-// every step through a callback (a Comlink.proxy). Checkpoints go
-// straight from here into IndexedDB (the catalogue), so their bytes never cross to the page.
+// every step through a callback (a Comlink.proxy). Checkpoints go straight from here into
+// IndexedDB (the catalogue), so their bytes never cross to the page.
 //
 // Data comes from the data worker (app/data.worker.ts) over a MessagePort that the page hands
 // over once (connectData): it opens the run's source, builds a new run's vocabulary from the

@@ -88,7 +88,11 @@ export class Session {
   private stillWaiters: (() => void)[] = [];
   /** Work asked for when no loop runs (before the start, after the end), one after another. */
   private idle: Promise<unknown> = Promise.resolve();
-  /** Times and batch sizes of the last 21 reports since the loop last stood still. */
+  /**
+   * Times and batch sizes of the last 21 reports since the loop last stood still (the start, a
+   * pause, a save): rates are taken over the intervals between them, so a wait (compiling the
+   * kernels for the first step, writing a checkpoint) is not counted.
+   */
   private pace: { time: number; examples: number }[] = [];
 
   constructor(
