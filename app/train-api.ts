@@ -5,6 +5,7 @@ import type { DataSpec } from "../src/data/datasets";
 import type { SkipCounts } from "../src/data/skips";
 import type { DeviceInfo } from "../src/gpu/device";
 import type { CheckpointEntry, MetricHistory } from "../src/train/catalogue";
+import type { SessionStatus } from "../src/train/session";
 import type { StepMetrics } from "../src/train/trainer";
 
 export const LOSS_TERMS = ["web", "syn", "dino", "mim", "sparc", "rils"] as const;
@@ -33,7 +34,8 @@ export interface TrainSettings {
   startFrom: string | null;
 }
 
-export type RunStatus = "running" | "pausing" | "paused" | "stopping" | "stopped" | "done" | "failed";
+/** A run's status as its session (src/train/session.ts) reports it. */
+export type RunStatus = Exclude<SessionStatus, "idle">;
 
 /** A run as it starts (or resumes from a checkpoint). */
 export interface RunInfo {

@@ -1,7 +1,8 @@
-// The trainer worker: owns the GPUDevice, the model, the optimiser and the training loop, so the
-// page never blocks. The page drives it through Comlink (start, pause, resume, stop, save,
-// resumeFrom) and hears about every step through a callback (a Comlink.proxy). Checkpoints go
-// straight from here into IndexedDB (the catalogue), so their bytes never cross to the page.
+// The trainer worker: owns the GPUDevice, the model, the optimiser and the run's session (the
+// training loop of src/train/session.ts, shared with `tips train`), so the page never blocks. The
+// page drives it through Comlink (start, pause, resume, stop, save, resumeFrom) and hears about
+// every step through a callback (a Comlink.proxy). Checkpoints go straight from here into
+// IndexedDB (the catalogue), so their bytes never cross to the page.
 //
 // Data comes from the data worker (app/data.worker.ts) over a MessagePort that the page hands
 // over once (connectData): it opens the run's source, builds a new run's vocabulary from the
@@ -10,7 +11,7 @@ import * as Comlink from "comlink";
 import { type DataSpec, dataNotes, dataSpecFromNotes, renderSize } from "../src/data/datasets";
 import type { Example, ExampleSource, SourcePosition } from "../src/data/examples";
 import { FeedClient, type FeedPort, type RemoteSource } from "../src/data/feed";
-import { describeSkips, emptySkipCounts, type SkipCounts } from "../src/data/skips";
+import { emptySkipCounts, type SkipCounts } from "../src/data/skips";
 import { Vocabulary } from "../src/data/vocab";
 import { DeviceLostError, MissingFeatureError } from "../src/gpu/errors";
 import { Gpu } from "../src/gpu/gpu";
@@ -27,6 +28,7 @@ import {
 } from "../src/train/checkpoint";
 import { checkTrainingFits } from "../src/train/fits";
 import { extendedSchedule, learningRate } from "../src/train/schedule";
+import { Session, type StepProgress } from "../src/train/session";
 import { type StepMetrics, Trainer, trainerOptions } from "../src/train/trainer";
 import { probeDue, runProbe, setProbe } from "./probe";
 import {
@@ -35,7 +37,6 @@ import {
   type ProbeReport,
   type ProbeSettings,
   type RunInfo,
-  type RunStatus,
   type StepReport,
   type TrainEvent,
   type TrainSettings,
@@ -74,14 +75,6 @@ function toWorkerError(err: unknown): WorkerError {
   return { name: "Error", message: String(err) };
 }
 
-function settle<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
 const catalogue = new CheckpointCatalogue();
 let gpu: Gpu | null = null;
 let gpuLost = false;
@@ -99,28 +92,16 @@ async function ensureGpu(): Promise<Gpu> {
 
 const SERIES = ["step", "total", ...LOSS_TERMS, "lr", "gradNorm", "imagesPerSecond"] as const;
 
-/** One training run: the trainer, its data, and the loop that can pause, stop and save. */
+/**
+ * One training run: the trainer, its data, its curves and checkpoints, and the session
+ * (src/train/session.ts) whose loop trains it, pauses, stops and saves.
+ */
 class Run {
-  private readonly pending: Promise<StepMetrics>[] = [];
+  readonly session: Session;
   private consumed: SourcePosition;
   private last: StepMetrics | null = null;
   private nanSkips = 0;
-  private paused = false;
-  private stopRequested = false;
-  /** Saves waiting for the loop to stand still at a step boundary. */
-  private holds = 0;
-  private parkedAt: { promise: Promise<void>; resolve: () => void } | null = null;
-  private wake: (() => void) | null = null;
-  private finished = false;
-  private loop: Promise<void> | null = null;
-  private saving: Promise<unknown> = Promise.resolve();
-  /**
-   * Times and batch sizes of the last 21 reports since the (re)start: rates are taken over the
-   * intervals between them, so the first step's wait (compiling kernels) is not counted.
-   */
-  private pace: { time: number; examples: number }[] = [];
   private history: MetricHistory;
-  status: RunStatus = "running";
 
   constructor(
     readonly trainer: Trainer,
@@ -137,6 +118,21 @@ class Run {
     this.history = Object.fromEntries(
       SERIES.map((k) => [k, [...(history?.[k] ?? new Array<number | null>(saved).fill(null))]]),
     );
+    const batches = {
+      next: () => this.nextBatch(),
+      get skipped() {
+        return source.skipped;
+      },
+    };
+    this.session = new Session(trainer, batches, {
+      saveEvery: settings.saveEvery,
+      progress: (p) => this.report(p),
+      status: (status) => this.emit({ type: "status", status, step: trainer.step }),
+      autosave: () => this.autosave(),
+      probeDue,
+      probe: () => this.probe(),
+      failed: (err) => this.fail(err),
+    });
   }
 
   info(history: MetricHistory | null): RunInfo {
@@ -154,8 +150,9 @@ class Run {
     return this.history;
   }
 
-  get active(): boolean {
-    return this.loop !== null && !this.finished;
+  /** Trains to the end (a finished run stays loaded, done); the data closes when the loop ends. */
+  begin(): void {
+    this.session.start().then(() => this.source.close().catch(() => {}));
   }
 
   private emit(event: TrainEvent): void {
@@ -163,72 +160,15 @@ class Run {
     Promise.resolve(this.onEvent(event)).catch(() => {});
   }
 
-  private setStatus(status: RunStatus): void {
-    this.status = status;
-    this.emit({ type: "status", status, step: this.trainer.step });
+  /** The next batch, and the data position after it for the checkpoint. */
+  private async nextBatch(): Promise<Example[] | null> {
+    const examples = await this.source.next(this.trainer.options.batch);
+    if (examples.length < this.trainer.options.batch) return null;
+    this.consumed = this.source.position();
+    return examples;
   }
 
-  begin(): void {
-    this.resetPace();
-    this.setStatus("running");
-    this.loop = this.run();
-  }
-
-  /** After a start, a resume or a save the next step's time includes waiting: start the rates afresh. */
-  private resetPace(): void {
-    this.pace = [];
-  }
-
-  private async run(): Promise<void> {
-    const { trainer, source } = this;
-    const o = trainer.options;
-    try {
-      while (trainer.step < o.steps && !this.stopRequested) {
-        if (this.paused || this.holds > 0) {
-          await this.drain();
-          await this.park();
-          continue;
-        }
-        // Keep at most 2 steps in flight: wait for the oldest before recording another.
-        if (this.pending.length >= 2) this.report(await this.pending.shift()!);
-        const examples = await source.next(o.batch);
-        if (examples.length < o.batch) {
-          const skips = describeSkips(source.skipped);
-          throw new Error(
-            `the data ran out after ${trainer.step} steps${skips ? `; samples skipped: ${skips}` : ""}`,
-          );
-        }
-        this.consumed = source.position();
-        const step = trainer.trainStep(examples);
-        step.catch(() => {}); // reported where it is awaited; never an unhandled rejection
-        this.pending.push(step);
-        if (probeDue(trainer.step)) {
-          // The probes wait for the steps in flight anyway: report those first.
-          await this.drain();
-          await this.probe();
-        }
-        const every = this.settings.saveEvery;
-        if (every > 0 && trainer.step % every === 0 && trainer.step < o.steps) {
-          await this.drain();
-          await this.autosave();
-          this.resetPace();
-        }
-      }
-      await this.drain();
-      if (!this.stopRequested) await this.autosave();
-      this.finished = true;
-      this.setStatus(this.stopRequested ? "stopped" : "done");
-    } catch (err) {
-      this.finished = true;
-      await this.fail(err);
-    } finally {
-      this.finished = true;
-      this.parkedAt?.resolve();
-      source.close().catch(() => {});
-    }
-  }
-
-  /** The live probes on the current weights (queued after the steps in flight), sent to the page. */
+  /** The live probes on the current weights (with nothing in flight), sent to the page. */
   private async probe(): Promise<ProbeReport> {
     const report = await runProbe(this.trainer);
     this.emit({ type: "probe", report });
@@ -237,19 +177,7 @@ class Run {
 
   /** Refreshes the probes now: a running loop stands still for it, as for a save. */
   probeNow(): Promise<ProbeReport> {
-    const next = this.saving.then(async () => {
-      if (!this.active) return this.probe();
-      this.holds++;
-      try {
-        await this.stillness();
-        return await this.probe();
-      } finally {
-        this.holds--;
-        if (this.holds === 0 && !this.paused) this.wake?.();
-      }
-    });
-    this.saving = next.catch(() => {});
-    return next;
+    return this.session.betweenSteps(() => this.probe());
   }
 
   /** Saves under the run's checkpoint name; a failed save (storage full) is reported and the run goes on. */
@@ -269,60 +197,24 @@ class Run {
   }
 
   private async fail(err: unknown): Promise<void> {
-    for (const p of this.pending.splice(0)) p.catch(() => {});
     // A loss shows up as a failed dispatch or read first; give the lost promise a moment to settle.
     if (!gpuLost && gpu && !(err instanceof DeviceLostError))
       await Promise.race([gpu.device.lost, new Promise((r) => setTimeout(r, 200))]);
     const deviceLost = gpuLost || err instanceof DeviceLostError;
     // A loss seen first as a failed read keeps that read's message, under the loss's name.
     const error = deviceLost ? { ...toWorkerError(err), name: "DeviceLostError" } : toWorkerError(err);
-    this.status = "failed";
     this.emit({ type: "error", error, fatal: true, deviceLost, checkpoint: this.checkpoint });
-    this.emit({ type: "status", status: "failed", step: this.trainer.step });
   }
 
-  /** Awaits and reports the steps in flight. */
-  private async drain(): Promise<void> {
-    while (this.pending.length) this.report(await this.pending.shift()!);
-  }
-
-  private async park(): Promise<void> {
-    const parked = settle<void>();
-    this.parkedAt = parked;
-    if (this.paused && this.status !== "paused") this.setStatus("paused");
-    const woken = settle<void>();
-    this.wake = woken.resolve;
-    parked.resolve();
-    await woken.promise;
-    this.wake = null;
-    this.parkedAt = null;
-    this.resetPace();
-  }
-
-  /** Resolves when the loop stands still at a step boundary (parked or finished). */
-  private async stillness(): Promise<void> {
-    while (this.active && !this.parkedAt) await new Promise((r) => setTimeout(r, 20));
-    if (this.parkedAt) await this.parkedAt.promise;
-  }
-
-  private report(m: StepMetrics): void {
+  private report(p: StepProgress): void {
+    const m = p.metrics;
     this.last = m;
     if (m.skipped) this.nanSkips++;
-    const now = performance.now();
-    this.pace.push({ time: now, examples: m.examples });
-    if (this.pace.length > 21) this.pace.shift();
-    // Over the last 20 steps: images per second and seconds per step.
-    const first = this.pace[0];
-    const span = (now - first.time) / 1000;
-    const stepsIn = this.pace.length - 1;
-    const examplesIn = this.pace.slice(1).reduce((n, p) => n + p.examples, 0);
-    const ips = stepsIn > 0 && span > 0 ? examplesIn / span : null;
-    const steps = this.trainer.options.steps;
     const report: StepReport = {
       metrics: m,
-      steps,
-      imagesPerSecond: ips,
-      etaSeconds: stepsIn > 0 && span > 0 ? ((steps - m.step - 1) * span) / stepsIn : null,
+      steps: this.trainer.options.steps,
+      imagesPerSecond: p.imagesPerSecond,
+      etaSeconds: p.etaSeconds,
       skippedSamples: { ...this.source.skipped },
       nanSkips: this.nanSkips,
     };
@@ -332,56 +224,18 @@ class Run {
     for (const t of LOSS_TERMS) h[t].push(m.loss[t]);
     h.lr.push(m.lr);
     h.gradNorm.push(Number.isFinite(m.gradNorm) ? m.gradNorm : null);
-    h.imagesPerSecond.push(ips);
+    h.imagesPerSecond.push(p.imagesPerSecond);
     this.emit({ type: "step", report });
-  }
-
-  pause(): Promise<void> {
-    if (!this.active) return Promise.resolve();
-    if (!this.paused) {
-      this.paused = true;
-      // Already standing still (for a save): paused at once.
-      this.setStatus(this.parkedAt ? "paused" : "pausing");
-    }
-    return this.stillness();
-  }
-
-  resume(): void {
-    if (!this.active || !this.paused) return;
-    this.paused = false;
-    this.setStatus("running");
-    // A save in progress keeps the loop standing; it wakes the loop when it is done.
-    if (this.holds === 0) this.wake?.();
-  }
-
-  async stop(): Promise<void> {
-    if (!this.active) return;
-    this.stopRequested = true;
-    this.setStatus("stopping");
-    this.wake?.();
-    await this.loop;
   }
 
   /** Saves at a step boundary: a running loop stands still for the save and goes on after it. */
   save(name: string): Promise<CheckpointEntry> {
-    const next = this.saving.then(async () => {
-      if (!this.active) return this.saveNow(name, false);
-      this.holds++;
-      try {
-        await this.stillness();
-        return await this.saveNow(name, false);
-      } finally {
-        this.holds--;
-        if (this.holds === 0 && !this.paused) this.wake?.();
-      }
-    });
-    this.saving = next.catch(() => {});
-    return next;
+    return this.session.betweenSteps(() => this.saveNow(name, false));
   }
 
   /** Writes the checkpoint; the trainer must be at a step boundary with nothing in flight. */
   private async saveNow(name: string, auto: boolean): Promise<CheckpointEntry> {
-    if (this.status === "failed" && gpuLost)
+    if (this.session.status === "failed" && gpuLost)
       throw new DeviceLostError("lost", "the GPU was lost, so this run's state is gone");
     // The page may have renamed or deleted this run's entry since the last save.
     if (this.checkpoint) this.checkpoint = (await catalogue.entry(this.checkpoint.id)) ?? null;
@@ -423,7 +277,7 @@ class Run {
 let run: Run | null = null;
 
 async function replaceRun(): Promise<void> {
-  if (run?.active) throw new Error("a run is in progress: stop it before starting another");
+  if (run?.session.active) throw new Error("a run is in progress: stop it before starting another");
   run?.dispose();
   run = null;
 }
@@ -532,15 +386,15 @@ const api = {
   },
 
   pause(): Promise<void> {
-    return run?.pause() ?? Promise.resolve();
+    return run?.session.pause() ?? Promise.resolve();
   },
 
   resume(): void {
-    run?.resume();
+    run?.session.resume();
   },
 
   async stop(): Promise<void> {
-    await run?.stop();
+    await run?.session.stop();
   },
 
   /** Saves the current run (pausing it for the moment it takes) and returns its catalogue entry. */
@@ -561,7 +415,7 @@ const api = {
 
   /** Refreshes the live probes now (for a new query while paused or finished). */
   async probeNow(): Promise<ProbeReport | null> {
-    if (!run || (run.status === "failed" && gpuLost)) return null;
+    if (!run || (run.session.status === "failed" && gpuLost)) return null;
     return run.probeNow();
   },
 
@@ -618,10 +472,9 @@ const api = {
         `${extended.steps} steps, so the rate rises from ${learningRate(o.schedule, at - 1).toExponential(1)} ` +
         `to ${learningRate(s, at).toExponential(1)} and decays to ${s.minLr.toExponential(1)} by step ${extended.steps}`;
     }
-    // A finished run has nothing left to do: it stays loaded (it can still be saved, probed) and
-    // the page, seeing step >= steps in the info, says so.
-    if (finished) run.status = "done";
-    else run.begin();
+    // A finished run has nothing left to do: it stays loaded, done (it can still be saved, probed),
+    // and the page, seeing step >= steps in the info, says so.
+    run.begin();
     return info;
   },
 

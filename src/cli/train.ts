@@ -1,5 +1,6 @@
 // `tips train`: trains a TIPS model in Node on Dawn with a progress bar, saves checkpoints
 // atomically every --save-every steps, at the end and on Ctrl-C, and resumes from one exactly.
+// The loop is the run's Session (src/train/session.ts), the same as the Train page's.
 import { appendFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
 import { BatchPrefetcher, unpackBatch } from "../data/batches";
@@ -18,6 +19,7 @@ import {
 } from "../tips/loss";
 import type { TeacherKind } from "../tips/model";
 import { readCheckpoint, restoreTrainer, saveCheckpoint, startFromCheckpoint } from "../train/checkpoint";
+import { Session, type StepProgress } from "../train/session";
 import { type StepMetrics, TERMS, Trainer, trainerOptions } from "../train/trainer";
 import { CliError, intOption, numberOption, type Parsed, parseCommand, stringOption } from "./args";
 import { buildVocabulary, checkData, DATA_WORKERS_HELP, DEFAULT_DATA_WORKERS, openSource } from "./data";
@@ -286,9 +288,21 @@ export async function train(argv: string[]): Promise<void> {
   const source = await openSource(data, o.config, o.seed, { position, workers });
   // Batches are drawn ahead (by the scenes workers, or sharp's threads for images) while this
   // thread records the steps; each batch carries the data position after it for the checkpoint.
-  const batches = new BatchPrefetcher(source, o.batch, 2);
+  const prefetcher = new BatchPrefetcher(source, o.batch, 2);
   let consumed = source.position();
   let dataSkipped = source.skipped; // as of the last batch trained on
+  const batches = {
+    async next() {
+      const batch = await prefetcher.next();
+      if (!batch) return null;
+      consumed = batch.position;
+      dataSkipped = batch.skipped;
+      return unpackBatch(batch);
+    },
+    get skipped() {
+      return dataSkipped;
+    },
+  };
 
   console.log(`GPU: ${describeGpu(gpu)}`);
   console.log(
@@ -297,16 +311,10 @@ export async function train(argv: string[]): Promise<void> {
   );
   if (startedFrom) console.log(`starting from the model of ${startedFrom}`);
 
-  let stopping = false;
-  const onSigint = () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-  };
-  process.on("SIGINT", onSigint);
-
   // The run's latest checkpoint: the resumed file until this run saves to `out`.
   let saved = resume ? { file: resume, step: trainer.step } : null;
-  const save = async (last: StepMetrics | null) => {
+  let last: StepMetrics | null = null;
+  const save = async () => {
     const bytes = await saveCheckpoint(trainer, consumed, vocab, { data, loss: last?.loss ?? null });
     await writeFileAtomic(out, bytes);
     saved = { file: out, step: trainer.step };
@@ -326,22 +334,15 @@ export async function train(argv: string[]): Promise<void> {
   const blank = { loss: "-", terms: shown.map((t) => `${t} -`).join(" "), ips: "-" };
   if (tty) bar.start(o.steps, trainer.step, blank);
 
-  const pending: Promise<StepMetrics>[] = [];
-  let last: StepMetrics | null = null;
   let skipped = 0;
-  let window = { time: performance.now(), examples: 0 };
-  const report = async (m: StepMetrics) => {
+  const report = async ({ metrics: m, imagesPerSecond }: StepProgress) => {
     last = m;
     if (m.skipped) skipped++;
-    window.examples += m.examples;
-    const now = performance.now();
-    const ips = (window.examples * 1000) / Math.max(now - window.time, 1);
-    if (now - window.time > 5000) window = { time: now, examples: 0 };
-    if (log) await appendFile(log, `${JSON.stringify({ ...m, imagesPerSecond: ips })}\n`);
+    if (log) await appendFile(log, `${JSON.stringify({ ...m, imagesPerSecond })}\n`);
     const values = {
       loss: fmt(m.loss.total),
       terms: shown.map((t) => `${t} ${fmt(m.loss[t])}`).join(" "),
-      ips: ips.toFixed(1),
+      ips: imagesPerSecond === null ? "-" : imagesPerSecond.toFixed(1),
     };
     if (tty) bar.update(m.step + 1, values);
     else if (m.step % 10 === 0 || m.step + 1 === o.steps)
@@ -352,40 +353,45 @@ export async function train(argv: string[]): Promise<void> {
     if (m.skipped) console.warn(`step ${m.step + 1}: gradients were not finite; the update was skipped`);
   };
 
-  let lost: DeviceLostError | null = null;
+  let failure: unknown = null;
+  const session = new Session(trainer, batches, {
+    saveEvery,
+    progress: report,
+    autosave: save,
+    failed: (err) => {
+      failure = err;
+    },
+  });
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    session.stop();
+  };
+  process.on("SIGINT", onSigint);
   try {
-    while (trainer.step < o.steps && !stopping) {
-      const batch = await batches.next();
-      if (!batch) throw new Error(`the data ran out after ${trainer.step} steps`);
-      consumed = batch.position;
-      dataSkipped = batch.skipped;
-      pending.push(trainer.trainStep(unpackBatch(batch)));
-      if (pending.length > 2) await report(await pending.shift()!);
-      if (trainer.step % saveEvery === 0 && trainer.step < o.steps) await save(last);
-    }
-    for (const m of pending.splice(0)) await report(await m);
-    await save(last);
-  } catch (err) {
-    if (!(err instanceof DeviceLostError)) throw err;
-    lost = err;
-    for (const m of pending) m.catch(() => {}); // the steps after the loss fail the same way
+    await session.start();
+    if (failure && !(failure instanceof DeviceLostError)) throw failure;
+    // Stopped by Ctrl-C: the checkpoint of where it stood (a finished run saved itself).
+    if (session.status === "stopped") await save();
   } finally {
     if (tty) bar.stop();
     process.off("SIGINT", onSigint);
   }
   await source.close();
-  if (lost) {
+  if (failure instanceof DeviceLostError) {
     const next = saved
       ? `continue from its checkpoint (step ${saved.step}) with: tips train --resume ${saved.file}`
       : "no checkpoint was saved yet: start the run again";
-    console.error(`tips train: the GPU device was lost at step ${trainer.step} (${lost.reason}); ${next}`);
+    console.error(`tips train: the GPU device was lost at step ${trainer.step} (${failure.reason}); ${next}`);
     process.exitCode = 1;
     return;
   }
   const skips = Object.entries(dataSkipped).filter(([, n]) => n > 0);
   if (skips.length) console.log(`skipped samples: ${skips.map(([r, n]) => `${r} ${n}`).join(", ")}`);
   if (skipped) console.log(`steps skipped for non-finite gradients: ${skipped}`);
-  console.log(`${stopping ? "interrupted; " : ""}saved step ${trainer.step} to ${out}`);
+  const stopped = session.status === "stopped";
+  console.log(`${stopped ? "interrupted; " : ""}saved step ${trainer.step} to ${out}`);
   trainer.dispose();
-  if (stopping) process.exitCode = 130;
+  if (stopped) process.exitCode = 130;
 }
