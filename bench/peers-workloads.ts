@@ -5,10 +5,12 @@
 import type { Array as JaxArray } from "@jax-js/jax";
 import type { Tensor as TfTensor } from "@tensorflow/tfjs-core";
 import type { Gpu } from "../src/gpu/gpu";
-import { accumulate, mul, scale, sub } from "../src/ops/elementwise";
+import { accumulate, fill, mul, sub } from "../src/ops/elementwise";
 import { matmul } from "../src/ops/matmul";
+import { mlp } from "../src/ops/mlp";
 import { mean } from "../src/ops/reduce";
 import { valueAndGrad } from "../src/tensor/autograd";
+import { ParameterStore } from "../src/tensor/params";
 import { tidy } from "../src/tensor/scope";
 import { Tensor } from "../src/tensor/tensor";
 import { attentionWithGrads } from "./attention";
@@ -255,6 +257,13 @@ export function attentionWorkload(gpu: Gpu, peers: Peers, s: AttentionCase): Wor
   return { name: s.name, what, ours, jaxjs, tfjs };
 }
 
+/** A [rows, cols] matrix stored row-major, transposed to [cols, rows]. */
+function transposed(m: ArrayLike<number>, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = m[i * cols + j];
+  return out;
+}
+
 export function mlpWorkload(gpu: Gpu, peers: Peers, s: PeerShapes["mlp"]): Workload {
   const { jax, tf } = peers;
   const np = jax.numpy;
@@ -267,18 +276,31 @@ export function mlpWorkload(gpu: Gpu, peers: Peers, s: PeerShapes["mlp"]): Workl
     return checkMlpStep(host, reference, loss, after);
   };
 
-  // Ours: the fused GELU epilogue, the tape's backward, SGD as p += -lr g.
+  // Ours as the engine trains: the MLP as one node (PyTorch layout, W [out, in]: the GELU's
+  // derivative inside the hidden gradient's product, bias gradients summed by the weight
+  // gradients' products), parameters in one slab and gradients added into a mirror of it, SGD as
+  // one pass over the slab: p += -lr g.
   const x = Tensor.from(gpu, host.x, [T, D]);
   const target = Tensor.from(gpu, host.target, [T, D]);
-  const params = MLP_PARAMS.map((name) => Tensor.from(gpu, host[name], shapes[name]));
-  const [w1, b1, w2, b2] = params;
+  const store = new ParameterStore(gpu);
+  const w1 = store.create("w1", [H, D], transposed(host.w1, D, H));
+  const b1 = store.create("b1", [H], host.b1);
+  const w2 = store.create("w2", [D, H], transposed(host.w2, H, D));
+  const b2 = store.create("b2", [D], host.b2);
+  const params = [w1, b1, w2, b2];
+  const grads = store.mirror();
   const oursStep = () => {
-    const { value, grads } = valueAndGrad(() => {
-      const hidden = matmul(x, w1, { bias: b1, activation: "gelu" });
-      const d = sub(matmul(hidden, w2, { bias: b2 }), target);
-      return mean(mul(d, d));
-    }, params);
-    for (let i = 0; i < params.length; i++) accumulate(params[i], scale(grads[i], -MLP_LR));
+    fill(grads.slab.flat(), 0);
+    const { value } = valueAndGrad(
+      () => {
+        const d = sub(mlp(x, { w1, b1, w2, b2 }, "gelu"), target);
+        return mean(mul(d, d));
+      },
+      params,
+      undefined,
+      grads.views,
+    );
+    accumulate(store.slab.flat(), grads.slab.flat(), -MLP_LR);
     return value;
   };
   const ours = oursContender(
@@ -288,10 +310,17 @@ export function mlpWorkload(gpu: Gpu, peers: Peers, s: PeerShapes["mlp"]): Workl
       const loss = tidy(oursStep);
       const [got, ...after] = await Promise.all([loss, ...params].map((t) => t.read()));
       loss.dispose();
-      return check(got[0], { w1: after[0], b1: after[1], w2: after[2], b2: after[3] });
+      const [w1After, w2After] = [transposed(after[0], H, D), transposed(after[2], D, H)];
+      return check(got[0], { w1: w1After, b1: after[1], w2: w2After, b2: after[3] });
     },
-    [x, target, ...params],
+    [x, target],
   );
+  const oursDispose = ours.dispose;
+  ours.dispose = () => {
+    oursDispose();
+    store.dispose();
+    grads.slab.destroy();
+  };
 
   // jax-js: valueAndGrad of the loss and the update in one jit; the step returns new parameters.
   type Params = { w1: JaxArray; b1: JaxArray; w2: JaxArray; b2: JaxArray };

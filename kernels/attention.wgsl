@@ -2,23 +2,36 @@
 // (batch, head), never storing the Sq x Sk score matrix. Where each operand's rows lie is a layout
 // in the parameters (offset, row, head and batch strides), so q, k, v can be read straight from a
 // packed [B, S, 3, H, DH] projection and o written merged as [B, S, H, DH] (or any [B, H, S, DH]).
-//   forward       grid (query block, batch*head); one query row per thread, its q and unnormalised
-//                 output in registers; K/V blocks of TILE keys staged in workgroup memory; running
-//                 max m and sum l, rescaled by exp(m_old - m_new) once per block; O = acc / l and
-//                 L = m + log(l) per query row, saved for the backward.
+//   forward       grid (query block, batch*head); R_Q query rows per thread, their q and
+//                 unnormalised outputs in registers; K/V blocks of TILE keys staged in workgroup
+//                 memory; running max m and sum l, rescaled once per block; O = acc / l and
+//                 L = m + log2(l) per query row, saved for the backward.
 //   delta         stats_i = (L_i, D_i) with D_i = rowsum(dO * O)_i.
-//   backward_dkv  grid (key block, batch*head); one key row per thread; loops over query blocks,
-//                 recomputing P_ij = exp(s_ij - L_i): dV_j += P_ij dO_i,
+//   backward_dkv  grid (key block, batch*head); R_K key rows per thread; loops over query blocks,
+//                 recomputing P_ij = exp2(s_ij - L_i): dV_j += P_ij dO_i,
 //                 dS_ij = P_ij (dO_i . v_j - D_i), dK_j += dS_ij q_i scale.
-//   backward_dq   grid (query block, batch*head); loops over key blocks: dQ_i += dS_ij k_j scale.
+//   backward_dq   grid (query block, batch*head), R_Q query rows per thread; loops over key
+//                 blocks: dQ_i += dS_ij k_j scale.
 // Every output element has one writer (no float atomics): results are deterministic.
 // Masked keys (key_mask 0) and keys past the end get no probability, as a -inf score would give.
-// A query whose keys are all masked gets O = 0, L = BIG (so every exp(s - L) is 0), zero gradients.
-// Rows are held as DH4 = ceil(DH / 4) vec4s, zero past DH: one path for every DH up to 4*MAX_DH4.
+// A query whose keys are all masked gets O = 0, L = BIG (so every exp2(s - L) is 0), zero gradients.
 //
-// Faster later: QK^T and PV as register-tiled mini-GEMMs (each thread a small tile of S and of O,
-// vec4 fragments from workgroup memory) instead of one row per thread and private arrays indexed
-// in loops; vec4 global loads when DH % 4 == 0; exp2 with log2(e) folded into the scale.
+// A template: src/ops/attention.ts prepends the head dim's constants (DH, DH4 = ceil(DH / 4), R_Q,
+// R_K), `alias Elem` (vec4f where every row starts at a multiple of 4 elements and DH % 4 == 0,
+// else f32) and the row loads and stores for that Elem, and writes each block between
+// `//$each R` and `//$end` R times with $r = 0, 1, ...: one set of named registers per row.
+// What that buys a GPU, not only this adapter:
+// - Register tiling: each vec4 of K or V read from workgroup memory feeds R_Q query rows (R_K
+//   keys in the dkv pass), so shared-memory reads per FMA fall R-fold where the registers allow
+//   it (R * DH4 <= 16 vec4s per row set; 1 row at DH 64). The rows are unrolled by the template,
+//   not looped: Tint does not unroll, and a row index that is not a constant would put the rows'
+//   arrays in local memory.
+// - Private arrays of exactly DH4 vec4s (a const per head dim), not a bound of 128: a GPU
+//   compiler reserves (or spills) registers for the whole declared array.
+// - Scores are kept in base 2: q is scaled by scale * log2(e) once, so every probability is one
+//   exp2 (the GPU's native instruction; exp costs a multiply more) and L is stored as a log2.
+// - vec4 global loads and stores (Elem = vec4f): a quarter of the load instructions, 16-byte
+//   transactions; the f32 path keeps any head dim and layout working.
 
 struct Params {
   sq: u32,      // query rows per (batch, head)
@@ -26,6 +39,7 @@ struct Params {
   bh: u32,      // batch * heads
   heads: u32,
   scale: f32,
+  scale_log2: f32,   // scale * log2(e): scores in base 2
   q_off: u32,   // q (and dq) element (b, h, s, 0) at q_off + b q_bs + h q_hs + s q_rs
   q_rs: u32,
   q_hs: u32,
@@ -44,14 +58,12 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-override DH: u32 = 64u;                // head dim
-override DH4: u32 = (DH + 3u) / 4u;    // vec4s per row
-override ROWS: u32 = 64u;              // rows owned per workgroup, one per thread
+override ROWS: u32 = 64u;              // threads per workgroup
 override TILE: u32 = 32u;              // rows per staged block of the other operand
 override HAS_MASK: bool = false;
 
-const MAX_DH4 = 32u;
 const BIG = 1.0e30;
+const LN2 = 0.6931471805599453;
 
 fn batch_head(wg: vec3u, nwg: vec3u) -> u32 {
   return wg.z * nwg.y + wg.y;
@@ -75,34 +87,10 @@ fn o_row_at(bh: u32, s: u32) -> u32 {
 
 // ---- shared inputs (forward, backward_dkv, backward_dq) ----
 
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(1) var<storage, read> q: array<Elem>;
+@group(0) @binding(2) var<storage, read> k: array<Elem>;
+@group(0) @binding(3) var<storage, read> v: array<Elem>;
 @group(0) @binding(4) var<storage, read> key_mask: array<u32>;   // [B, Sk], nonzero = real
-
-fn q4(start: u32, c: u32) -> vec4f {
-  var r = vec4f(0.0);
-  for (var t = 0u; t < 4u; t++) {
-    if (4u * c + t < DH) { r[t] = q[start + 4u * c + t]; }
-  }
-  return r;
-}
-
-fn k4(start: u32, c: u32) -> vec4f {
-  var r = vec4f(0.0);
-  for (var t = 0u; t < 4u; t++) {
-    if (4u * c + t < DH) { r[t] = k[p.k_off + start + 4u * c + t]; }
-  }
-  return r;
-}
-
-fn v4(start: u32, c: u32) -> vec4f {
-  var r = vec4f(0.0);
-  for (var t = 0u; t < 4u; t++) {
-    if (4u * c + t < DH) { r[t] = v[p.v_off + start + 4u * c + t]; }
-  }
-  return r;
-}
 
 fn key_is_real(b: u32, key: u32) -> bool {
   if (key >= p.sk) { return false; }
@@ -123,8 +111,8 @@ fn stage_keys(bh: u32, b: u32, k0: u32, lid: u32) {
     var vv = vec4f(0.0);
     if (k0 + j < p.sk) {
       let start = kv_row_at(bh, k0 + j);
-      kv = k4(start, c);
-      vv = v4(start, c);
+      kv = load_k(start, c);
+      vv = load_v(start, c);
     }
     k_tile[i] = kv;
     v_tile[i] = vv;
@@ -136,10 +124,10 @@ fn stage_keys(bh: u32, b: u32, k0: u32, lid: u32) {
 
 // ---- forward ----
 
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<Elem>;
 @group(0) @binding(6) var<storage, read_write> out_lse: array<f32>;
 
-var<workgroup> s_tile: array<f32, TILE * ROWS>;   // scores of the staged keys, [key][row]
+var<workgroup> s_tile: array<f32, TILE * ROWS * R_Q>;   // scores of the staged keys, [key][row]
 
 @compute @workgroup_size(ROWS)
 fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -147,61 +135,80 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
   let bh = batch_head(wg, nwg);
   if (bh >= p.bh) { return; }
   let b = bh / p.heads;
-  let row = wg.x * ROWS + lid;
-  let valid = row < p.sq;
-  let q_row = bh * p.sq + row;
-  let q_start = q_row_at(bh, row);
-  var qr: array<vec4f, MAX_DH4>;    // q * scale
-  var acc: array<vec4f, MAX_DH4>;   // unnormalised output
-  if (valid) {
-    for (var c = 0u; c < DH4; c++) { qr[c] = q4(q_start, c) * p.scale; }
+  //$each R_Q
+  let row$r = (wg.x * R_Q + $ru) * ROWS + lid;   // rows of the thread: neighbours read neighbours
+  var qr$r: array<vec4f, DH4>;    // q * scale * log2(e)
+  var acc$r: array<vec4f, DH4>;   // unnormalised output
+  var m$r = -BIG;
+  var l$r = 0.0;
+  if (row$r < p.sq) {
+    let start = q_row_at(bh, row$r);
+    for (var c = 0u; c < DH4; c++) { qr$r[c] = load_q(start, c) * p.scale_log2; }
   }
-  var m = -BIG;
-  var l = 0.0;
+  //$end
   for (var k0 = 0u; k0 < p.sk; k0 += TILE) {
     workgroupBarrier();   // the previous block is no longer read
     stage_keys(bh, b, k0, lid);
     workgroupBarrier();
     let n = min(TILE, p.sk - k0);
-    var m_new = m;
+    //$each R_Q
+    var m_new$r = m$r;
+    //$end
     for (var j = 0u; j < n; j++) {
-      var s = -BIG;
-      if (key_real[j] != 0.0) {
-        s = 0.0;
-        for (var c = 0u; c < DH4; c++) { s += dot(qr[c], k_tile[j * DH4 + c]); }
-        m_new = max(m_new, s);
+      let real = key_real[j] != 0.0;
+      //$each R_Q
+      var s$r = select(-BIG, 0.0, real);
+      //$end
+      if (real) {
+        for (var c = 0u; c < DH4; c++) {
+          let kc = k_tile[j * DH4 + c];
+          //$each R_Q
+          s$r += dot(qr$r[c], kc);
+          //$end
+        }
+        //$each R_Q
+        m_new$r = max(m_new$r, s$r);
+        //$end
       }
-      s_tile[j * ROWS + lid] = s;
+      //$each R_Q
+      s_tile[(j * R_Q + $ru) * ROWS + lid] = s$r;
+      //$end
     }
-    let alpha = exp(m - m_new);
-    l *= alpha;
-    for (var c = 0u; c < DH4; c++) { acc[c] *= alpha; }
+    //$each R_Q
+    let alpha$r = exp2(m$r - m_new$r);
+    l$r *= alpha$r;
+    for (var c = 0u; c < DH4; c++) { acc$r[c] *= alpha$r; }
+    m$r = m_new$r;
+    //$end
     for (var j = 0u; j < n; j++) {
       if (key_real[j] != 0.0) {
-        let pr = exp(s_tile[j * ROWS + lid] - m_new);
-        l += pr;
-        for (var c = 0u; c < DH4; c++) { acc[c] += pr * v_tile[j * DH4 + c]; }
+        //$each R_Q
+        let p$r = exp2(s_tile[(j * R_Q + $ru) * ROWS + lid] - m$r);
+        l$r += p$r;
+        //$end
+        for (var c = 0u; c < DH4; c++) {
+          let vc = v_tile[j * DH4 + c];
+          //$each R_Q
+          acc$r[c] += p$r * vc;
+          //$end
+        }
       }
     }
-    m = m_new;
   }
-  if (valid) {
-    let inv = select(0.0, 1.0 / l, l > 0.0);
-    let o_start = o_row_at(bh, row);
-    for (var c = 0u; c < DH4; c++) {
-      let o = acc[c] * inv;
-      for (var t = 0u; t < 4u; t++) {
-        if (4u * c + t < DH) { out[o_start + 4u * c + t] = o[t]; }
-      }
-    }
-    out_lse[q_row] = select(BIG, m + log(l), l > 0.0);
+  //$each R_Q
+  if (row$r < p.sq) {
+    let inv = select(0.0, 1.0 / l$r, l$r > 0.0);
+    let start = o_row_at(bh, row$r);
+    for (var c = 0u; c < DH4; c++) { store_out(start, c, acc$r[c] * inv); }
+    out_lse[bh * p.sq + row$r] = select(BIG, m$r + log2(l$r), l$r > 0.0);
   }
+  //$end
 }
 
 // ---- delta: stats = (L, rowsum(dO * O)) per query row ----
 
-@group(0) @binding(1) var<storage, read> delta_o: array<f32>;
-@group(0) @binding(2) var<storage, read> delta_do: array<f32>;
+@group(0) @binding(1) var<storage, read> delta_o: array<Elem>;
+@group(0) @binding(2) var<storage, read> delta_do: array<Elem>;
 @group(0) @binding(3) var<storage, read> delta_lse: array<f32>;
 @group(0) @binding(4) var<storage, read_write> delta_stats: array<vec2f>;
 
@@ -213,26 +220,18 @@ fn delta(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let bh = i / p.sq;
   let start = o_row_at(bh, i - bh * p.sq);
   var d = 0.0;
-  for (var c = 0u; c < DH; c++) { d += delta_o[start + c] * delta_do[start + c]; }
+  for (var c = 0u; c < DH4; c++) { d += dot(load_delta_o(start, c), load_delta_do(start, c)); }
   delta_stats[i] = vec2f(delta_lse[i], d);
 }
 
 // ---- backward (shares q, k, v, key_mask at bindings 1-4) ----
 
 @group(0) @binding(5) var<storage, read> stats: array<vec2f>;   // (L, D) per query row
-@group(0) @binding(6) var<storage, read> d_o: array<f32>;
+@group(0) @binding(6) var<storage, read> d_o: array<Elem>;
+@group(0) @binding(7) var<storage, read_write> dkv: array<Elem>;
 
-fn do4(start: u32, c: u32) -> vec4f {
-  var r = vec4f(0.0);
-  for (var t = 0u; t < 4u; t++) {
-    if (4u * c + t < DH) { r[t] = d_o[start + 4u * c + t]; }
-  }
-  return r;
-}
-
-@group(0) @binding(7) var<storage, read_write> dkv: array<f32>;
-
-// Queries q0 .. q0 + TILE of one (batch, head): q * scale, dO, and (L, D); past the end L = BIG.
+// Queries q0 .. q0 + TILE of one (batch, head): q * scale * log2(e), dO, and (L, D); past the
+// end L = BIG.
 var<workgroup> q_tile: array<vec4f, TILE * DH4>;
 var<workgroup> do_tile: array<vec4f, TILE * DH4>;
 var<workgroup> stat_tile: array<vec2f, TILE>;
@@ -243,71 +242,86 @@ fn backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: 
   let bh = batch_head(wg, nwg);
   if (bh >= p.bh) { return; }
   let b = bh / p.heads;
-  let key = wg.x * ROWS + lid;
-  let k_start = kv_row_at(bh, key);
-  let real = key_is_real(b, key);
-  var kr: array<vec4f, MAX_DH4>;
-  var vr: array<vec4f, MAX_DH4>;
-  var dkr: array<vec4f, MAX_DH4>;
-  var dvr: array<vec4f, MAX_DH4>;
-  if (real) {
+  var any_real = false;
+  //$each R_K
+  let key$r = (wg.x * R_K + $ru) * ROWS + lid;
+  let real$r = key_is_real(b, key$r);
+  any_real = any_real || real$r;
+  var kr$r: array<vec4f, DH4>;
+  var vr$r: array<vec4f, DH4>;
+  var dkr$r: array<vec4f, DH4>;   // dK * log2(e): q_tile carries the log2(e)
+  var dvr$r: array<vec4f, DH4>;
+  if (real$r) {
+    let start = kv_row_at(bh, key$r);
     for (var c = 0u; c < DH4; c++) {
-      kr[c] = k4(k_start, c);
-      vr[c] = v4(k_start, c);
+      kr$r[c] = load_k(start, c);
+      vr$r[c] = load_v(start, c);
     }
   }
+  //$end
   for (var q0 = 0u; q0 < p.sq; q0 += TILE) {
     workgroupBarrier();
     for (var i = lid; i < TILE * DH4; i += ROWS) {
-      let r = i / DH4;
-      let c = i - r * DH4;
+      let row = i / DH4;
+      let c = i - row * DH4;
       var qv = vec4f(0.0);
       var dov = vec4f(0.0);
-      if (q0 + r < p.sq) {
-        qv = q4(q_row_at(bh, q0 + r), c) * p.scale;
-        dov = do4(o_row_at(bh, q0 + r), c);
+      if (q0 + row < p.sq) {
+        qv = load_q(q_row_at(bh, q0 + row), c) * p.scale_log2;
+        dov = load_do(o_row_at(bh, q0 + row), c);
       }
       q_tile[i] = qv;
       do_tile[i] = dov;
     }
-    for (var r = lid; r < TILE; r += ROWS) {
+    for (var row = lid; row < TILE; row += ROWS) {
       var st = vec2f(BIG, 0.0);
-      if (q0 + r < p.sq) { st = stats[bh * p.sq + q0 + r]; }
-      stat_tile[r] = st;
+      if (q0 + row < p.sq) { st = stats[bh * p.sq + q0 + row]; }
+      stat_tile[row] = st;
     }
     workgroupBarrier();
-    if (real) {
+    if (any_real) {
       let n = min(TILE, p.sq - q0);
       for (var i = 0u; i < n; i++) {
-        var s = 0.0;
-        var dp = 0.0;
+        //$each R_K
+        var s$r = 0.0;
+        var dp$r = 0.0;
+        //$end
         for (var c = 0u; c < DH4; c++) {
-          s += dot(q_tile[i * DH4 + c], kr[c]);
-          dp += dot(do_tile[i * DH4 + c], vr[c]);
+          let qc = q_tile[i * DH4 + c];
+          let doc = do_tile[i * DH4 + c];
+          //$each R_K
+          s$r += dot(qc, kr$r[c]);
+          dp$r += dot(doc, vr$r[c]);
+          //$end
         }
         let st = stat_tile[i];
-        let pr = exp(s - st.x);
-        let ds = pr * (dp - st.y);
+        //$each R_K
+        let p$r = select(0.0, exp2(s$r - st.x), real$r);
+        let ds$r = p$r * (dp$r - st.y);
+        //$end
         for (var c = 0u; c < DH4; c++) {
-          dvr[c] += pr * do_tile[i * DH4 + c];
-          dkr[c] += ds * q_tile[i * DH4 + c];
+          let qc = q_tile[i * DH4 + c];
+          let doc = do_tile[i * DH4 + c];
+          //$each R_K
+          dvr$r[c] += p$r * doc;
+          dkr$r[c] += ds$r * qc;
+          //$end
         }
       }
     }
   }
-  if (key < p.sk) {
+  //$each R_K
+  if (key$r < p.sk) {
+    let start = kv_row_at(bh, key$r);
     for (var c = 0u; c < DH4; c++) {
-      for (var t = 0u; t < 4u; t++) {
-        if (4u * c + t < DH) {
-          dkv[p.dk_off + k_start + 4u * c + t] = dkr[c][t];
-          dkv[p.dv_off + k_start + 4u * c + t] = dvr[c][t];
-        }
-      }
+      store_dk(start, c, dkr$r[c] * LN2);
+      store_dv(start, c, dvr$r[c]);
     }
   }
+  //$end
 }
 
-@group(0) @binding(7) var<storage, read_write> dq: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dq: array<Elem>;
 
 @compute @workgroup_size(ROWS)
 fn backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -315,20 +329,22 @@ fn backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: v
   let bh = batch_head(wg, nwg);
   if (bh >= p.bh) { return; }
   let b = bh / p.heads;
-  let row = wg.x * ROWS + lid;
-  let valid = row < p.sq;
-  let q_start = q_row_at(bh, row);
-  var qr: array<vec4f, MAX_DH4>;    // q * scale
-  var dor: array<vec4f, MAX_DH4>;
-  var dqr: array<vec4f, MAX_DH4>;   // dQ / scale
-  var st = vec2f(BIG, 0.0);
-  if (valid) {
+  //$each R_Q
+  let row$r = (wg.x * R_Q + $ru) * ROWS + lid;
+  var qr$r: array<vec4f, DH4>;    // q * scale * log2(e)
+  var dor$r: array<vec4f, DH4>;
+  var dqr$r: array<vec4f, DH4>;   // dQ / scale
+  var st$r = vec2f(BIG, 0.0);
+  if (row$r < p.sq) {
+    let q_start = q_row_at(bh, row$r);
+    let o_start = o_row_at(bh, row$r);
     for (var c = 0u; c < DH4; c++) {
-      qr[c] = q4(q_start, c) * p.scale;
-      dor[c] = do4(o_row_at(bh, row), c);
+      qr$r[c] = load_q(q_start, c) * p.scale_log2;
+      dor$r[c] = load_do(o_start, c);
     }
-    st = stats[bh * p.sq + row];
+    st$r = stats[bh * p.sq + row$r];
   }
+  //$end
   for (var k0 = 0u; k0 < p.sk; k0 += TILE) {
     workgroupBarrier();
     stage_keys(bh, b, k0, lid);
@@ -336,23 +352,34 @@ fn backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: v
     let n = min(TILE, p.sk - k0);
     for (var j = 0u; j < n; j++) {
       if (key_real[j] != 0.0) {
-        var s = 0.0;
-        var dp = 0.0;
+        //$each R_Q
+        var s$r = 0.0;
+        var dp$r = 0.0;
+        //$end
         for (var c = 0u; c < DH4; c++) {
-          s += dot(qr[c], k_tile[j * DH4 + c]);
-          dp += dot(dor[c], v_tile[j * DH4 + c]);
+          let kc = k_tile[j * DH4 + c];
+          let vc = v_tile[j * DH4 + c];
+          //$each R_Q
+          s$r += dot(qr$r[c], kc);
+          dp$r += dot(dor$r[c], vc);
+          //$end
         }
-        let ds = exp(s - st.x) * (dp - st.y);
-        for (var c = 0u; c < DH4; c++) { dqr[c] += ds * k_tile[j * DH4 + c]; }
+        //$each R_Q
+        let ds$r = exp2(s$r - st$r.x) * (dp$r - st$r.y);
+        //$end
+        for (var c = 0u; c < DH4; c++) {
+          let kc = k_tile[j * DH4 + c];
+          //$each R_Q
+          dqr$r[c] += ds$r * kc;
+          //$end
+        }
       }
     }
   }
-  if (valid) {
-    for (var c = 0u; c < DH4; c++) {
-      let g = dqr[c] * p.scale;
-      for (var t = 0u; t < 4u; t++) {
-        if (4u * c + t < DH) { dq[q_start + 4u * c + t] = g[t]; }
-      }
-    }
+  //$each R_Q
+  if (row$r < p.sq) {
+    let start = q_row_at(bh, row$r);
+    for (var c = 0u; c < DH4; c++) { store_dq(start, c, dqr$r[c] * p.scale); }
   }
+  //$end
 }

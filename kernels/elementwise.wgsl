@@ -1,6 +1,7 @@
 // Elementwise ops over flat f32 arrays. Binary ops broadcast with per-input strides (0 on a
 // broadcast axis) over an output of rank <= 8; BROADCAST=false skips the index arithmetic when
-// both inputs already have the output's shape.
+// both inputs already have the output's shape. Every binary result is multiplied by alpha (1 but
+// where a backward folds a constant factor in: 2 d x for d(x * x), d / n for a mean's gradient).
 
 override OP: u32 = 0u;           // binary: 0 add, 1 sub, 2 mul, 3 div, 4 a (broadcast copy); unary: see `unary`
 override BROADCAST: bool = true;
@@ -40,7 +41,7 @@ fn binary(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let i = flat_index(wg, nwg, lid);
   if (i >= p.n) { return; }
   if (!BROADCAST) {
-    out[i] = apply(a[i], b[i]);
+    out[i] = p.alpha * apply(a[i], b[i]);
     return;
   }
   var rem = i;
@@ -54,11 +55,12 @@ fn binary(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     ia += coord * p.stride_a[axis / 4u][axis % 4u];
     ib += coord * p.stride_b[axis / 4u][axis % 4u];
   }
-  out[i] = apply(a[ia], b[ib]);
+  out[i] = p.alpha * apply(a[ia], b[ib]);
 }
 
 // Unary ops (all cases together use a and b, so both stay in the auto layout): 0 affine alpha*a+beta, 1 relu,
-// 2 relu backward (b = upstream gradient), 3 fill with beta.
+// 2 relu backward (b = upstream gradient), 3 fill with beta, 4 out += alpha * a (in place: an SGD
+// step p += -lr g is one pass).
 @compute @workgroup_size(256)
 fn unary(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
          @builtin(local_invocation_id) lid: vec3u) {
@@ -68,7 +70,7 @@ fn unary(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     case 0u: { out[i] = p.alpha * a[i] + p.beta; }
     case 1u: { out[i] = max(a[i], 0.0); }
     case 2u: { out[i] = select(0.0, b[i], a[i] > 0.0); }
-    case 4u: { out[i] += a[i]; }
+    case 4u: { out[i] += p.alpha * a[i]; }
     default: { out[i] = p.beta; }
   }
 }

@@ -10,6 +10,12 @@
 // stage, with one barrier per slab. Every global read and write is bounds-checked, so any M, N, K
 // work; K = 0 gives act(bias).
 //
+// Each operand is read in quads of 4 elements along its contiguous axis (a_quad, b_quad, with
+// `alias AElem`, `BElem`, prepended by src/ops/matmul.ts): as one vec4 load with one bounds check
+// where that axis's length, the batch stride and the offset are multiples of 4 (a quad then never
+// straddles the edge), else as 4 checked f32 loads. On a GPU the vec4 path is a quarter of the
+// load instructions and 16-byte transactions (gpu.cpp's WGSL matmul gained about 1.5x from it).
+//
 // ROW_SUMS (a Linear's bias gradient beside its weight gradient, dW = dY^T X): the threads of
 // the first column of workgroups also sum the rows of op(A) = dY^T as its slabs pass through
 // the tile, and write them to `pre` (as [M]; with ACCUMULATE, added). It costs those threads two
@@ -28,8 +34,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;          // [M, K], or [K, M] if TRANS_A
-@group(0) @binding(2) var<storage, read> b: array<f32>;          // [K, N], or [N, K] if TRANS_B
+@group(0) @binding(1) var<storage, read> a: array<AElem>;        // [M, K], or [K, M] if TRANS_A
+@group(0) @binding(2) var<storage, read> b: array<BElem>;        // [K, N], or [N, K] if TRANS_B
 @group(0) @binding(3) var<storage, read> bias: array<f32>;       // [N] if HAS_BIAS
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;    // [M, N]
 @group(0) @binding(5) var<storage, read_write> pre: array<f32>;  // [M, N] before act, if KEEP_PRE or ACTIVATION_GRAD; [M] if ROW_SUMS
@@ -60,29 +66,13 @@ const MAX_QUADS = 4u;
 var<workgroup> a_tile: array<vec4f, A_TILE>;   // [stage][k][m / 4]
 var<workgroup> b_tile: array<vec4f, B_TILE>;   // [stage][k][n / 4]
 
-fn a_at(base: u32, m: u32, k: u32) -> f32 {
-  if (m >= p.m || k >= p.k) { return 0.0; }
-  if (TRANS_A) { return a[base + k * p.m + m]; }
-  return a[base + m * p.k + k];
-}
-
-fn b_at(base: u32, k: u32, n: u32) -> f32 {
-  if (k >= p.k || n >= p.n) { return 0.0; }
-  if (TRANS_B) { return b[base + n * p.k + k]; }
-  return b[base + k * p.n + n];
-}
-
 // Quad q of a slab is 4 consecutive elements along the operand's contiguous axis, and
 // consecutive threads take consecutive quads: coalesced reads, conflict-free stores.
 fn fetch_a(q: u32, row0: u32, k0: u32, base: u32) -> vec4f {
   if (TRANS_A) {   // 4 rows at one k
-    let m = row0 + 4u * (q % (BM / 4u));
-    let k = k0 + q / (BM / 4u);
-    return vec4f(a_at(base, m, k), a_at(base, m + 1u, k), a_at(base, m + 2u, k), a_at(base, m + 3u, k));
+    return a_quad(base, row0 + 4u * (q % (BM / 4u)), k0 + q / (BM / 4u));
   }
-  let m = row0 + q % BM;   // 4 ks of one row
-  let k = k0 + 4u * (q / BM);
-  return vec4f(a_at(base, m, k), a_at(base, m, k + 1u), a_at(base, m, k + 2u), a_at(base, m, k + 3u));
+  return a_quad(base, row0 + q % BM, k0 + 4u * (q / BM));   // 4 ks of one row
 }
 
 fn stash_a(q: u32, stage: u32, v: vec4f) {
@@ -101,13 +91,9 @@ fn stash_a(q: u32, stage: u32, v: vec4f) {
 
 fn fetch_b(q: u32, col0: u32, k0: u32, base: u32) -> vec4f {
   if (TRANS_B) {   // 4 ks of one column
-    let n = col0 + q % BN;
-    let k = k0 + 4u * (q / BN);
-    return vec4f(b_at(base, k, n), b_at(base, k + 1u, n), b_at(base, k + 2u, n), b_at(base, k + 3u, n));
+    return b_quad(base, k0 + 4u * (q / BN), col0 + q % BN);
   }
-  let n = col0 + 4u * (q % (BN / 4u));   // 4 columns at one k
-  let k = k0 + q / (BN / 4u);
-  return vec4f(b_at(base, k, n), b_at(base, k, n + 1u), b_at(base, k, n + 2u), b_at(base, k, n + 3u));
+  return b_quad(base, k0 + q / (BN / 4u), col0 + 4u * (q % (BN / 4u)));   // 4 columns at one k
 }
 
 fn stash_b(q: u32, stage: u32, v: vec4f) {

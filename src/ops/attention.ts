@@ -7,19 +7,108 @@
 //   written into one [B, S, 3 * H * Dh] tensor: no head split or merge copies either way.
 import code from "../../kernels/attention.wgsl?raw";
 import type { Gpu } from "../gpu/gpu";
-import { ceilDiv, f32, grid1d, kernel } from "../gpu/kernel";
+import { ceilDiv, f32, grid1d, type Kernel, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { shapeString, Tensor } from "../tensor/tensor";
 
-const forwardKernel = kernel("attention.forward", code, "forward");
-const deltaKernel = kernel("attention.delta", code, "delta");
-const dkvKernel = kernel("attention.backward_dkv", code, "backward_dkv");
-const dqKernel = kernel("attention.backward_dq", code, "backward_dq");
-
-/** Rows owned by one workgroup (one per thread). */
+/** Threads per workgroup; each owns R_Q query rows (R_K keys in the dkv pass). */
 const ROWS = 64;
-/** The kernels hold a row in registers as at most 32 vec4s. */
+/** Rows are held in registers as ceil(Dh / 4) vec4s, R of them a thread: bounded here. */
 export const MAX_HEAD_DIM = 128;
+/** vec4s of rows a thread holds per operand: R * ceil(Dh / 4) stays within these. */
+const QUERY_VEC4S = 16;
+const KEY_VEC4S = 12;
+
+interface AttentionKernels {
+  forward: Kernel;
+  delta: Kernel;
+  dkv: Kernel;
+  dq: Kernel;
+  /** Query rows per thread in forward and backward_dq; keys per thread in backward_dkv. */
+  rq: number;
+  rk: number;
+}
+
+/** The largest of 4, 2, 1 rows a thread whose row sets stay within `budget` vec4s. */
+function rowsPerThread(dh4: number, budget: number): number {
+  return [4, 2, 1].find((r) => r * dh4 <= budget) ?? 1;
+}
+
+/** Loads a row's vec4 c from `array` (element `start` + `off` on), as vec4 or 4 checked f32s. */
+function loader(name: string, array: string, off: string, vec4: boolean): string {
+  const at = off ? `${off} + start` : "start";
+  return vec4
+    ? `fn ${name}(start: u32, c: u32) -> vec4f { return ${array}[(${at}) / 4u + c]; }\n`
+    : `fn ${name}(start: u32, c: u32) -> vec4f {
+  var r = vec4f(0.0);
+  for (var t = 0u; t < 4u; t++) {
+    if (4u * c + t < DH) { r[t] = ${array}[${at} + 4u * c + t]; }
+  }
+  return r;
+}
+`;
+}
+
+function storer(name: string, array: string, off: string, vec4: boolean): string {
+  const at = off ? `${off} + start` : "start";
+  return vec4
+    ? `fn ${name}(start: u32, c: u32, x: vec4f) { ${array}[(${at}) / 4u + c] = x; }\n`
+    : `fn ${name}(start: u32, c: u32, x: vec4f) {
+  for (var t = 0u; t < 4u; t++) {
+    if (4u * c + t < DH) { ${array}[${at} + 4u * c + t] = x[t]; }
+  }
+}
+`;
+}
+
+/** Writes each `//$each R` ... `//$end` block of the kernel R times, $r = 0, 1, ... */
+function unrollRows(source: string, counts: Record<string, number>): string {
+  return source.replace(
+    /^\s*\/\/\$each (\w+)\n([\s\S]*?)^\s*\/\/\$end\n/gm,
+    (_, name: string, body: string) =>
+      Array.from({ length: counts[name] }, (_, r) => body.replaceAll("$r", String(r))).join(""),
+  );
+}
+
+const kernelSets = new Map<string, AttentionKernels>();
+
+/**
+ * The kernels for one head dim, with its constants compiled in (WGSL sizes function arrays only
+ * by constants), and vec4 or f32 access to the rows (vec4 where every row starts at a multiple
+ * of 4 elements).
+ */
+function attentionKernels(headDim: number, vec4: boolean): AttentionKernels {
+  const key = `${headDim}${vec4 ? " vec4" : ""}`;
+  const known = kernelSets.get(key);
+  if (known) return known;
+  const dh4 = Math.ceil(headDim / 4);
+  const rq = rowsPerThread(dh4, QUERY_VEC4S);
+  const rk = rowsPerThread(dh4, KEY_VEC4S);
+  const header =
+    `const DH: u32 = ${headDim}u;\nconst DH4: u32 = ${dh4}u;\nconst R_Q: u32 = ${rq}u;\nconst R_K: u32 = ${rk}u;\n` +
+    `alias Elem = ${vec4 ? "vec4f" : "f32"};\n` +
+    loader("load_q", "q", "", vec4) +
+    loader("load_k", "k", "p.k_off", vec4) +
+    loader("load_v", "v", "p.v_off", vec4) +
+    loader("load_do", "d_o", "", vec4) +
+    loader("load_delta_o", "delta_o", "", vec4) +
+    loader("load_delta_do", "delta_do", "", vec4) +
+    storer("store_out", "out", "", vec4) +
+    storer("store_dq", "dq", "", vec4) +
+    storer("store_dk", "dkv", "p.dk_off", vec4) +
+    storer("store_dv", "dkv", "p.dv_off", vec4);
+  const text = header + unrollRows(code, { R_Q: rq, R_K: rk });
+  const made = {
+    forward: kernel(`attention.forward ${key}`, text, "forward"),
+    delta: kernel(`attention.delta ${key}`, text, "delta"),
+    dkv: kernel(`attention.backward_dkv ${key}`, text, "backward_dkv"),
+    dq: kernel(`attention.backward_dq ${key}`, text, "backward_dq"),
+    rq,
+    rk,
+  };
+  kernelSets.set(key, made);
+  return made;
+}
 
 export interface AttentionOptions {
   /** [B, Sk], u32 or i32: nonzero = real key, 0 = padding (gets no attention). */
@@ -65,13 +154,20 @@ interface Problem {
 }
 
 /** Rows per staged block: the largest that fits the forward's workgroup memory. */
-function tileRows(gpu: Gpu, headDim: number): number {
+function tileRows(gpu: Gpu, headDim: number, rq: number): number {
   const vec4s = Math.ceil(headDim / 4);
   const limit = gpu.device.limits.maxComputeWorkgroupStorageSize;
   for (const tile of [32, 16]) {
-    if (2 * tile * vec4s * 16 + tile * 4 + tile * ROWS * 4 <= limit) return tile;
+    if (2 * tile * vec4s * 16 + tile * 4 + tile * ROWS * rq * 4 <= limit) return tile;
   }
   return 8; // fits WebGPU's 16 KiB minimum for any head dim up to MAX_HEAD_DIM
+}
+
+/** Every row of every operand starts at a multiple of 4 elements: the vec4 kernels apply. */
+function aligned(p: Problem, ...offsets: number[]): boolean {
+  const { qLayout: q, kLayout: k, oLayout: o } = p;
+  const all = [p.headDim, q.off, q.row, q.head, q.batch, k.off, p.vOff, k.row, k.head, k.batch];
+  return [...all, o.row, o.head, o.batch, ...offsets].every((x) => x % 4 === 0);
 }
 
 function same(a: readonly number[], b: readonly number[]): boolean {
@@ -172,12 +268,14 @@ interface Forward {
 
 function params(p: Problem, dkOff: number, dvOff: number) {
   const { qLayout: q, kLayout: k, oLayout: o } = p;
+  const scale = p.opts.scale ?? 1 / Math.sqrt(p.headDim);
   return [
     p.sq,
     p.sk,
     p.batch * p.heads,
     p.heads,
-    f32(p.opts.scale ?? 1 / Math.sqrt(p.headDim)),
+    f32(scale),
+    f32(scale * Math.LOG2E),
     q.off,
     q.row,
     q.head,
@@ -195,8 +293,8 @@ function params(p: Problem, dkOff: number, dvOff: number) {
   ];
 }
 
-function constants(p: Problem) {
-  return { DH: p.headDim, ROWS, TILE: tileRows(p.q.gpu, p.headDim), HAS_MASK: p.opts.keyMask ? 1 : 0 };
+function constants(p: Problem, rq: number) {
+  return { ROWS, TILE: tileRows(p.q.gpu, p.headDim, rq), HAS_MASK: p.opts.keyMask ? 1 : 0 };
 }
 
 function run(p: Problem): Forward {
@@ -205,9 +303,10 @@ function run(p: Problem): Forward {
   const [gy, gz] = grid1d(bh, 1);
   const out = Tensor.empty(gpu, p.outShape);
   const lse = Tensor.empty(gpu, [bh * p.sq]);
+  const kernels = attentionKernels(p.headDim, aligned(p));
   gpu.dispatch({
-    kernel: forwardKernel,
-    constants: constants(p),
+    kernel: kernels.forward,
+    constants: constants(p, kernels.rq),
     params: params(p, 0, 0),
     buffers: [
       p.q.binding,
@@ -217,7 +316,7 @@ function run(p: Problem): Forward {
       out.binding,
       lse.binding,
     ],
-    workgroups: [ceilDiv(p.sq, ROWS), gy, gz],
+    workgroups: [ceilDiv(p.sq, ROWS * kernels.rq), gy, gz],
   });
   return { out, lse };
 }
@@ -237,9 +336,9 @@ function backward(
   const [gy, gz] = grid1d(bh, 1);
   const all = params(p, dkOff, dvOff);
   const stats = Tensor.empty(gpu, [bh * p.sq, 2]); // (L, rowsum(dO * O)) per query row
+  const kernels = attentionKernels(p.headDim, aligned(p, dkOff, dvOff));
   gpu.dispatch({
-    kernel: deltaKernel,
-    constants: { DH: p.headDim },
+    kernel: kernels.delta,
     params: all,
     buffers: [fwd.out.binding, dOut.binding, fwd.lse.binding, stats.binding],
     workgroups: grid1d(bh * p.sq, 256),
@@ -247,18 +346,18 @@ function backward(
   const mask = p.opts.keyMask?.binding ?? gpu.dummy;
   const common = [p.q.binding, p.k.binding, p.v.binding, mask, stats.binding, dOut.binding];
   gpu.dispatch({
-    kernel: dkvKernel,
-    constants: constants(p),
+    kernel: kernels.dkv,
+    constants: constants(p, kernels.rq),
     params: all,
     buffers: [...common, { buffer: dkv }],
-    workgroups: [ceilDiv(p.sk, ROWS), gy, gz],
+    workgroups: [ceilDiv(p.sk, ROWS * kernels.rk), gy, gz],
   });
   gpu.dispatch({
-    kernel: dqKernel,
-    constants: constants(p),
+    kernel: kernels.dq,
+    constants: constants(p, kernels.rq),
     params: all,
     buffers: [...common, dq.binding],
-    workgroups: [ceilDiv(p.sq, ROWS), gy, gz],
+    workgroups: [ceilDiv(p.sq, ROWS * kernels.rq), gy, gz],
   });
   stats.dispose();
 }

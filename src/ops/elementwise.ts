@@ -43,7 +43,8 @@ function padded(v: number[]): number[] {
   return [...v, ...new Array(MAX_RANK - v.length).fill(0)];
 }
 
-function binary(op: BinaryOp, a: Tensor, b: Tensor, to?: readonly number[]): Tensor {
+/** alpha * (a op b), broadcast (to `to` where given). */
+function binary(op: BinaryOp, a: Tensor, b: Tensor, to?: readonly number[], alpha = 1): Tensor {
   const shape = to ? broadcastShape(a.shape, to) : broadcastShape(a.shape, b.shape);
   if (to && shape.some((d, i) => d !== to[i])) {
     throw new Error(`cannot broadcast ${shapeString(a.shape)} to ${shapeString(to)}`);
@@ -58,7 +59,7 @@ function binary(op: BinaryOp, a: Tensor, b: Tensor, to?: readonly number[]): Ten
     params: [
       out.size,
       shape.length,
-      f32(0),
+      f32(alpha),
       f32(0),
       ...padded(shape),
       ...padded(broadcastStrides(a.shape, shape)),
@@ -93,11 +94,20 @@ export function add(a: Tensor, b: Tensor): Tensor {
 
 export function sub(a: Tensor, b: Tensor): Tensor {
   const out = binary("sub", a, b);
-  return record("sub", [a, b], out, (d) => [sumToShape(d, a.shape), sumToShape(scale(d, -1), b.shape)]);
+  return record("sub", [a, b], out, (d) => [
+    a.requiresGrad ? sumToShape(d, a.shape) : null,
+    b.requiresGrad ? sumToShape(scale(d, -1), b.shape) : null,
+  ]);
 }
 
 export function mul(a: Tensor, b: Tensor): Tensor {
   const out = binary("mul", a, b);
+  // x * x: d(x^2) = 2 d x in one pass, given as the first input's gradient only.
+  if (a === b)
+    return record("mul", [a, b], out, (d, into) => [
+      a.requiresGrad ? sumToShape(binary("mul", d, a, undefined, 2), a.shape, into[0]) : null,
+      null,
+    ]);
   return record("mul", [a, b], out, (d, into) => [
     a.requiresGrad ? sumToShape(binary("mul", d, b), a.shape, into[0]) : null,
     b.requiresGrad ? sumToShape(binary("mul", d, a), b.shape, into[1]) : null,
@@ -113,10 +123,13 @@ export function div(a: Tensor, b: Tensor): Tensor {
   ]);
 }
 
-/** x repeated along its size-1 (or missing leading) axes to `shape`. */
-export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
-  const out = binary("first", x, x, shape);
-  return record("broadcastTo", [x], out, (d) => [sumToShape(d, x.shape)]);
+/** x repeated along its size-1 (or missing leading) axes to `shape`, times alpha. */
+export function broadcastTo(x: Tensor, shape: readonly number[], alpha = 1): Tensor {
+  const out = binary("first", x, x, shape, alpha);
+  return record("broadcastTo", [x], out, (d) => {
+    const g = sumToShape(d, x.shape);
+    return [alpha === 1 ? g : scale(g, alpha)];
+  });
 }
 
 /** alpha * x + beta. */
@@ -130,11 +143,11 @@ export function relu(x: Tensor): Tensor {
   return record("relu", [x], out, (d) => [unary(2, x, d, 0, 0)]);
 }
 
-/** target += d, in place (same number of elements); not recorded. */
-export function accumulate(target: Tensor, d: Tensor): void {
+/** target += alpha * d, in place (same number of elements); not recorded. */
+export function accumulate(target: Tensor, d: Tensor, alpha = 1): void {
   if (target.size !== d.size)
     throw new Error(`accumulate: ${d.describe()} does not fit ${target.describe()}`);
-  if (target.size) unaryInto(4, d.binding, target);
+  if (target.size) unaryInto(4, d.binding, target, 0, alpha);
 }
 
 /** Sets every element of t to value, in place; not recorded. */
@@ -142,11 +155,11 @@ export function fill(t: Tensor, value: number): void {
   if (t.size) unaryInto(3, t.gpu.dummy, t, value);
 }
 
-function unaryInto(op: number, x: GPUBuffer | GPUBufferBinding, out: Tensor, beta = 0): void {
+function unaryInto(op: number, x: GPUBuffer | GPUBufferBinding, out: Tensor, beta = 0, alpha = 0): void {
   out.gpu.dispatch({
     kernel: unaryKernel,
     constants: { OP: op },
-    params: [out.size, 0, f32(0), f32(beta)],
+    params: [out.size, 0, f32(alpha), f32(beta)],
     buffers: [x, x, out.binding],
     workgroups: grid1d(out.size, 256),
   });

@@ -10,12 +10,63 @@ import { record, recording } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
 import { sum, sumToShape } from "./reduce";
 
-const matmulKernel = kernel("matmul", activationCode + code, "main");
-const activationGradKernel = kernel(
-  "matmul.activation_backward",
-  activationCode + code,
-  "activation_backward",
-);
+/** How the kernel reads quads of an operand: one vec4 load, or 4 bounds-checked f32 loads. */
+const A_QUADS = {
+  f32: `alias AElem = f32;
+fn a_at(base: u32, m: u32, k: u32) -> f32 {
+  if (m >= p.m || k >= p.k) { return 0.0; }
+  if (TRANS_A) { return a[base + k * p.m + m]; }
+  return a[base + m * p.k + k];
+}
+fn a_quad(base: u32, m: u32, k: u32) -> vec4f {   // rows m .. m + 3 at k, or ks k .. k + 3 of row m
+  if (TRANS_A) { return vec4f(a_at(base, m, k), a_at(base, m + 1u, k), a_at(base, m + 2u, k), a_at(base, m + 3u, k)); }
+  return vec4f(a_at(base, m, k), a_at(base, m, k + 1u), a_at(base, m, k + 2u), a_at(base, m, k + 3u));
+}
+`,
+  vec4: `alias AElem = vec4f;
+fn a_quad(base: u32, m: u32, k: u32) -> vec4f {
+  if (m >= p.m || k >= p.k) { return vec4f(0.0); }
+  if (TRANS_A) { return a[(base + k * p.m + m) / 4u]; }
+  return a[(base + m * p.k + k) / 4u];
+}
+`,
+};
+const B_QUADS = {
+  f32: `alias BElem = f32;
+fn b_at(base: u32, k: u32, n: u32) -> f32 {
+  if (k >= p.k || n >= p.n) { return 0.0; }
+  if (TRANS_B) { return b[base + n * p.k + k]; }
+  return b[base + k * p.n + n];
+}
+fn b_quad(base: u32, k: u32, n: u32) -> vec4f {   // ks k .. k + 3 of column n, or columns n .. n + 3 at k
+  if (TRANS_B) { return vec4f(b_at(base, k, n), b_at(base, k + 1u, n), b_at(base, k + 2u, n), b_at(base, k + 3u, n)); }
+  return vec4f(b_at(base, k, n), b_at(base, k, n + 1u), b_at(base, k, n + 2u), b_at(base, k, n + 3u));
+}
+`,
+  vec4: `alias BElem = vec4f;
+fn b_quad(base: u32, k: u32, n: u32) -> vec4f {
+  if (k >= p.k || n >= p.n) { return vec4f(0.0); }
+  if (TRANS_B) { return b[(base + n * p.k + k) / 4u]; }
+  return b[(base + k * p.n + n) / 4u];
+}
+`,
+};
+type Quads = keyof typeof A_QUADS;
+
+function variant(name: string, entryPoint: string, a: Quads, b: Quads) {
+  return kernel(`${name} a:${a} b:${b}`, A_QUADS[a] + B_QUADS[b] + activationCode + code, entryPoint);
+}
+
+const matmulKernels = {
+  f32: { f32: variant("matmul", "main", "f32", "f32"), vec4: variant("matmul", "main", "f32", "vec4") },
+  vec4: { f32: variant("matmul", "main", "vec4", "f32"), vec4: variant("matmul", "main", "vec4", "vec4") },
+};
+const activationGradKernel = variant("matmul.activation_backward", "activation_backward", "f32", "f32");
+
+/** vec4 quads where the operand's contiguous axis has a multiple of 4 elements and its view starts on 16 bytes. */
+function quads(t: Tensor, contiguousLength: number): Quads {
+  return contiguousLength % 4 === 0 && t.offset % 16 === 0 ? "vec4" : "f32";
+}
 
 export type Activation = "none" | "relu" | "gelu";
 const ACTIVATION_CODE: Record<Activation, number> = { none: 0, relu: 1, gelu: 2 };
@@ -138,7 +189,7 @@ export function product(
       throw new Error(`matmul: ${rows} rows in ${groups} batches exceed the device's workgroup grid`);
     }
     gpu.dispatch({
-      kernel: matmulKernel,
+      kernel: matmulKernels[quads(a, transA ? m : k)][quads(b, transB ? k : n)],
       constants: {
         ...constants,
         TRANS_A: transA ? 1 : 0,

@@ -3,7 +3,7 @@ import code from "../../kernels/reduce.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
-import { accumulate, broadcastTo, scale } from "./elementwise";
+import { accumulate, broadcastTo } from "./elementwise";
 
 const stridedKernel = kernel("reduce.strided", code, "strided");
 const rowsKernel = kernel("reduce.rows", code, "rows");
@@ -38,7 +38,9 @@ function reduceKeepdims(x: Tensor, axes: number[], mean: boolean, into?: Tensor)
   const red = axes.filter((i) => x.shape[i] !== 1);
   const nRed = numel(red.map((i) => x.shape[i]));
   if (kept.length > 8 || red.length > 8) throw new Error(`reduce: rank ${x.rank} is over 8`);
-  const rowsCase = red.length === 1 && red[0] === x.rank - 1 && nRed >= 64;
+  // Contiguous rows: the last axis reduced, or every axis (a loss's mean: one row of 256 lanes,
+  // where the columns kernel would give it 8).
+  const rowsCase = ((red.length === 1 && red[0] === x.rank - 1) || kept.length === 0) && nRed >= 64;
   // Every reduced axis before every kept one: x is [nRed, out.size] in memory.
   const columnsCase = !rowsCase && red.length > 0 && kept.every((k) => red.every((r) => r < k));
   const params = [
@@ -72,10 +74,9 @@ function reduce(x: Tensor, axes: number | number[] | undefined, keepdims: boolea
   const out = keepdims ? kd : kd.reshape(finalShape);
   if (!keepdims) kd.dispose();
   const count = numel(list.map((i) => x.shape[i]));
-  return record(mean ? "mean" : "sum", [x], out, (d) => {
-    const g = broadcastTo(d.reshape(kd.shape), x.shape);
-    return [mean ? scale(g, 1 / count) : g];
-  });
+  return record(mean ? "mean" : "sum", [x], out, (d) => [
+    broadcastTo(d.reshape(kd.shape), x.shape, mean ? 1 / count : 1),
+  ]);
 }
 
 export function sum(x: Tensor, axes?: number | number[], keepdims = false): Tensor {

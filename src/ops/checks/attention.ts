@@ -91,6 +91,15 @@ export const attentionCases: OpCase[] = [
     headDim: 32,
     mask: paddingMask(67, [67, 47]),
   }),
+  // Dh % 4 != 0: the f32 row path, with 4 query rows (and keys) a thread over 2 query blocks.
+  attentionCase("B=1 H=1 S=260 Dh=6, f32 rows, 4 a thread, last 9 keys padded", {
+    batch: 1,
+    heads: 1,
+    sq: 260,
+    sk: 260,
+    headDim: 6,
+    mask: paddingMask(260, [251]),
+  }),
   attentionCase("B=2 H=1 S=258 Dh=8 (2 CLS + 16x16 patches)", {
     batch: 2,
     heads: 1,

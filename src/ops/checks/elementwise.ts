@@ -106,6 +106,13 @@ export const elementwiseCases: OpCase[] = [
     }),
   ),
   {
+    // One tensor on both sides: its gradient, 2 d x, comes from one pass.
+    name: "mul 5x67 * itself",
+    inputs: [{ shape: [5, 67] }],
+    run: ([x]) => mul(x, x),
+    reference: ([x]) => x.map((v) => v * v),
+  },
+  {
     name: "scale 67x129 by -1.5 plus 0.25",
     inputs: [{ shape: [67, 129] }],
     run: ([x]) => scale(x, -1.5, 0.25),

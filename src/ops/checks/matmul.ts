@@ -96,6 +96,11 @@ export const matmulCases: OpCase[] = [
   ...transposes.map(([transA, transB]) =>
     matmulCase({ aBatch: [2], bBatch: [2], m: 19, k: 37, n: 70, transA, transB, tile: 128 }),
   ),
+  // Contiguous axes of multiples of 4: both operands read as vec4 quads (the f32 quads above),
+  // with partial tiles at the edges.
+  ...[false, true].map((t) =>
+    matmulCase({ aBatch: [2], bBatch: [2], m: 20, k: 36, n: 68, transA: t, transB: t }),
+  ),
   // A 2-D b shared by every batch of a (weights), and a 2-D a shared by every batch of b.
   ...transposes.map(([transA, transB]) => matmulCase({ aBatch: [3], m: 11, k: 20, n: 13, transA, transB })),
   ...transposes.map(([transA, transB]) => matmulCase({ bBatch: [3], m: 11, k: 20, n: 13, transA, transB })),
