@@ -15,7 +15,9 @@ export default defineConfig({
     // Tests that need a device of their own (lost, destroyed, dry) make one.
     isolate: false,
     globalSetup: ["test/setup/swiftshader.ts"],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    // A safety net for a hang, not a speed check: a test's first kernels compile on SwiftShader
+    // in it, which took over 2 minutes on a 2-core machine with other jobs beside the suite.
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
   },
 });
