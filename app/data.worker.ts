@@ -6,8 +6,8 @@
 import { type DataEnv, openExampleSource, vocabularyCaptions } from "../src/data/datasets";
 import { decodeImage } from "../src/data/decode-browser";
 import { type FeedPort, serveFeed } from "../src/data/feed";
-import type { OpenMoji, OpenMojiRenderer } from "../src/data/openmoji";
-import { loadOpenMoji } from "../src/data/openmoji-browser";
+import type { OpenMoji, OpenMojiRenderer } from "../src/data/openmoji/dataset";
+import { loadOpenMoji } from "../src/data/openmoji/load-browser";
 import type { RenderReply, RenderRequest } from "./data-link";
 
 /** Draws emoji by asking the page, several at once. */

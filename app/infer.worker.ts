@@ -5,7 +5,7 @@
 import * as Comlink from "comlink";
 import { decodeImage } from "../src/data/decode-browser";
 import type { RgbaImage } from "../src/data/image";
-import { describeScene, renderScene, SCENES_CLASSES, scenesSplit } from "../src/data/scenes";
+import { describeScene, renderScene, SCENES_CLASSES, scenesSplit } from "../src/data/scenes/scene";
 import { emptySkipCounts } from "../src/data/skips";
 import { type EvalResult, evaluate } from "../src/eval/evaluate";
 import { recallAt1 } from "../src/eval/metrics";

@@ -12,7 +12,7 @@ import { type DataSpec, dataNotes, dataSpecFromNotes, renderSize } from "../src/
 import type { Example, ExampleSource, SourcePosition } from "../src/data/examples";
 import { FeedClient, type FeedPort, type RemoteSource } from "../src/data/feed";
 import { emptySkipCounts, type SkipCounts } from "../src/data/skips";
-import { Vocabulary } from "../src/data/vocab";
+import { Vocabulary } from "../src/data/text/vocab";
 import { DeviceLostError, MissingFeatureError } from "../src/gpu/errors";
 import { Gpu } from "../src/gpu/gpu";
 import { SafetensorsError } from "../src/tensor/safetensors";

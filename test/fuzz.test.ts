@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { deflateSync } from "fflate";
 import { packTar } from "modern-tar";
 import { describe, expect, it } from "vitest";
-import { type ShardFailure, ShardGroups } from "../src/data/groups";
+import { type ShardFailure, ShardGroups } from "../src/data/webdataset/groups";
 import {
   decodeSafetensors,
   encodeSafetensors,

@@ -12,13 +12,13 @@ import {
   ShardSource,
   type SourcePosition,
 } from "./examples";
-import type { OpenMoji, OpenMojiRenderer } from "./openmoji";
-import { OpenMojiSource } from "./openmoji-source";
-import { describeScene } from "./scenes";
-import { type ResolveOptions, resolveShards } from "./shards";
+import type { OpenMoji, OpenMojiRenderer } from "./openmoji/dataset";
+import { OpenMojiSource } from "./openmoji/source";
+import { describeScene } from "./scenes/scene";
 import { describeSkips } from "./skips";
-import { type ShardRef, type SourceOptions, shardName } from "./source";
-import { WebDataset, type WebDatasetOptions } from "./webdataset";
+import { WebDataset, type WebDatasetOptions } from "./webdataset/reader";
+import { type ResolveOptions, resolveShards } from "./webdataset/shards";
+import { type ShardRef, type SourceOptions, shardName } from "./webdataset/source";
 
 export type DataSpec =
   | { kind: "scenes" }

@@ -2,8 +2,8 @@
 // tokenizer, loaded from our checkpoints (training checkpoints or exported weights) or from the
 // official release (vision .npz, text .npz, tokenizer.model). Nothing here trains; it runs in the
 // browser and in Node alike.
-import { loadTokenizer, type TextTokenizer } from "../data/sentencepiece";
-import { Vocabulary } from "../data/vocab";
+import { loadTokenizer, type TextTokenizer } from "../data/text/sentencepiece";
+import { Vocabulary } from "../data/text/vocab";
 import { MissingFeatureError } from "../gpu/errors";
 import type { Gpu } from "../gpu/gpu";
 import { cropImages, packImages, type RgbaImage } from "../ops/crop";

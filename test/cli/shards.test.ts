@@ -9,14 +9,14 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeImage } from "../../src/data/decode-node";
 import type { ImageType } from "../../src/data/image";
-import { OPENMOJI_LICENSE, OpenMoji, openMojiSamples } from "../../src/data/openmoji";
-import { loadOpenMojiRecords, nodeOpenMojiRenderer } from "../../src/data/openmoji-node";
-import type { Sample } from "../../src/data/sample";
-import { renderScene } from "../../src/data/scenes";
-import { resolveShards } from "../../src/data/shards";
+import { OPENMOJI_LICENSE, OpenMoji, openMojiSamples } from "../../src/data/openmoji/dataset";
+import { loadOpenMojiRecords, nodeOpenMojiRenderer } from "../../src/data/openmoji/load-node";
+import { renderScene } from "../../src/data/scenes/scene";
 import { emptySkipCounts } from "../../src/data/skips";
-import { openFile } from "../../src/data/source-node";
-import { WebDataset } from "../../src/data/webdataset";
+import { WebDataset } from "../../src/data/webdataset/reader";
+import type { Sample } from "../../src/data/webdataset/sample";
+import { resolveShards } from "../../src/data/webdataset/shards";
+import { openFile } from "../../src/data/webdataset/source-node";
 
 interface Run {
   code: number | null;

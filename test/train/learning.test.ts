@@ -10,8 +10,8 @@
 import { afterAll, expect, it } from "vitest";
 import type { Example } from "../../src/data/examples";
 import { ScenesSource } from "../../src/data/examples";
-import { describeScene } from "../../src/data/scenes";
-import { Vocabulary } from "../../src/data/vocab";
+import { describeScene } from "../../src/data/scenes/scene";
+import { Vocabulary } from "../../src/data/text/vocab";
 import type { ParameterStore } from "../../src/tensor/params";
 import { preset } from "../../src/tips/config";
 import { saveCheckpoint, startFromCheckpoint } from "../../src/train/checkpoint";

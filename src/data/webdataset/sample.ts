@@ -8,9 +8,10 @@
 // sample needs at least one caption: without a web caption the synthetic one stands in for both
 // (counted as web_caption_from_synthetic), and without a synthetic caption the trainer uses the
 // web caption for both.
+
+import type { ImageType } from "../image";
+import type { SkipReason } from "../skips";
 import type { Group } from "./groups";
-import type { ImageType } from "./image";
-import type { SkipReason } from "./skips";
 
 /** The field of key.json that holds the synthetic caption. */
 export const SYNTHETIC_CAPTION_FIELD = "synthetic_caption";

@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { decodeImage } from "../../src/data/decode-node";
+import { decodeImage } from "../../../src/data/decode-node";
 import {
   OPENMOJI_LICENSE,
   OPENMOJI_SIZE,
@@ -12,9 +12,13 @@ import {
   openMojiClassName,
   openMojiSamples,
   openMojiSplitOf,
-} from "../../src/data/openmoji";
-import { loadOpenMojiRecords, nodeOpenMojiRenderer, openMojiPackageDir } from "../../src/data/openmoji-node";
-import { emptySkipCounts } from "../../src/data/skips";
+} from "../../../src/data/openmoji/dataset";
+import {
+  loadOpenMojiRecords,
+  nodeOpenMojiRenderer,
+  openMojiPackageDir,
+} from "../../../src/data/openmoji/load-node";
+import { emptySkipCounts } from "../../../src/data/skips";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 /** Well-formed text: survives UTF-8 encoding unchanged (a lone surrogate would not). */

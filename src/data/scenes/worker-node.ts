@@ -1,8 +1,8 @@
-// A worker thread of ScenesPool (scenes-pool-node.ts): draws the scenes it is asked for and sends
+// A worker thread of ScenesPool (pool-node.ts): draws the scenes it is asked for and sends
 // them back, their pixels transferred rather than copied.
 import { parentPort } from "node:worker_threads";
-import { sceneExample } from "./examples";
-import type { RenderReply, RenderRequest } from "./scenes-pool-node";
+import { sceneExample } from "../examples";
+import type { RenderReply, RenderRequest } from "./pool-node";
 
 const port = parentPort;
 if (!port) throw new Error("scenes-worker runs as a worker thread of ScenesPool, not on its own");

@@ -1,10 +1,10 @@
 // The two captions of a `scenes` image, as TIPS pairs them: a noisy web alt-text (names one
 // object at best, sometimes wrongly, often nothing at all) and a complete synthetic caption
 // (every object's size, colour, shape and place, their relations, and the background).
-import type { Rng } from "../tensor/rng";
-import type { BackgroundKind } from "./scenes-backgrounds";
-import { COLOURS, type Layout, type PlacedObject } from "./scenes-layout";
-import { SHAPES } from "./scenes-shapes";
+import type { Rng } from "../../tensor/rng";
+import type { BackgroundKind } from "./backgrounds";
+import { COLOURS, type Layout, type PlacedObject } from "./layout";
+import { SHAPES } from "./shapes";
 
 function pick<T>(rng: Rng, items: readonly T[]): T {
   return items[rng.int(items.length)];

@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Example, ScenesSource } from "../../src/data/examples";
-import { ScenesPool } from "../../src/data/scenes-pool-node";
+import { type Example, ScenesSource } from "../../../src/data/examples";
+import { ScenesPool } from "../../../src/data/scenes/pool-node";
 
 const digest = (e: Example) =>
   `${e.key}|${e.webCaption}|${e.syntheticCaption}|${e.image.width}x${e.image.height}|${createHash("sha256").update(e.image.data).digest("hex")}`;

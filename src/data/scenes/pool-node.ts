@@ -4,7 +4,7 @@
 // The worker is scenes-worker.mjs beside the bundle that loads this module (scripts/build-node.mjs
 // builds it there).
 import { Worker } from "node:worker_threads";
-import type { Example, SceneDraw, ScenesRenderer } from "./examples";
+import type { Example, SceneDraw, ScenesRenderer } from "../examples";
 
 export interface RenderRequest extends SceneDraw {
   id: number;

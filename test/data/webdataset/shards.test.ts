@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expandBraces, resolveShards } from "../../src/data/shards";
-import { listTarFolder } from "../../src/data/source-node";
+import { expandBraces, resolveShards } from "../../../src/data/webdataset/shards";
+import { listTarFolder } from "../../../src/data/webdataset/source-node";
 
 describe("expandBraces", () => {
   it("expands numeric ranges keeping zero padding", () => {

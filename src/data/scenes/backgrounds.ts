@@ -2,7 +2,7 @@
 // units ([0, 1] across the image), so one scene looks the same at every resolution; patterns
 // with hard edges are box-filtered over one pixel. Colours are muted (low saturation, middle
 // value) and kept away from the scene's object colours, so that objects always stand out.
-import type { Rng } from "../tensor/rng";
+import type { Rng } from "../../tensor/rng";
 
 export const BACKGROUND_KINDS = [
   "stripes",

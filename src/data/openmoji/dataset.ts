@@ -11,8 +11,8 @@
 // its skin-tone variants always fall in the same split. Web captions draw their noise from a seed.
 //
 // This module is platform-free: it takes the package's openmoji.json records and a renderer from
-// openmoji-node.ts (files and sharp) or openmoji-browser.ts (Vite asset URLs and a canvas).
-import { Rng } from "../tensor/rng";
+// load-node.ts (files and sharp) or load-browser.ts (Vite asset URLs and a canvas).
+import { Rng } from "../../tensor/rng";
 
 /** The licence of every OpenMoji image, and so of every shard written from it. */
 export const OPENMOJI_LICENSE = "CC BY-SA 4.0";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseTable, TableError, tableFormat } from "../../src/data/caption-table";
+import { parseTable, TableError, tableFormat } from "../../../src/data/webdataset/caption-table";
 
 describe("caption tables", () => {
   it("parses CSV with quotes, doubled quotes, line breaks in fields, CRLF, BOM and blank lines", () => {

@@ -5,7 +5,7 @@
 // Entry times are 0, so the same samples always give the same bytes. Where the bytes go is up to
 // a sink (Node: folderSink from sink-node.ts, atomic per file; memorySink keeps them in memory).
 import { createTarPacker, type TarPackController } from "modern-tar";
-import type { ImageType } from "./image";
+import type { ImageType } from "../image";
 import { SYNTHETIC_CAPTION_FIELD } from "./sample";
 
 export interface SampleToWrite {

@@ -3,12 +3,12 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveShards } from "../../src/data/shards";
-import { folderSink } from "../../src/data/sink-node";
-import { listTarFolder, openFile } from "../../src/data/source-node";
-import { WebDataset } from "../../src/data/webdataset";
-import { memorySink, type SampleToWrite, writeShards } from "../../src/data/write";
-import { collect, makeSamples } from "./fixtures";
+import { WebDataset } from "../../../src/data/webdataset/reader";
+import { resolveShards } from "../../../src/data/webdataset/shards";
+import { folderSink } from "../../../src/data/webdataset/sink-node";
+import { listTarFolder, openFile } from "../../../src/data/webdataset/source-node";
+import { memorySink, type SampleToWrite, writeShards } from "../../../src/data/webdataset/write";
+import { collect, makeSamples } from "../fixtures";
 
 function hasTar(): boolean {
   try {

@@ -3,10 +3,10 @@
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { loadTokenizer, SentencePiece, TIPS_TEXT_LENGTH } from "../../src/data/sentencepiece";
-import { Vocabulary } from "../../src/data/vocab";
+import { loadTokenizer, SentencePiece, TIPS_TEXT_LENGTH } from "../../../src/data/text/sentencepiece";
+import { Vocabulary } from "../../../src/data/text/vocab";
 
-const dir = new URL("../fixtures/sentencepiece/", import.meta.url);
+const dir = new URL("../../fixtures/sentencepiece/", import.meta.url);
 const read = (name: string) => new Uint8Array(readFileSync(new URL(name, dir)));
 
 interface Case {

@@ -1,9 +1,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fetchStream, ShardSourceError } from "../../src/data/source";
-import { WebDataset } from "../../src/data/webdataset";
-import { collect, makeSamples, makeShards } from "./fixtures";
+import { WebDataset } from "../../../src/data/webdataset/reader";
+import { fetchStream, ShardSourceError } from "../../../src/data/webdataset/source";
+import { collect, makeSamples, makeShards } from "../fixtures";
 
 // A local server whose paths misbehave in the ways networks do.
 describe("shards over http", () => {

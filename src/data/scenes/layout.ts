@@ -5,9 +5,9 @@
 // linearly from 1 at the top edge to 0.5 at the bottom edge (floorDepth). Every object is a flat
 // card facing the camera, standing on the floor just below its bounding circle (at y + radius),
 // so it is nearer than all the floor behind it; objects are drawn far to near.
-import type { Rng } from "../tensor/rng";
-import type { Rgb } from "./scenes-backgrounds";
-import { SHAPES, type ShapeName, shapeDistance } from "./scenes-shapes";
+import type { Rng } from "../../tensor/rng";
+import type { Rgb } from "./backgrounds";
+import { SHAPES, type ShapeName, shapeDistance } from "./shapes";
 
 export const COLOURS = [
   "red",

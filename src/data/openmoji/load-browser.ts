@@ -1,17 +1,17 @@
 // The OpenMoji dataset in a browser app served or built by Vite. The records (openmoji.json,
 // 2.2 MB) and the 4495 colour SVGs (23 MB) stay files, fetched only when used: the records when
 // loadOpenMoji() runs, each SVG when its emoji is drawn. A build emits them as assets and loads
-// a table of their URLs (75 KB gzipped, openmoji-svgs.ts); the dev server serves them from
+// a table of their URLs (75 KB gzipped, svgs.ts); the dev server serves them from
 // node_modules as they are.
 //
 // SVGs are rasterised by the browser through an <img> element, which Workers do not have: render
 // on the main thread and hand the PNG bytes over. Pixels differ slightly from Node's (librsvg)
 // rasterisation; for the same bytes everywhere, write shards with `tips shards --from openmoji`.
 import recordsUrl from "openmoji/data/openmoji.json?url";
-import { OpenMoji, type OpenMojiOptions, type OpenMojiRecord, type OpenMojiRenderer } from "./openmoji";
+import { OpenMoji, type OpenMojiOptions, type OpenMojiRecord, type OpenMojiRenderer } from "./dataset";
 
 /** The package's SVG folder relative to this file (a variable, so Vite leaves the URL alone). */
-const SVG_FOLDER = "../../node_modules/openmoji/color/svg/";
+const SVG_FOLDER = "../../../node_modules/openmoji/color/svg/";
 
 let svgUrl: Promise<(hexcode: string) => string | undefined> | null = null;
 
@@ -21,7 +21,7 @@ function svgUrls(): Promise<(hexcode: string) => string | undefined> {
         const path = `${SVG_FOLDER}${hexcode}.svg`;
         return new URL(path, import.meta.url).href;
       })
-    : import("./openmoji-svgs").then(
+    : import("./svgs").then(
         ({ SVG_DIR, SVG_URLS }) =>
           (hexcode: string) =>
             SVG_URLS[`${SVG_DIR}${hexcode}.svg`],

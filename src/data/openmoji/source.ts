@@ -2,9 +2,9 @@
 // cycling, each drawn by a renderer (sharp in Node; the page's <img> in the browser) and decoded
 // like any image. The position is the number of emoji handed out, so a resumed source draws the
 // same emoji next.
-import type { Decoder, Example, ExampleSource, SourcePosition } from "./examples";
-import type { OpenMojiEntry, OpenMojiRenderer } from "./openmoji";
-import { emptySkipCounts } from "./skips";
+import type { Decoder, Example, ExampleSource, SourcePosition } from "../examples";
+import { emptySkipCounts } from "../skips";
+import type { OpenMojiEntry, OpenMojiRenderer } from "./dataset";
 
 export interface OpenMojiSourceOptions {
   /** Rendered image side in pixels. */

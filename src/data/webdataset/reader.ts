@@ -20,11 +20,11 @@
 // throws (an empty shard list, a local path without openFile, a position from other options).
 // When a whole epoch yields no sample at all (every shard failed), the stream ends, even with
 // epochs = Infinity.
-import { Rng } from "../tensor/rng";
+import { Rng } from "../../tensor/rng";
+import { emptySkipCounts, type SkipCounts, type SkipReason } from "../skips";
 import { type Group, ShardGroups } from "./groups";
 import { type Sample, toSample } from "./sample";
 import { isUrl } from "./shards";
-import { emptySkipCounts, type SkipCounts, type SkipReason } from "./skips";
 import { openShard, type ShardRef, type SourceOptions, shardName } from "./source";
 
 export interface WebDatasetOptions {

@@ -3,14 +3,9 @@
 // kinds, 10 colours, 3 sizes, any position and rotation, partly occluding each other) on one
 // of 7 textured backgrounds, with a noisy web caption and a complete synthetic caption.
 // Pure TypeScript: the same bytes in a browser worker and in Node, for a given (seed, split, index).
-import { Rng } from "../tensor/rng";
-import {
-  type Background,
-  type BackgroundKind,
-  paintBackground,
-  sampleBackground,
-} from "./scenes-backgrounds";
-import { syntheticCaption, webCaption } from "./scenes-captions";
+import { Rng } from "../../tensor/rng";
+import { type Background, type BackgroundKind, paintBackground, sampleBackground } from "./backgrounds";
+import { syntheticCaption, webCaption } from "./captions";
 import {
   COLOUR_RGB,
   floorDepth,
@@ -20,13 +15,13 @@ import {
   poseDistance,
   poseOf,
   sampleLayout,
-} from "./scenes-layout";
-import { SHAPES } from "./scenes-shapes";
+} from "./layout";
+import { SHAPES } from "./shapes";
 
-export { BACKGROUND_KINDS, type BackgroundKind } from "./scenes-backgrounds";
-export { BACKGROUND_WORDS } from "./scenes-captions";
-export { COLOURS, type ColourName, floorDepth, MAX_OBJECTS, SIZES, type SizeName } from "./scenes-layout";
-export { SHAPES, type ShapeName } from "./scenes-shapes";
+export { BACKGROUND_KINDS, type BackgroundKind } from "./backgrounds";
+export { BACKGROUND_WORDS } from "./captions";
+export { COLOURS, type ColourName, floorDepth, MAX_OBJECTS, SIZES, type SizeName } from "./layout";
+export { SHAPES, type ShapeName } from "./shapes";
 
 /** Class names in classMap order: 0 is the background, 1 + i is SHAPES[i]. */
 export const SCENES_CLASSES: readonly string[] = ["background", ...SHAPES];

@@ -4,8 +4,8 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { loadSharp } from "./decode-node";
-import { OpenMoji, type OpenMojiOptions, type OpenMojiRecord } from "./openmoji";
+import { loadSharp } from "../decode-node";
+import { OpenMoji, type OpenMojiOptions, type OpenMojiRecord } from "./dataset";
 
 /** The folder of the installed openmoji package. */
 export function openMojiPackageDir(): string {

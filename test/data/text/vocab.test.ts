@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PAD_ID, splitWords, UNK_ID, Vocabulary } from "../../src/data/vocab";
+import { PAD_ID, splitWords, UNK_ID, Vocabulary } from "../../../src/data/text/vocab";
 
 describe("Vocabulary", () => {
   const captions = ["A red circle, left of a Blue square.", "a red star", "Photo 1234"];

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { emptySkipCounts } from "../../src/data/skips";
-import { openFile } from "../../src/data/source-node";
-import { WebDataset } from "../../src/data/webdataset";
-import { collect, encodedImage, ids, makeSamples, makeShards, tarFile } from "./fixtures";
+import { emptySkipCounts } from "../../../src/data/skips";
+import { WebDataset } from "../../../src/data/webdataset/reader";
+import { openFile } from "../../../src/data/webdataset/source-node";
+import { collect, encodedImage, ids, makeSamples, makeShards, tarFile } from "../fixtures";
 
 /** Byte offset of the tar header of entry `name`. */
 function headerOffset(tar: Uint8Array, name: string): number {

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { deflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { COLOUR_RGB } from "../../../src/data/scenes/layout";
 import {
   BACKGROUND_KINDS,
   BACKGROUND_WORDS,
@@ -12,9 +13,8 @@ import {
   type Scene,
   SHAPES,
   scenesSplit,
-} from "../../src/data/scenes";
-import { COLOUR_RGB } from "../../src/data/scenes-layout";
-import { splitWords } from "../../src/data/vocab";
+} from "../../../src/data/scenes/scene";
+import { splitWords } from "../../../src/data/text/vocab";
 
 const train = (index: number, size = 64) => renderScene(index, { size, split: "train" });
 

@@ -12,7 +12,7 @@
 // a darts-clone double-array trie, whitespace handling), the unigram Viterbi search and the
 // processor's post-processing. This file follows the C++ library (google/sentencepiece, src/
 // normalizer.cc, unigram_model.cc EncodeOptimized, bpe_model.cc, sentencepiece_processor.cc)
-// step by step, and test/data/sentencepiece.test.ts checks it against the Python library's ids.
+// step by step, and test/data/text/sentencepiece.test.ts checks it against the Python library's ids.
 // Path scores are summed in float32 as sentencepiece 0.2.2 does: that decides exact ties between
 // two segmentations (the library's source of early 2025 reads as float64, and the original,
 // non-optimized lattice search that older builds such as tensorflow_text's may use can break

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { Sample } from "../../src/data/sample";
-import { WebDataset, type WebDatasetOptions } from "../../src/data/webdataset";
-import { collect, encodedImage, ids, makeSamples, makeShards, tarFile } from "./fixtures";
+import { WebDataset, type WebDatasetOptions } from "../../../src/data/webdataset/reader";
+import type { Sample } from "../../../src/data/webdataset/sample";
+import { collect, encodedImage, ids, makeSamples, makeShards, tarFile } from "../fixtures";
 
 /** All samples, read with a save and restore (through JSON) after each of `stops` samples. */
 async function withStops(shards: File[], options: WebDatasetOptions, stops: number[]) {
