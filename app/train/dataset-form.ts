@@ -2,9 +2,9 @@
 // WebDataset shards from URLs (brace patterns expand), or shards on this computer picked as files
 // or as a folder (showDirectoryPicker where the browser has it, else <input webkitdirectory>).
 // Picked shards are kept sorted by name, so the same files always make the same stream.
-import type { DataSpec } from "../src/data/datasets";
-import { OPENMOJI_ATTRIBUTION } from "../src/data/openmoji/dataset";
-import { byId, errorMessage } from "./dom";
+import type { DataSpec } from "../../src/data/datasets";
+import { OPENMOJI_ATTRIBUTION } from "../../src/data/openmoji/dataset";
+import { byId, errorMessage } from "../common/dom";
 
 type Choice = "scenes" | "openmoji" | "urls" | "files";
 

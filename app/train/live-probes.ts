@@ -3,12 +3,12 @@
 // as RGB, a text query's similarity over the patches, and retrieval of the probe captions by
 // CLS#1 (web captions) and CLS#2 (synthetic captions). Small on purpose: a handful of images at
 // the model's input size and a few short texts, every N steps.
-import { renderScene } from "../src/data/scenes/scene";
-import { cosineMap } from "../src/probe/maps";
-import { pcaRgb } from "../src/probe/pca";
-import { imageFeatures, textEmbeddings } from "../src/tips/encoder";
-import type { Trainer } from "../src/train/trainer";
-import type { ProbeReport, ProbeSettings } from "./train-api";
+import { renderScene } from "../../src/data/scenes/scene";
+import { cosineMap } from "../../src/probe/maps";
+import { pcaRgb } from "../../src/probe/pca";
+import { imageFeatures, textEmbeddings } from "../../src/tips/encoder";
+import type { Trainer } from "../../src/train/trainer";
+import type { ProbeReport, ProbeSettings } from "./api";
 
 /** Held-out scenes shown as probes (never trained on: the train split draws from other states). */
 const PROBE_SCENES = [0, 1, 2, 3];

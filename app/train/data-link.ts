@@ -1,7 +1,7 @@
 // Starts the data worker and joins it to the trainer worker: a MessageChannel whose ends go to
 // each (batches flow between the two workers, never through the page), and a second channel on
 // which the page draws OpenMoji's SVGs for the data worker (only a page has <img> to draw them).
-import { browserOpenMojiRenderer } from "../src/data/openmoji/load-browser";
+import { browserOpenMojiRenderer } from "../../src/data/openmoji/load-browser";
 
 export interface RenderRequest {
   id: number;

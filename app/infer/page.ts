@@ -4,12 +4,9 @@
 // segmentation over typed class names, and CLS#1 / CLS#2 similarities to typed captions. The
 // worker owns the GPU, the model and the features; this page only draws.
 import * as Comlink from "comlink";
-import { evalTableRows } from "../src/eval/report";
-import { CheckpointCatalogue } from "../src/train/catalogue";
-import { CaptionTable } from "./caption-table";
-import { byId, checkpointOption, deviceName, el, errorMessage } from "./dom";
-import type { InferApi } from "./infer.worker";
-import type { EncoderInfo, ImageReport } from "./infer-api";
+import { evalTableRows } from "../../src/eval/report";
+import { CheckpointCatalogue } from "../../src/train/catalogue";
+import { byId, checkpointOption, deviceName, el, errorMessage } from "../common/dom";
 import {
   drawGrid,
   drawHeatmap,
@@ -17,8 +14,11 @@ import {
   drawSegmentation,
   heatScale,
   segmentationLegend,
-} from "./maps-view";
+} from "../common/maps-view";
+import type { EncoderInfo, ImageReport } from "./api";
+import { CaptionTable } from "./caption-table";
 import { ReleasedPanel } from "./released-panel";
+import type { InferApi } from "./worker";
 
 const DEFAULT_QUERY = "a red circle";
 
@@ -71,7 +71,7 @@ export class InferPage {
   private timers = new Map<string, ReturnType<typeof setTimeout>>();
 
   constructor(private readonly onGpuError: (err: unknown) => void) {
-    const worker = new Worker(new URL("./infer.worker.ts", import.meta.url), { type: "module" });
+    const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
     worker.addEventListener("error", (ev) =>
       this.showError(
         "infer-encoder-error",

@@ -1,12 +1,12 @@
 // What the Train page and the trainer worker say to each other: the settings of a run, what it
 // reports, and its events. Types and constants only, so that the page can import them without
 // loading the worker's code (the engine) on its own thread.
-import type { DataSpec } from "../src/data/datasets";
-import type { SkipCounts } from "../src/data/skips";
-import type { DeviceInfo } from "../src/gpu/device";
-import type { CheckpointEntry, MetricHistory } from "../src/train/catalogue";
-import type { SessionStatus } from "../src/train/session";
-import type { StepMetrics } from "../src/train/trainer";
+import type { DataSpec } from "../../src/data/datasets";
+import type { SkipCounts } from "../../src/data/skips";
+import type { DeviceInfo } from "../../src/gpu/device";
+import type { CheckpointEntry, MetricHistory } from "../../src/train/catalogue";
+import type { SessionStatus } from "../../src/train/session";
+import type { StepMetrics } from "../../src/train/trainer";
 
 export const LOSS_TERMS = ["web", "syn", "dino", "mim", "sparc", "rils"] as const;
 export type LossTerm = (typeof LOSS_TERMS)[number];
@@ -72,7 +72,7 @@ export interface ProbeSettings {
   query: string;
 }
 
-/** One refresh of the live probes (app/probe.ts), from the trainer's own model. */
+/** One refresh of the live probes (app/train/live-probes.ts), from the trainer's own model. */
 export interface ProbeReport {
   /** Steps taken when they were computed. */
   step: number;

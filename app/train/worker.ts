@@ -4,33 +4,32 @@
 // every step through a callback (a Comlink.proxy). Checkpoints go straight from here into
 // IndexedDB (the catalogue), so their bytes never cross to the page.
 //
-// Data comes from the data worker (app/data.worker.ts) over a MessagePort that the page hands
+// Data comes from the data worker (app/train/data.worker.ts) over a MessagePort that the page hands
 // over once (connectData): it opens the run's source, builds a new run's vocabulary from the
 // captions, and sends decoded batches a few steps ahead, each with the position after it.
 import * as Comlink from "comlink";
-import { type DataSpec, dataNotes, dataSpecFromNotes, renderSize } from "../src/data/datasets";
-import type { Example, ExampleSource, SourcePosition } from "../src/data/examples";
-import { FeedClient, type FeedPort, type RemoteSource } from "../src/data/feed";
-import { emptySkipCounts, type SkipCounts } from "../src/data/skips";
-import { Vocabulary } from "../src/data/text/vocab";
-import { DeviceLostError, MissingFeatureError } from "../src/gpu/errors";
-import { Gpu } from "../src/gpu/gpu";
-import { SafetensorsError } from "../src/tensor/safetensors";
-import { preset, type TipsConfig } from "../src/tips/config";
-import type { LossWeights } from "../src/tips/loss";
-import { CheckpointCatalogue, type CheckpointEntry, type MetricHistory } from "../src/train/catalogue";
+import { type DataSpec, dataNotes, dataSpecFromNotes, renderSize } from "../../src/data/datasets";
+import type { Example, ExampleSource, SourcePosition } from "../../src/data/examples";
+import { FeedClient, type FeedPort, type RemoteSource } from "../../src/data/feed";
+import { emptySkipCounts, type SkipCounts } from "../../src/data/skips";
+import { Vocabulary } from "../../src/data/text/vocab";
+import { DeviceLostError, MissingFeatureError } from "../../src/gpu/errors";
+import { Gpu } from "../../src/gpu/gpu";
+import { SafetensorsError } from "../../src/tensor/safetensors";
+import { preset, type TipsConfig } from "../../src/tips/config";
+import type { LossWeights } from "../../src/tips/loss";
+import { CheckpointCatalogue, type CheckpointEntry, type MetricHistory } from "../../src/train/catalogue";
 import {
   CheckpointError,
   readCheckpoint,
   restoreTrainer,
   saveCheckpoint,
   startFromCheckpoint,
-} from "../src/train/checkpoint";
-import { checkTrainingFits } from "../src/train/fits";
-import { extendedSchedule, learningRate } from "../src/train/schedule";
-import { Session, type StepProgress } from "../src/train/session";
-import { type StepMetrics, Trainer, trainerOptions } from "../src/train/trainer";
-import { probeDue, runProbe, setProbe } from "./probe";
+} from "../../src/train/checkpoint";
+import { checkTrainingFits } from "../../src/train/fits";
+import { extendedSchedule, learningRate } from "../../src/train/schedule";
+import { Session, type StepProgress } from "../../src/train/session";
+import { type StepMetrics, Trainer, trainerOptions } from "../../src/train/trainer";
 import {
   LOSS_TERMS,
   type OnTrainEvent,
@@ -42,7 +41,8 @@ import {
   type TrainSettings,
   type WorkerError,
   type WorkerInfo,
-} from "./train-api";
+} from "./api";
+import { probeDue, runProbe, setProbe } from "./live-probes";
 
 /** Batches the data worker decodes ahead of the trainer. */
 const PREFETCH = 3;
@@ -478,7 +478,7 @@ const api = {
     return info;
   },
 
-  /** Joins the data worker (app/data-link.ts): batches come over this port. */
+  /** Joins the data worker (app/train/data-link.ts): batches come over this port. */
   connectData(port: MessagePort): void {
     feed = new FeedClient(port as FeedPort);
   },

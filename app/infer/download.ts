@@ -1,7 +1,7 @@
 // Model files by URL: their size before a download (HEAD), the download itself with its progress
 // (bytes, rate, time left), a stalled server or a cut-off body as one clear error, and a copy in
 // Cache Storage so that a second visit reads the files from this browser.
-import { formatBytes } from "./dom";
+import { formatBytes } from "../common/dom";
 
 /** A server that sends nothing for this long is given up on. */
 export const STALL_MS = 10_000;

@@ -3,9 +3,9 @@
 // Imports are validated in a small worker, off this thread. The trainer worker writes new saves;
 // the Train page announces them with a "tips:checkpoints-changed" event on window.
 import * as Comlink from "comlink";
-import { CheckpointCatalogue, type CheckpointEntry, exportFileName } from "../src/train/catalogue";
-import type { CatalogueApi } from "./catalogue.worker";
-import { byId, downloadBlob, el, errorMessage, formatBytes, formatValue } from "./dom";
+import { CheckpointCatalogue, type CheckpointEntry, exportFileName } from "../../src/train/catalogue";
+import { byId, downloadBlob, el, errorMessage, formatBytes, formatValue } from "../common/dom";
+import type { CatalogueApi } from "./worker";
 
 export const CHECKPOINTS_CHANGED = "tips:checkpoints-changed";
 export const CHECKPOINT_RENAMED = "tips:checkpoint-renamed";
@@ -28,7 +28,7 @@ export class CheckpointsPage {
     private readonly openInInference: (entry: CheckpointEntry) => void,
   ) {
     this.worker = Comlink.wrap<CatalogueApi>(
-      new Worker(new URL("./catalogue.worker.ts", import.meta.url), { type: "module" }),
+      new Worker(new URL("./worker.ts", import.meta.url), { type: "module" }),
     );
     byId<HTMLInputElement>("import-file").addEventListener("change", (ev) =>
       this.importFile(ev.target as HTMLInputElement),

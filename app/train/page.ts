@@ -2,13 +2,11 @@
 // The trainer worker owns the GPU and the loop; this page only sends commands and draws what the
 // worker reports, so it never blocks.
 import * as Comlink from "comlink";
-import type { DeviceInfo } from "../src/gpu/device";
-import { CheckpointCatalogue, type CheckpointEntry, exportFileName } from "../src/train/catalogue";
-import { historyCsv } from "../src/train/history-csv";
-import { LineChart } from "./charts";
-import { CHECKPOINT_RENAMED, CHECKPOINTS_CHANGED, stamp } from "./checkpoints";
-import { startDataWorker } from "./data-link";
-import { DatasetForm } from "./dataset-form";
+import type { DeviceInfo } from "../../src/gpu/device";
+import { CheckpointCatalogue, type CheckpointEntry, exportFileName } from "../../src/train/catalogue";
+import { historyCsv } from "../../src/train/history-csv";
+import { CHECKPOINT_RENAMED, CHECKPOINTS_CHANGED, stamp } from "../checkpoints/page";
+import { LineChart } from "../common/charts";
 import {
   byId,
   checkpointOption,
@@ -19,9 +17,7 @@ import {
   errorName,
   formatDuration,
   formatValue,
-} from "./dom";
-import { LossToggles } from "./loss-toggles";
-import { ProbesPanel } from "./probes-panel";
+} from "../common/dom";
 import {
   LOSS_TERMS,
   type ProbeSettings,
@@ -30,8 +26,12 @@ import {
   type StepReport,
   type TrainEvent,
   type TrainSettings,
-} from "./train-api";
-import type { TrainerApi } from "./trainer.worker";
+} from "./api";
+import { startDataWorker } from "./data-link";
+import { DatasetForm } from "./dataset-form";
+import { ProbesPanel } from "./live-probes-panel";
+import { LossToggles } from "./loss-toggles";
+import type { TrainerApi } from "./worker";
 
 type PageState = "nogpu" | "connecting" | "idle" | "starting" | RunStatus;
 
@@ -94,7 +94,7 @@ export class TrainPage {
     private readonly onGpuError: (err: unknown) => void,
     private readonly openInference: (checkpointId: string) => void,
   ) {
-    const worker = new Worker(new URL("./trainer.worker.ts", import.meta.url), { type: "module" });
+    const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
     worker.addEventListener("error", (ev) => {
       const err = new Error(`the trainer worker failed: ${ev.message || "it did not load"}`);
       if (this.state === "connecting") this.noGpu(err);

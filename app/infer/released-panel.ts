@@ -2,7 +2,7 @@
 // (or type the URLs of any compatible files), see what it downloads and what it needs of the GPU
 // before anything is fetched, download it with a progress bar that can be cancelled, and keep
 // the files once the loaders have accepted them so that the next visit downloads nothing.
-import { byId, el, errorMessage, formatBytes, formatDuration } from "./dom";
+import { byId, el, errorMessage, formatBytes, formatDuration } from "../common/dom";
 import {
   cachedFile,
   cachedSize,

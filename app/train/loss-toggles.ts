@@ -1,7 +1,7 @@
 // The loss chart's per-term switches: one checkbox per curve (total and each term), kept in step
 // with the chart's legend. A term that is off in the run has no curve: its switch is disabled.
-import type { LineChart, SeriesSpec } from "./charts";
-import { el } from "./dom";
+import type { LineChart, SeriesSpec } from "../common/charts";
+import { el } from "../common/dom";
 
 export class LossToggles {
   private readonly boxes = new Map<string, HTMLInputElement>();

@@ -1,9 +1,9 @@
 // Owns the GPUDevice and runs the op self-check off the main thread; the page talks to it
 // through Comlink.
 import * as Comlink from "comlink";
-import type { DeviceInfo } from "../src/gpu/device";
-import { Gpu } from "../src/gpu/gpu";
-import { type OnCheckResult, opFamilies, runChecks } from "../src/ops/checks";
+import type { DeviceInfo } from "../../src/gpu/device";
+import { Gpu } from "../../src/gpu/gpu";
+import { type OnCheckResult, opFamilies, runChecks } from "../../src/ops/checks";
 
 export interface FamilyPlan {
   family: string;

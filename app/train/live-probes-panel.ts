@@ -1,10 +1,10 @@
 // The Train page's live dense probes: for each probe image (held-out scenes), the image, the
 // PCA of its patch features as RGB and the query's similarity heatmap, and below them which
 // probe caption CLS#1 (web) and CLS#2 (synthetic) rank first for each image. The trainer worker
-// computes them every N steps (app/probe.ts); this panel draws the latest report.
-import { byId, el } from "./dom";
-import { drawGrid, drawHeatmap, drawPixels } from "./maps-view";
-import type { ProbeReport } from "./train-api";
+// computes them every N steps (app/train/live-probes.ts); this panel draws the latest report.
+import { byId, el } from "../common/dom";
+import { drawGrid, drawHeatmap, drawPixels } from "../common/maps-view";
+import type { ProbeReport } from "./api";
 
 function argmax(xs: number[]): number {
   return xs.indexOf(Math.max(...xs));

@@ -1,7 +1,7 @@
 // Validates imported checkpoint files off the page's thread (parsing a large file's header and
 // tensors would block it) and adds them to the catalogue. No GPU.
 import * as Comlink from "comlink";
-import { CheckpointCatalogue, type CheckpointEntry } from "../src/train/catalogue";
+import { CheckpointCatalogue, type CheckpointEntry } from "../../src/train/catalogue";
 
 const catalogue = new CheckpointCatalogue();
 

@@ -3,18 +3,18 @@
 // time, in the order they came. Maps (PCA, similarities, segmentation) are computed here on the
 // CPU from the features read back once per image.
 import * as Comlink from "comlink";
-import { decodeImage } from "../src/data/decode-browser";
-import type { RgbaImage } from "../src/data/image";
-import { describeScene, renderScene, SCENES_CLASSES, scenesSplit } from "../src/data/scenes/scene";
-import { emptySkipCounts } from "../src/data/skips";
-import { type EvalResult, evaluate } from "../src/eval/evaluate";
-import { recallAt1 } from "../src/eval/metrics";
-import type { DeviceInfo } from "../src/gpu/device";
-import { Gpu } from "../src/gpu/gpu";
-import { cosineMap, segment } from "../src/probe/maps";
-import { pca, pcaRgb } from "../src/probe/pca";
-import { type ImageFeatures, TipsEncoder } from "../src/tips/encoder";
-import { CheckpointCatalogue } from "../src/train/catalogue";
+import { decodeImage } from "../../src/data/decode-browser";
+import type { RgbaImage } from "../../src/data/image";
+import { describeScene, renderScene, SCENES_CLASSES, scenesSplit } from "../../src/data/scenes/scene";
+import { emptySkipCounts } from "../../src/data/skips";
+import { type EvalResult, evaluate } from "../../src/eval/evaluate";
+import { recallAt1 } from "../../src/eval/metrics";
+import type { DeviceInfo } from "../../src/gpu/device";
+import { Gpu } from "../../src/gpu/gpu";
+import { cosineMap, segment } from "../../src/probe/maps";
+import { pca, pcaRgb } from "../../src/probe/pca";
+import { type ImageFeatures, TipsEncoder } from "../../src/tips/encoder";
+import { CheckpointCatalogue } from "../../src/train/catalogue";
 import type {
   CaptionReport,
   EncoderInfo,
@@ -24,7 +24,7 @@ import type {
   SampleImage,
   SegmentReport,
   TextCheck,
-} from "./infer-api";
+} from "./api";
 
 /** Held-out scenes the text check retrieves captions among (chance: 1 in this many). */
 const TEXT_CHECK_SCENES = 16;

@@ -1,8 +1,8 @@
 // The Inference page's caption table: the cosine of CLS#1 and CLS#2 with each typed caption, in
 // the order typed or sorted by a column (its header toggles it). The best value of each column
 // is in bold, and so is every value equal to it as shown (three decimals): a tie looks like one.
-import { byId, el } from "./dom";
-import type { CaptionReport } from "./infer-api";
+import { byId, el } from "../common/dom";
+import type { CaptionReport } from "./api";
 
 type SortKey = "typed" | "cls1" | "cls2";
 

@@ -1,6 +1,6 @@
 // Small DOM helpers shared by the pages (no framework).
-import type { DeviceInfo } from "../src/gpu/device";
-import type { CheckpointEntry } from "../src/train/catalogue";
+import type { DeviceInfo } from "../../src/gpu/device";
+import type { CheckpointEntry } from "../../src/train/catalogue";
 
 export function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);

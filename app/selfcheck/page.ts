@@ -1,9 +1,9 @@
 // The Self-check page: reports the GPU and runs the op self-check in a worker, one table per family.
 import * as Comlink from "comlink";
-import type { DeviceInfo } from "../src/gpu/device";
-import type { CheckResult } from "../src/ops/check";
-import { addFact, byId, el } from "./dom";
-import type { FamilyPlan, SelfCheckApi } from "./selfcheck.worker";
+import type { DeviceInfo } from "../../src/gpu/device";
+import type { CheckResult } from "../../src/ops/check";
+import { addFact, byId, el } from "../common/dom";
+import type { FamilyPlan, SelfCheckApi } from "./worker";
 
 function showDevice(info: DeviceInfo): void {
   byId("adapter-status").hidden = true;
@@ -127,7 +127,7 @@ export async function startSelfCheck(onGpuError: (err: unknown) => void): Promis
     byId("selfcheck").hidden = true;
     onGpuError(err);
   };
-  const worker = new Worker(new URL("./selfcheck.worker.ts", import.meta.url), { type: "module" });
+  const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
   // A worker that fails to load never answers a call: report it instead of waiting forever.
   worker.addEventListener("error", (ev) =>
     showGpuError(new Error(`the GPU worker failed: ${ev.message || "it did not load"}`)),

@@ -2,12 +2,12 @@
 // WebDataset shards from URLs or picked files), decodes images with createImageBitmap off the
 // trainer's thread, and hands the trainer worker ready batches over a MessagePort, a few batches
 // ahead (src/data/feed.ts). OpenMoji's SVGs can only be drawn through an <img> element, which
-// Workers lack: the page draws them, asked over a second port (app/data-link.ts).
-import { type DataEnv, openExampleSource, vocabularyCaptions } from "../src/data/datasets";
-import { decodeImage } from "../src/data/decode-browser";
-import { type FeedPort, serveFeed } from "../src/data/feed";
-import type { OpenMoji, OpenMojiRenderer } from "../src/data/openmoji/dataset";
-import { loadOpenMoji } from "../src/data/openmoji/load-browser";
+// Workers lack: the page draws them, asked over a second port (app/train/data-link.ts).
+import { type DataEnv, openExampleSource, vocabularyCaptions } from "../../src/data/datasets";
+import { decodeImage } from "../../src/data/decode-browser";
+import { type FeedPort, serveFeed } from "../../src/data/feed";
+import type { OpenMoji, OpenMojiRenderer } from "../../src/data/openmoji/dataset";
+import { loadOpenMoji } from "../../src/data/openmoji/load-browser";
 import type { RenderReply, RenderRequest } from "./data-link";
 
 /** Draws emoji by asking the page, several at once. */
