@@ -1,7 +1,7 @@
 // Drawing probe maps on canvases, shared by the Inference page and the Train page's live probes:
 // an image, a patch grid of colours (PCA), a similarity heatmap blended over the image, and a
-// segmentation with its legend. The maths is in src/probe/; this file only paints pixels.
-import { classColour, heatColour, range, upsample } from "../../src/probe/maps";
+// segmentation with its legend. The maths is in src/featuremaps/; this file only paints pixels.
+import { classColour, heatColour, range, upsample } from "../../src/featuremaps/maps";
 import { el } from "./dom";
 
 /** Sizes the canvas to side x side and paints RGBA pixels of that size. */

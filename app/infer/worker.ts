@@ -9,10 +9,10 @@ import { describeScene, renderScene, SCENES_CLASSES, scenesSplit } from "../../s
 import { emptySkipCounts } from "../../src/data/skips";
 import { type EvalResult, evaluate } from "../../src/eval/evaluate";
 import { recallAt1 } from "../../src/eval/metrics";
+import { cosineMap, segment } from "../../src/featuremaps/maps";
+import { pca, pcaRgb } from "../../src/featuremaps/pca";
 import type { DeviceInfo } from "../../src/gpu/device";
 import { Gpu } from "../../src/gpu/gpu";
-import { cosineMap, segment } from "../../src/probe/maps";
-import { pca, pcaRgb } from "../../src/probe/pca";
 import { type ImageFeatures, TipsEncoder } from "../../src/tips/encoder";
 import { CheckpointCatalogue } from "../../src/train/catalogue";
 import type {

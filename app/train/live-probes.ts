@@ -4,8 +4,8 @@
 // CLS#1 (web captions) and CLS#2 (synthetic captions). Small on purpose: a handful of images at
 // the model's input size and a few short texts, every N steps.
 import { renderScene } from "../../src/data/scenes/scene";
-import { cosineMap } from "../../src/probe/maps";
-import { pcaRgb } from "../../src/probe/pca";
+import { cosineMap } from "../../src/featuremaps/maps";
+import { pcaRgb } from "../../src/featuremaps/pca";
 import { imageFeatures, textEmbeddings } from "../../src/tips/encoder";
 import type { Trainer } from "../../src/train/trainer";
 import type { ProbeReport, ProbeSettings } from "./api";

@@ -63,7 +63,7 @@ function openData(
     spec,
     batch,
     prefetch: PREFETCH,
-    size: renderSize(config),
+    size: renderSize(config.vision.imageSize),
     seed,
     position,
     vocabularySize: vocabulary ? config.text.vocabSize : null,

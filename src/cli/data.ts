@@ -72,7 +72,7 @@ export async function openSource(
   const spec = await checkData(data);
   return openExampleSource(
     spec,
-    { size: renderSize(config), seed, position: o.position },
+    { size: renderSize(config.vision.imageSize), seed, position: o.position },
     nodeData(o.workers ?? 0),
   );
 }

@@ -11,7 +11,7 @@ import type { Gpu } from "../../src/gpu/gpu";
 import { Rng } from "../../src/tensor/rng";
 import { preset } from "../../src/tips/config";
 import type { ImageFeatures } from "../../src/tips/encoder";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 const config = preset("tips-test"); // patch 4, width 32
 const SIZE = 24;

@@ -13,7 +13,7 @@ import { preset } from "../../src/tips/config";
 import { TipsEncoder } from "../../src/tips/encoder";
 import { exportWeights } from "../../src/train/checkpoint";
 import { Trainer, trainerOptions } from "../../src/train/trainer";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 function expectInRange(results: EvalResult): void {
   const unit = [

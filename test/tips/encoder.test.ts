@@ -18,7 +18,7 @@ import { textBatch } from "../../src/tips/text";
 import { WeightsError } from "../../src/tips/weights";
 import { exportWeights } from "../../src/train/checkpoint";
 import { Trainer, trainerOptions } from "../../src/train/trainer";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 const fixture = (name: string) =>
   readFile(join("test/fixtures/official", name)).then((b) => new Uint8Array(b));

@@ -11,7 +11,7 @@ import { readNpz } from "../../src/tips/npz";
 import { TextEncoder, textBatch } from "../../src/tips/text";
 import { VisionEncoder } from "../../src/tips/vision";
 import { loadArrays, textConfigOf, visionConfigOf, WeightsError } from "../../src/tips/weights";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 const npz = (f: string) => readNpz(new Uint8Array(readFileSync(`test/fixtures/official/${f}`)));
 const io = npz("io.npz");

@@ -8,7 +8,7 @@ import type { Gpu } from "../../src/gpu/gpu";
 import { preset } from "../../src/tips/config";
 import type { LossWeights } from "../../src/tips/loss";
 import { type CaptionRecipe, type LossValues, Trainer, trainerOptions } from "../../src/train/trainer";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 const config = preset("tips-test");
 const BATCH = 4;

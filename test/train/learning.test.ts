@@ -17,7 +17,7 @@ import { preset } from "../../src/tips/config";
 import { saveCheckpoint, startFromCheckpoint } from "../../src/train/checkpoint";
 import { type StepMetrics, Trainer, trainerOptions } from "../../src/train/trainer";
 import { DEFAULT_VIEWS } from "../../src/train/views";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 // 80 steps keep the suite short; TIPS_LEARNING_STEPS=200 runs the longer version the README quotes.
 const STEPS = Number(process.env.TIPS_LEARNING_STEPS ?? 80);

@@ -10,7 +10,7 @@ import { describeScene } from "../../src/data/scenes/scene";
 import { Vocabulary } from "../../src/data/text/vocab";
 import { preset } from "../../src/tips/config";
 import { type StepMetrics, Trainer, trainerOptions } from "../../src/train/trainer";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 const WARM_UP = 10;
 /** TIPS_MEMORY_STEPS=10000 makes this test the soak of docs/reliability.md. */

@@ -18,7 +18,7 @@ import {
   startFromCheckpoint,
 } from "../../src/train/checkpoint";
 import { type StepMetrics, Trainer, trainerOptions } from "../../src/train/trainer";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 const config = preset("tips-test");
 const BATCH = 4;

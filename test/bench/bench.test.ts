@@ -5,13 +5,13 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
-import shapes from "../bench/shapes.json";
-import { benchStep, type StepShape, stepConfig } from "../bench/step";
-import type { Failure, Row } from "../bench/table";
-import { checkAttention, checkProduct } from "../bench/verify";
-import { DEFAULT_DATA_WORKERS } from "../src/cli/data";
-import { checkTrainingFits } from "../src/train/fits";
-import { testGpu } from "./gpu";
+import shapes from "../../bench/shapes.json";
+import { benchStep, type StepShape, stepConfig } from "../../bench/step";
+import type { Failure, Row } from "../../bench/table";
+import { checkAttention, checkProduct } from "../../bench/verify";
+import { DEFAULT_DATA_WORKERS } from "../../src/cli/data";
+import { checkTrainingFits } from "../../src/train/fits";
+import { testGpu } from "../helpers/gpu";
 
 it("npm run bench -- --small times every matmul, attention and training-step row and merges a reference", async () => {
   const dir = await mkdtemp(join(tmpdir(), "tips-bench-"));

@@ -2,17 +2,17 @@
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { DAWN_POLL_MS, dawnGpu } from "../src/gpu/dawn";
-import { acquireDevice, browserGpu } from "../src/gpu/device";
-import { DeviceLostError, KernelError, NoWebGPUError } from "../src/gpu/errors";
-import { Gpu } from "../src/gpu/gpu";
-import { grid1d, kernel } from "../src/gpu/kernel";
-import { sizeClass } from "../src/gpu/pool";
-import { add, full, scale } from "../src/ops/elementwise";
-import { matmul } from "../src/ops/matmul";
-import { tidy } from "../src/tensor/scope";
-import { Tensor } from "../src/tensor/tensor";
-import { testGpu } from "./gpu";
+import { DAWN_POLL_MS, dawnGpu } from "../../src/gpu/dawn";
+import { acquireDevice, browserGpu } from "../../src/gpu/device";
+import { DeviceLostError, KernelError, NoWebGPUError } from "../../src/gpu/errors";
+import { Gpu } from "../../src/gpu/gpu";
+import { grid1d, kernel } from "../../src/gpu/kernel";
+import { sizeClass } from "../../src/gpu/pool";
+import { add, full, scale } from "../../src/ops/elementwise";
+import { matmul } from "../../src/ops/matmul";
+import { tidy } from "../../src/tensor/scope";
+import { Tensor } from "../../src/tensor/tensor";
+import { testGpu } from "../helpers/gpu";
 
 describe("device", () => {
   it("reports the adapter and the features in use", async () => {

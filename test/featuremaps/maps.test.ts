@@ -8,7 +8,7 @@ import {
   rankTexts,
   segment,
   upsample,
-} from "../../src/probe/maps";
+} from "../../src/featuremaps/maps";
 
 describe("probe maps", () => {
   it("cosineMap: cosine of each row with the query; a zero row scores 0", () => {

@@ -1,15 +1,15 @@
 // Tensors, scopes, the tape and the seeded generator.
 import { describe, expect, it } from "vitest";
-import { add, fill, mul, scale } from "../src/ops/elementwise";
-import { layerNorm } from "../src/ops/layernorm";
-import { matmul } from "../src/ops/matmul";
-import { sum } from "../src/ops/reduce";
-import { valueAndGrad } from "../src/tensor/autograd";
-import { ParameterStore } from "../src/tensor/params";
-import { Rng } from "../src/tensor/rng";
-import { keep, tidy } from "../src/tensor/scope";
-import { Tensor } from "../src/tensor/tensor";
-import { testGpu } from "./gpu";
+import { add, fill, mul, scale } from "../../src/ops/elementwise";
+import { layerNorm } from "../../src/ops/layernorm";
+import { matmul } from "../../src/ops/matmul";
+import { sum } from "../../src/ops/reduce";
+import { valueAndGrad } from "../../src/tensor/autograd";
+import { ParameterStore } from "../../src/tensor/params";
+import { Rng } from "../../src/tensor/rng";
+import { keep, tidy } from "../../src/tensor/scope";
+import { Tensor } from "../../src/tensor/tensor";
+import { testGpu } from "../helpers/gpu";
 
 describe("Tensor", () => {
   it("round-trips f32, i32 and u32 data", async () => {

@@ -1,17 +1,17 @@
 // End to end through the engine: a 2-layer MLP learns a toy regression in Node, and many
 // training iterations allocate no new GPU buffers once the pool is warm.
 import { describe, expect, it } from "vitest";
-import type { Gpu } from "../src/gpu/gpu";
-import { Mlp } from "../src/nn/mlp";
-import { mul, sub } from "../src/ops/elementwise";
-import { mean } from "../src/ops/reduce";
-import { valueAndGrad } from "../src/tensor/autograd";
-import { ParameterStore } from "../src/tensor/params";
-import { Rng } from "../src/tensor/rng";
-import { tidy } from "../src/tensor/scope";
-import { Tensor } from "../src/tensor/tensor";
-import { AdamW } from "../src/train/adamw";
-import { testGpu } from "./gpu";
+import type { Gpu } from "../../src/gpu/gpu";
+import { Mlp } from "../../src/nn/mlp";
+import { mul, sub } from "../../src/ops/elementwise";
+import { mean } from "../../src/ops/reduce";
+import { valueAndGrad } from "../../src/tensor/autograd";
+import { ParameterStore } from "../../src/tensor/params";
+import { Rng } from "../../src/tensor/rng";
+import { tidy } from "../../src/tensor/scope";
+import { Tensor } from "../../src/tensor/tensor";
+import { AdamW } from "../../src/train/adamw";
+import { testGpu } from "../helpers/gpu";
 
 /** Points in [-1, 1]^2 and the target sin(3x) cos(2y), a smooth bumpy surface. */
 function toyData(gpu: Gpu, n: number, rng: Rng) {

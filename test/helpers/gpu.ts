@@ -1,7 +1,7 @@
 // One Gpu per test worker, shared by the files it runs (vitest.config.ts: no isolation), on Dawn
 // (SwiftShader on machines without a GPU).
-import { dawnGpu } from "../src/gpu/dawn";
-import { Gpu } from "../src/gpu/gpu";
+import { dawnGpu } from "../../src/gpu/dawn";
+import { Gpu } from "../../src/gpu/gpu";
 
 let shared: Promise<Gpu> | null = null;
 

@@ -2,10 +2,10 @@
 // uses, through the functions it calls, with their kinds.
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { kernel } from "../src/gpu/kernel";
-import { kernelLayout } from "../src/gpu/layout";
+import { kernel } from "../../src/gpu/kernel";
+import { kernelLayout } from "../../src/gpu/layout";
 
-const dir = new URL("../kernels/", import.meta.url);
+const dir = new URL("../../kernels/", import.meta.url);
 
 describe("kernel layouts", () => {
   it("every entry point of every kernel file has a layout", () => {

@@ -9,17 +9,17 @@ import fc from "fast-check";
 import { deflateSync } from "fflate";
 import { packTar } from "modern-tar";
 import { describe, expect, it } from "vitest";
-import { type ShardFailure, ShardGroups } from "../src/data/webdataset/groups";
+import { type ShardFailure, ShardGroups } from "../../src/data/webdataset/groups";
 import {
   decodeSafetensors,
   encodeSafetensors,
   SafetensorsError,
   type StoredTensor,
-} from "../src/tensor/safetensors";
-import { ConfigError, PRESETS, preset, validateConfig } from "../src/tips/config";
-import { NpzError, readNpz } from "../src/tips/npz";
-import { parameterCount } from "../src/train/fits";
-import { npy, zip } from "./tips/npy";
+} from "../../src/tensor/safetensors";
+import { ConfigError, PRESETS, preset, validateConfig } from "../../src/tips/config";
+import { NpzError, readNpz } from "../../src/tips/npz";
+import { parameterCount } from "../../src/train/fits";
+import { npy, zip } from "../tips/npy";
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 const MAX_MS = 2000;

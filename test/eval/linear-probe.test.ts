@@ -1,10 +1,10 @@
 // Linear probes trained on the GPU: a linearly separable synthetic "patch" dataset is segmented
 // perfectly, and a linear depth function is recovered; minibatches and seeds behave.
 import { describe, expect, it } from "vitest";
+import { LinearClassifier, LinearRegressor } from "../../src/eval/linear-probe";
 import { meanIoU, rmse } from "../../src/eval/metrics";
-import { LinearClassifier, LinearRegressor } from "../../src/eval/probe";
 import { Rng } from "../../src/tensor/rng";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 const DIM = 8;
 const CLASSES = 4;

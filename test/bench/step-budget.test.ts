@@ -3,10 +3,10 @@
 // dry Gpu (every call made, no workgroups run), so the figures are the same on any adapter.
 // Lower a budget when a change lowers its figure; never raise one to make a test pass.
 import { beforeAll, describe, expect, it } from "vitest";
-import { COUNTED, countStep } from "../bench/counts";
-import { DRY_DAWN_FLAGS, dawnGpu } from "../src/gpu/dawn";
-import { Gpu } from "../src/gpu/gpu";
-import { DEFAULT_LOSS } from "../src/tips/loss";
+import { COUNTED, countStep } from "../../bench/counts";
+import { DRY_DAWN_FLAGS, dawnGpu } from "../../src/gpu/dawn";
+import { Gpu } from "../../src/gpu/gpu";
+import { DEFAULT_LOSS } from "../../src/tips/loss";
 
 /**
  * The most one step may record, counted on SwiftShader (another adapter's limits can pick other

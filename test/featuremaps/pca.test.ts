@@ -1,6 +1,6 @@
 // PCA for the probe maps, on data whose principal axes and variances are known by construction.
 import { describe, expect, it } from "vitest";
-import { jacobiEigen, pca, pcaRgb, topEigen } from "../../src/probe/pca";
+import { jacobiEigen, pca, pcaRgb, topEigen } from "../../src/featuremaps/pca";
 import { Rng } from "../../src/tensor/rng";
 
 /** A random orthonormal basis of R^m (rows), by Gram-Schmidt on seeded Gaussian vectors. */

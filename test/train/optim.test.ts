@@ -1,12 +1,12 @@
 // AdamW and the EMA teacher against float64 references.
 import { describe, expect, it } from "vitest";
-import { ParameterStore } from "../src/tensor/params";
-import { Rng } from "../src/tensor/rng";
-import { tidy } from "../src/tensor/scope";
-import { Tensor } from "../src/tensor/tensor";
-import { AdamW } from "../src/train/adamw";
-import { EmaTeacher } from "../src/train/ema";
-import { testGpu } from "./gpu";
+import { ParameterStore } from "../../src/tensor/params";
+import { Rng } from "../../src/tensor/rng";
+import { tidy } from "../../src/tensor/scope";
+import { Tensor } from "../../src/tensor/tensor";
+import { EmaTeacher } from "../../src/tips/ema";
+import { AdamW } from "../../src/train/adamw";
+import { testGpu } from "../helpers/gpu";
 
 interface RefParam {
   w: Float64Array;

@@ -6,8 +6,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
-import { PEER_SHAPES, type PeerRow } from "../bench/peers";
-import { checkMlpStep, mlpHost, mlpStepReference } from "../bench/peers-reference";
+import { PEER_SHAPES, type PeerRow } from "../../bench/peers";
+import { checkMlpStep, mlpHost, mlpStepReference } from "../../bench/peers-reference";
 
 it("npm run bench -- peers --small runs every workload in all three libraries, each checked against float64", async () => {
   const dir = await mkdtemp(join(tmpdir(), "tips-peers-"));

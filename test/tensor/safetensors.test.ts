@@ -4,7 +4,7 @@ import {
   encodeSafetensors,
   SafetensorsError,
   type StoredTensor,
-} from "../src/tensor/safetensors";
+} from "../../src/tensor/safetensors";
 
 const sample = {
   "blocks.0.attn.qkv.weight": {

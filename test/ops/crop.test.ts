@@ -1,9 +1,9 @@
 // GPU crops against a float64 reference, and the seeded crop/mask choices.
 import { describe, expect, it } from "vitest";
-import { type CropBox, randomPatchMasks, randomResizedCrop } from "../src/data/crops";
-import { cropImages, packImages, type RgbaImage } from "../src/ops/crop";
-import { Rng } from "../src/tensor/rng";
-import { testGpu } from "./gpu";
+import { type CropBox, randomPatchMasks, randomResizedCrop } from "../../src/data/crops";
+import { cropImages, packImages, type RgbaImage } from "../../src/ops/crop";
+import { Rng } from "../../src/tensor/rng";
+import { testGpu } from "../helpers/gpu";
 
 function randomImage(rng: Rng, width: number, height: number): RgbaImage {
   const data = new Uint8Array(width * height * 4).map(() => rng.int(256));

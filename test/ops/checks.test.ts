@@ -1,12 +1,12 @@
 // Every op against its float64 reference, forward and finite-difference gradient.
 import { describe, expect, it } from "vitest";
-import { checkOp } from "../src/ops/check";
-import { opFamilies } from "../src/ops/checks";
-import { rilsLoss, rilsTargets } from "../src/ops/loss_rils";
-import { sparcContrast, sparcLoss, sparcWeights } from "../src/ops/loss_sparc";
-import { tidy } from "../src/tensor/scope";
-import { Tensor } from "../src/tensor/tensor";
-import { testGpu } from "./gpu";
+import { checkOp } from "../../src/ops/check";
+import { opFamilies } from "../../src/ops/checks";
+import { rilsLoss, rilsTargets } from "../../src/ops/loss_rils";
+import { sparcContrast, sparcLoss, sparcWeights } from "../../src/ops/loss_sparc";
+import { tidy } from "../../src/tensor/scope";
+import { Tensor } from "../../src/tensor/tensor";
+import { testGpu } from "../helpers/gpu";
 
 for (const [family, cases] of Object.entries(opFamilies)) {
   describe(family, () => {
