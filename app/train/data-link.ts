@@ -2,18 +2,7 @@
 // each (batches flow between the two workers, never through the page), and a second channel on
 // which the page draws OpenMoji's SVGs for the data worker (only a page has <img> to draw them).
 import { browserOpenMojiRenderer } from "../../src/data/openmoji/load-browser";
-
-export interface RenderRequest {
-  id: number;
-  hexcode: string;
-  size: number;
-}
-
-export interface RenderReply {
-  id: number;
-  bytes?: Uint8Array;
-  error?: string;
-}
+import type { RenderReply, RenderRequest } from "./data-api";
 
 /** Starts the data worker; returns the port to give the trainer worker. */
 export function startDataWorker(onError: (message: string) => void): MessagePort {

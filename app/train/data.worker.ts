@@ -8,7 +8,7 @@ import { decodeImage } from "../../src/data/decode-browser";
 import { type FeedPort, serveFeed } from "../../src/data/feed";
 import type { OpenMoji, OpenMojiRenderer } from "../../src/data/openmoji/dataset";
 import { loadOpenMoji } from "../../src/data/openmoji/load-browser";
-import type { RenderReply, RenderRequest } from "./data-link";
+import type { RenderReply, RenderRequest } from "./data-api";
 
 /** Draws emoji by asking the page, several at once. */
 function pageRenderer(port: MessagePort): OpenMojiRenderer {
