@@ -2,9 +2,9 @@
 // Self-check), each started the first time it is shown. Without WebGPU each GPU page says so
 // with the same message; the Checkpoints page works without a GPU.
 import type { CheckpointEntry } from "../src/train/catalogue";
-import { byId } from "./dom";
-import type { InferPage } from "./infer";
-import type { TrainPage } from "./train";
+import { byId } from "./common/dom";
+import type { InferPage } from "./infer/page";
+import type { TrainPage } from "./train/page";
 
 const PAGES = ["train", "infer", "checkpoints", "selfcheck"] as const;
 type PageName = (typeof PAGES)[number];
@@ -56,25 +56,25 @@ async function load(page: PageName): Promise<Page> {
   // Each page's code loads when it is first shown (a page that fails to load leaves the others working).
   switch (page) {
     case "train": {
-      const { TrainPage } = await import("./train");
+      const { TrainPage } = await import("./train/page");
       const p = new TrainPage(showGpuError, openInInference);
       await p.init();
       return { train: p, shown: () => p.shown() };
     }
     case "infer": {
-      const { InferPage } = await import("./infer");
+      const { InferPage } = await import("./infer/page");
       const p = new InferPage(showGpuError);
       await p.init();
       return { infer: p, shown: () => p.shown() };
     }
     case "checkpoints": {
-      const { CheckpointsPage } = await import("./checkpoints");
+      const { CheckpointsPage } = await import("./checkpoints/page");
       const p = new CheckpointsPage(resumeOnTrain, (e) => openInInference(e.id));
       await p.init();
       return { shown: () => p.refresh() };
     }
     case "selfcheck": {
-      const { startSelfCheck } = await import("./selfcheck");
+      const { startSelfCheck } = await import("./selfcheck/page");
       await startSelfCheck(showGpuError);
       return {};
     }

@@ -4,8 +4,8 @@
 // a step (trainStep's synchronous part), and the most storage the pool held. Then the cost of one
 // Gpu.dispatch against the same dispatch made straight on Dawn with a bind group made in advance.
 import { ScenesSource } from "../src/data/examples";
-import { describeScene } from "../src/data/scenes";
-import { Vocabulary } from "../src/data/vocab";
+import { describeScene } from "../src/data/scenes/scene";
+import { Vocabulary } from "../src/data/text/vocab";
 import type { Gpu, GpuCounts } from "../src/gpu/gpu";
 import { f32, kernel } from "../src/gpu/kernel";
 import type { LossWeights } from "../src/tips/loss";

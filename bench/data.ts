@@ -9,9 +9,9 @@ import { DEFAULT_DATA_WORKERS, nodeData } from "../src/cli/data";
 import { BatchPrefetcher } from "../src/data/batches";
 import { type DataSpec, openExampleSource } from "../src/data/datasets";
 import { loadSharp } from "../src/data/decode-node";
-import { renderScene } from "../src/data/scenes";
-import { folderSink } from "../src/data/sink-node";
-import { type SampleToWrite, writeShards } from "../src/data/write";
+import { renderScene } from "../src/data/scenes/scene";
+import { folderSink } from "../src/data/webdataset/sink-node";
+import { type SampleToWrite, writeShards } from "../src/data/webdataset/write";
 import type { Row } from "./table";
 
 export interface DataRow {

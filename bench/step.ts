@@ -6,8 +6,8 @@
 // PyTorch reference (bench/reference/tips_step.py) trains the same model and losses from the
 // configurations this file writes with --write-step-configs.
 import { ScenesSource } from "../src/data/examples";
-import { describeScene } from "../src/data/scenes";
-import { Vocabulary } from "../src/data/vocab";
+import { describeScene } from "../src/data/scenes/scene";
+import { Vocabulary } from "../src/data/text/vocab";
 import type { Gpu } from "../src/gpu/gpu";
 import { preset, type TipsConfig } from "../src/tips/config";
 import { Trainer, trainerOptions } from "../src/train/trainer";

@@ -10,12 +10,12 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, expect, type Page, test } from "@playwright/test";
 import { decodeImage } from "../src/data/decode-node";
-import { OpenMoji, openMojiSamples } from "../src/data/openmoji";
-import { loadOpenMojiRecords, nodeOpenMojiRenderer } from "../src/data/openmoji-node";
-import { resolveShards } from "../src/data/shards";
+import { OpenMoji, openMojiSamples } from "../src/data/openmoji/dataset";
+import { loadOpenMojiRecords, nodeOpenMojiRenderer } from "../src/data/openmoji/load-node";
 import { emptySkipCounts } from "../src/data/skips";
-import { openFile } from "../src/data/source-node";
-import { WebDataset } from "../src/data/webdataset";
+import { WebDataset } from "../src/data/webdataset/reader";
+import { resolveShards } from "../src/data/webdataset/shards";
+import { openFile } from "../src/data/webdataset/source-node";
 import { launchChromium } from "./chromium";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
@@ -111,8 +111,8 @@ test("shards written by tips shards stream back identically in the browser", asy
   const browserRead = await page.evaluate(
     async ({ root, url }) => {
       const [{ WebDataset }, { resolveShards }, { decodeImage }] = await Promise.all([
-        import(`/@fs${root}/src/data/webdataset.ts`),
-        import(`/@fs${root}/src/data/shards.ts`),
+        import(`/@fs${root}/src/data/webdataset/reader.ts`),
+        import(`/@fs${root}/src/data/webdataset/shards.ts`),
         import(`/@fs${root}/src/data/decode-browser.ts`),
       ]);
       const hex = async (bytes: Uint8Array<ArrayBuffer>) =>
@@ -155,8 +155,8 @@ test("the openmoji dataset loads and draws in the browser as in Node", async ({ 
     async ({ root, keys }) => {
       const [{ openMojiSamples }, { loadOpenMoji, browserOpenMojiRenderer }, { decodeImage }] =
         await Promise.all([
-          import(`/@fs${root}/src/data/openmoji.ts`),
-          import(`/@fs${root}/src/data/openmoji-browser.ts`),
+          import(`/@fs${root}/src/data/openmoji/dataset.ts`),
+          import(`/@fs${root}/src/data/openmoji/load-browser.ts`),
           import(`/@fs${root}/src/data/decode-browser.ts`),
         ]);
       const dataset = await loadOpenMoji();

@@ -501,7 +501,7 @@ test("a lost GPU device offers to resume from the last checkpoint", async ({ bas
   const saved = Number(await row("autosaved run").getAttribute("data-step"));
   expect(saved).toBeGreaterThanOrEqual(2);
 
-  const worker = page.workers().find((w) => w.url().includes("trainer.worker"));
+  const worker = page.workers().find((w) => w.url().includes("train/worker"));
   expect(worker, "the trainer worker is running").toBeTruthy();
   await worker!.evaluate(() =>
     (self as unknown as { tipsTestHooks: { loseDevice(): void } }).tipsTestHooks.loseDevice(),

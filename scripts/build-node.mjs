@@ -24,7 +24,7 @@ const rawText = {
 };
 
 // Worker threads that the bundled code starts from a file beside the bundle (by name).
-const WORKERS = { "scenes-worker.mjs": "src/data/scenes-worker-node.ts" };
+const WORKERS = { "scenes-worker.mjs": "src/data/scenes/worker-node.ts" };
 
 export async function buildNode(entry, outfile) {
   await buildNodeWorkers(dirname(outfile)); // first: a bundle that exists can be started at once

@@ -1,4 +1,4 @@
-"""The word-level vocabulary of src/data/vocab.ts (saved with checkpoints as {"type": "words"}):
+"""The word-level vocabulary of src/data/text/vocab.ts (saved with checkpoints as {"type": "words"}):
 lowercased words and single punctuation marks, right-padded with 0, unknown words 1."""
 import re
 from collections import Counter

@@ -1,4 +1,4 @@
-"""WebDataset shards read as src/data/webdataset.ts reads them for `tips train`: the same sample
+"""WebDataset shards read as src/data/webdataset/reader.ts reads them for `tips train`: the same sample
 order (shards open four at a time, read round-robin, a seeded shuffle buffer, the shard order
 permuted per epoch, repeated forever) and the same saved position, so that a checkpoint's data
 position means the same thing to both. Local tar files only."""
@@ -163,7 +163,7 @@ def _limit(text, limit, notes):
 
 
 def to_sample(group, shard, max_caption_chars):
-    """(sample, notes) or (reason, []) as src/data/sample.ts toSample."""
+    """(sample, notes) or (reason, []) as src/data/webdataset/sample.ts toSample."""
     image = next((ext for ext in IMAGE_EXTENSIONS if ext in group["files"]), None)
     if image is None:
         return ("image_too_large" if group["too_large"] else "missing_image"), []
@@ -202,7 +202,7 @@ def to_sample(group, shard, max_caption_chars):
 
 
 class WebDataset:
-    """The sample stream of src/data/webdataset.ts, epochs without end, with its position."""
+    """The sample stream of src/data/webdataset/reader.ts, epochs without end, with its position."""
 
     def __init__(self, shards, seed=0, shuffle=0, shuffle_shards=False, open_shards=4, position=None,
                  max_caption_chars=1000, max_image_bytes=32 * 2**20, epochs=float("inf")):

@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BatchPrefetcher, unpackBatch } from "../data/batches";
-import type { Vocabulary } from "../data/vocab";
+import type { Vocabulary } from "../data/text/vocab";
 import {
   ABLATION_ROWS,
   type AblationRow,

@@ -14,11 +14,11 @@ import {
 } from "../data/datasets";
 import { decodeImage } from "../data/decode-node";
 import type { ExampleSource, SourcePosition } from "../data/examples";
-import { loadOpenMoji, nodeOpenMojiRenderer } from "../data/openmoji-node";
-import { ScenesPool } from "../data/scenes-pool-node";
-import { isUrl, resolveShards } from "../data/shards";
-import { listTarFolder, openFile } from "../data/source-node";
-import { Vocabulary } from "../data/vocab";
+import { loadOpenMoji, nodeOpenMojiRenderer } from "../data/openmoji/load-node";
+import { ScenesPool } from "../data/scenes/pool-node";
+import { Vocabulary } from "../data/text/vocab";
+import { isUrl, resolveShards } from "../data/webdataset/shards";
+import { listTarFolder, openFile } from "../data/webdataset/source-node";
 import type { TipsConfig } from "../tips/config";
 import { CliError } from "./args";
 import { fileProblem } from "./files";
@@ -72,7 +72,7 @@ export async function openSource(
   const spec = await checkData(data);
   return openExampleSource(
     spec,
-    { size: renderSize(config), seed, position: o.position },
+    { size: renderSize(config.vision.imageSize), seed, position: o.position },
     nodeData(o.workers ?? 0),
   );
 }

@@ -12,17 +12,14 @@ import { TipsEncoder } from "../tips/encoder";
 import { CliError, intOption, parseCommand, stringOption } from "./args";
 import { readInput, writeFileAtomic } from "./files";
 import { describeGpu, nodeGpu } from "./gpu";
-import { readWeightFiles, weightFiles } from "./weights";
+import { imageSizeOption, readWeightFiles, WEIGHT_HELP, WEIGHT_OPTIONS, weightFiles } from "./weights";
 
 const HELP = `usage: tips embed [options] [IMAGE|FOLDER ...]
 
 Writes CLS#1, CLS#2 (L2-normalised), patch tokens and text embeddings (L2-normalised) of a frozen
 TIPS encoder to a .safetensors file (tensors cls1, cls2, patches, text; names in the header).
 
-  --checkpoint FILE    our checkpoint or exported weights (.safetensors)
-  --vision FILE        the official image encoder checkpoint (.npz), with --text-model and --tokenizer
-  --text-model FILE    the official text encoder checkpoint (.npz)
-  --tokenizer FILE     the official tokenizer.model
+${WEIGHT_HELP}
   --text STRING        a text to embed (repeat the option for several)
   --texts-file FILE    texts to embed, one per line
   --size N             images are resized to N x N (default: the model's image size)
@@ -31,10 +28,7 @@ TIPS encoder to a .safetensors file (tensors cls1, cls2, patches, text; names in
   --swiftshader        run on the CPU (SwiftShader) when there is no GPU`;
 
 const OPTIONS = {
-  checkpoint: { type: "string" },
-  vision: { type: "string" },
-  "text-model": { type: "string" },
-  tokenizer: { type: "string" },
+  ...WEIGHT_OPTIONS,
   text: { type: "string", multiple: true },
   "texts-file": { type: "string" },
   size: { type: "string" },
@@ -78,9 +72,7 @@ export async function embed(argv: string[]): Promise<void> {
 
   // The weights are read and checked before the GPU is started.
   const weights = await readWeightFiles(files);
-  const patch = weights.vision.patchSize;
-  const size = intOption(p, "size", weights.vision.imageSize, patch, 4096);
-  if (size % patch !== 0) throw new CliError(`--size ${size} is not a multiple of the patch size ${patch}`);
+  const size = imageSizeOption(p, weights.vision, weights.vision.patchSize);
   const images: RgbaImage[] = [];
   const names: string[] = [];
   const skipped = emptySkipCounts();

@@ -7,7 +7,7 @@ import { TipsEncoder } from "../tips/encoder";
 import { CliError, intOption, numberOption, parseCommand, stringOption } from "./args";
 import { writeFileAtomic } from "./files";
 import { describeGpu, nodeGpu } from "./gpu";
-import { readWeightFiles, weightFiles } from "./weights";
+import { imageSizeOption, readWeightFiles, WEIGHT_HELP, WEIGHT_OPTIONS, weightFiles } from "./weights";
 
 const HELP = `usage: tips eval [options]
 
@@ -15,10 +15,7 @@ Evaluates a frozen TIPS encoder on the built-in scenes dataset (docs/evaluation.
 fitted on train-split images and tested on held-out ones (segmentation mIoU, depth RMSE), kNN and
 zero-shot classification of each image's main object, retrieval Recall@1 both ways.
 
-  --checkpoint FILE    our checkpoint or exported weights (.safetensors)
-  --vision FILE        the official image encoder checkpoint (.npz), with --text-model and --tokenizer
-  --text-model FILE    the official text encoder checkpoint (.npz)
-  --tokenizer FILE     the official tokenizer.model
+${WEIGHT_HELP}
   --train N            train-split images for the probes and kNN (default 64)
   --test M             held-out images to measure on (default 32)
   --size S             image side in pixels, a multiple of the patch size (default: the model's)
@@ -34,10 +31,7 @@ zero-shot classification of each image's main object, retrieval Recall@1 both wa
   --swiftshader        run on the CPU (SwiftShader) when there is no GPU`;
 
 const OPTIONS = {
-  checkpoint: { type: "string" },
-  vision: { type: "string" },
-  "text-model": { type: "string" },
-  tokenizer: { type: "string" },
+  ...WEIGHT_OPTIONS,
   train: { type: "string" },
   test: { type: "string" },
   size: { type: "string" },
@@ -74,9 +68,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   // The weights are read and checked before the GPU is started.
   const weights = await readWeightFiles(files);
 
-  const patch = weights.vision.patchSize;
-  const size = intOption(p, "size", weights.vision.imageSize, 8, 4096);
-  if (size % patch !== 0) throw new CliError(`--size ${size} is not a multiple of the patch size ${patch}`);
+  const size = imageSizeOption(p, weights.vision, 8);
 
   const gpu = await nodeGpu();
   console.log(`GPU: ${describeGpu(gpu)}`);

@@ -1,5 +1,5 @@
 // `tips selfcheck`: every op's kernel against its float64 reference and its backward against
-// finite differences, on this machine's GPU: the checks of test/ops.test.ts and of the app's
+// finite differences, on this machine's GPU: the checks of test/ops/checks.test.ts and of the app's
 // Self-check page. Run it on a new GPU before trusting its training or its benchmark figures.
 import { opFamilies, runChecks } from "../ops/checks";
 import { CliError, parseCommand, stringOption } from "./args";

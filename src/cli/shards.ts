@@ -1,20 +1,31 @@
 // `tips shards`: writes img2dataset-compatible WebDataset shards (key.png|jpg|webp, key.txt with
 // the web caption, key.json with the synthetic caption under `synthetic_caption`) from a built-in
 // dataset (scenes, openmoji) or from a folder of images with a CSV/TSV/JSONL table of captions.
-// Shards are stored atomically (sink-node.ts); rows whose image is missing or does not decode, or
+// Shards are stored atomically (data/webdataset/sink-node.ts); rows whose image is missing or does not decode, or
 // whose caption is empty, are skipped, counted and reported at the end.
 import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import cliProgress from "cli-progress";
-import { type CaptionTable, parseTable, TableError, type TableRow, tableFormat } from "../data/caption-table";
 import { decodeImage, loadSharp } from "../data/decode-node";
 import { DEFAULT_MAX_PIXELS, type ImageType } from "../data/image";
-import { OPENMOJI_LICENSE, OPENMOJI_SIZE, type OpenMojiSplit, openMojiSamples } from "../data/openmoji";
-import { loadOpenMoji, nodeOpenMojiRenderer } from "../data/openmoji-node";
-import { renderScene, type SceneSplit, scenesSplit } from "../data/scenes";
-import { folderSink } from "../data/sink-node";
+import {
+  OPENMOJI_LICENSE,
+  OPENMOJI_SIZE,
+  type OpenMojiSplit,
+  openMojiSamples,
+} from "../data/openmoji/dataset";
+import { loadOpenMoji, nodeOpenMojiRenderer } from "../data/openmoji/load-node";
+import { renderScene, type SceneSplit, scenesSplit } from "../data/scenes/scene";
 import { emptySkipCounts, type SkipCounts, type SkipReason } from "../data/skips";
-import { type SampleToWrite, shardFileName, writeShards } from "../data/write";
+import {
+  type CaptionTable,
+  parseTable,
+  TableError,
+  type TableRow,
+  tableFormat,
+} from "../data/webdataset/caption-table";
+import { folderSink } from "../data/webdataset/sink-node";
+import { type SampleToWrite, shardFileName, writeShards } from "../data/webdataset/write";
 import { CliError, intOption, type Parsed, parseCommand, stringOption } from "./args";
 import { readInput } from "./files";
 

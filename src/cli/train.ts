@@ -5,7 +5,7 @@ import { appendFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
 import { BatchPrefetcher, unpackBatch } from "../data/batches";
 import type { SourcePosition } from "../data/examples";
-import { Vocabulary } from "../data/vocab";
+import { Vocabulary } from "../data/text/vocab";
 import { DeviceLostError } from "../gpu/errors";
 import { PRESETS, preset } from "../tips/config";
 import {

@@ -3,7 +3,6 @@
 // named by a spec (brace patterns, URLs, local paths or folders) or picked as File objects. What
 // differs per platform (decoder, OpenMoji's renderer, opening local paths) comes in a DataEnv.
 
-import type { TipsConfig } from "../tips/config";
 import {
   type Decoder,
   type ExampleSource,
@@ -12,13 +11,13 @@ import {
   ShardSource,
   type SourcePosition,
 } from "./examples";
-import type { OpenMoji, OpenMojiRenderer } from "./openmoji";
-import { OpenMojiSource } from "./openmoji-source";
-import { describeScene } from "./scenes";
-import { type ResolveOptions, resolveShards } from "./shards";
+import type { OpenMoji, OpenMojiRenderer } from "./openmoji/dataset";
+import { OpenMojiSource } from "./openmoji/source";
+import { describeScene } from "./scenes/scene";
 import { describeSkips } from "./skips";
-import { type ShardRef, type SourceOptions, shardName } from "./source";
-import { WebDataset, type WebDatasetOptions } from "./webdataset";
+import { WebDataset, type WebDatasetOptions } from "./webdataset/reader";
+import { type ResolveOptions, resolveShards } from "./webdataset/shards";
+import { type ShardRef, type SourceOptions, shardName } from "./webdataset/source";
 
 export type DataSpec =
   | { kind: "scenes" }
@@ -119,8 +118,8 @@ export async function shardRefs(
 }
 
 /** The built-in datasets are rendered 1.5x the model's input so that random-resized crops have pixels to spare. */
-export function renderSize(config: TipsConfig): number {
-  return Math.round((config.vision.imageSize * 1.5) / 8) * 8;
+export function renderSize(imageSize: number): number {
+  return Math.round((imageSize * 1.5) / 8) * 8;
 }
 
 export interface OpenOptions {

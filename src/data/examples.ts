@@ -1,13 +1,13 @@
 // What the trainer consumes: decoded examples (RGBA image, web caption, synthetic caption) in
 // batches, from a source that can say where it stands so that a checkpoint can resume it
 // exactly. Three sources: the built-in `scenes` generator, the built-in `openmoji` emoji
-// (openmoji-source.ts) and WebDataset shards with a decoder (sharp in Node, createImageBitmap in
+// (openmoji/source.ts) and WebDataset shards with a decoder (sharp in Node, createImageBitmap in
 // the browser).
 import type { RgbaImage } from "./image";
-import { renderScene, type SceneSplit, scenesSplit } from "./scenes";
+import { renderScene, type SceneSplit, scenesSplit } from "./scenes/scene";
 import { emptySkipCounts, type SkipCounts } from "./skips";
-import type { ShardRef } from "./source";
-import { WebDataset, type WebDatasetOptions, type WebDatasetPosition } from "./webdataset";
+import { WebDataset, type WebDatasetOptions, type WebDatasetPosition } from "./webdataset/reader";
+import type { ShardRef } from "./webdataset/source";
 
 export interface Example {
   key: string;

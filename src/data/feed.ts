@@ -8,7 +8,7 @@ import { BatchPrefetcher, batchTransferables, type PackedBatch, unpackBatch } fr
 import type { DataSpec, OpenOptions } from "./datasets";
 import type { Example, ExampleSource, SourcePosition } from "./examples";
 import { emptySkipCounts, type SkipCounts } from "./skips";
-import { Vocabulary } from "./vocab";
+import { Vocabulary } from "./text/vocab";
 
 /** Both ends use only this much of a MessagePort (browser or Node). */
 export interface FeedPort {

@@ -4,9 +4,10 @@
 // image-text retrieval with web captions (CLS#1) and synthetic captions (CLS#2). Which CLS each
 // global metric reads can be chosen (`tokens`), so that a model is scored on the token(s) its
 // losses trained. docs/evaluation.md explains each number and its baseline.
-import { renderScene, SCENES_CLASSES, type Scene, type SceneSplit, SHAPES } from "../data/scenes";
+import { renderScene, SCENES_CLASSES, type Scene, type SceneSplit, SHAPES } from "../data/scenes/scene";
 import type { ImageFeatures, TipsEncoder } from "../tips/encoder";
 import { mainObjectClass, patchMajority, patchMean, upsampleNearest } from "./labels";
+import { LinearClassifier, LinearRegressor, type ProbeOptions } from "./linear-probe";
 import {
   type KnnOptions,
   knnClassify,
@@ -18,7 +19,6 @@ import {
   top1Accuracy,
   zeroShotClassify,
 } from "./metrics";
-import { LinearClassifier, LinearRegressor, type ProbeOptions } from "./probe";
 
 /** What evaluate() needs of an encoder: its shapes, image features and text embeddings. */
 export type FrozenEncoder = Pick<

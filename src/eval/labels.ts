@@ -2,7 +2,7 @@
 // patch grid back to pixels. Images are rendered at the encoder's input size, a whole number of
 // patches per side, so patch (row i, column j) covers pixels [i p, (i + 1) p) x [j p, (j + 1) p)
 // exactly, in the encoder's row-major patch order.
-import { type Scene, SHAPES } from "../data/scenes";
+import { type Scene, SHAPES } from "../data/scenes/scene";
 
 function checkGrid(size: number, patch: number, what: string): number {
   if (!Number.isInteger(patch) || patch < 1 || size % patch !== 0)

@@ -2,6 +2,7 @@
 // {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__: {key: string}}, then the raw
 // little-endian data. Checkpoints and exported weights use it; a file that does not follow it is
 // refused with a message saying what is wrong.
+import { halfToFloat } from "./half";
 
 export type StoredDType = "F32" | "I32" | "U32";
 
@@ -81,15 +82,6 @@ function toF32(dtype: string, raw: Uint8Array): Float32Array {
     else out[i] = halfToFloat(view.getUint16(2 * i, true));
   }
   return out;
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 31) return frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
 
 interface Entry {

@@ -2,8 +2,8 @@
 // tokenizer, loaded from our checkpoints (training checkpoints or exported weights) or from the
 // official release (vision .npz, text .npz, tokenizer.model). Nothing here trains; it runs in the
 // browser and in Node alike.
-import { loadTokenizer, type TextTokenizer } from "../data/sentencepiece";
-import { Vocabulary } from "../data/vocab";
+import { loadTokenizer, type TextTokenizer } from "../data/text/sentencepiece";
+import { Vocabulary } from "../data/text/vocab";
 import { MissingFeatureError } from "../gpu/errors";
 import type { Gpu } from "../gpu/gpu";
 import { cropImages, packImages, type RgbaImage } from "../ops/crop";
@@ -22,7 +22,7 @@ import {
   visionParameterCount,
 } from "./config";
 import { readNpz } from "./npz";
-import { TextEncoder, textBatch } from "./text";
+import { TextTower, textBatch } from "./text";
 import { VisionEncoder } from "./vision";
 import { checkConfigMatchesTensors, loadArrays, textConfigOf, visionConfigOf, WeightsError } from "./weights";
 
@@ -38,7 +38,7 @@ export interface ImageFeatures {
 
 export class TipsEncoder {
   readonly vision: VisionEncoder;
-  readonly text: TextEncoder;
+  readonly text: TextTower;
 
   private constructor(
     readonly gpu: Gpu,
@@ -51,7 +51,7 @@ export class TipsEncoder {
     checkEncoderFits(visionConfig, textConfig, gpu.info.limits);
     const rng = new Rng(0); // every value is overwritten by the weights
     this.vision = new VisionEncoder(gpu, params, visionConfig, rng);
-    this.text = new TextEncoder(gpu, params, textConfig, rng);
+    this.text = new TextTower(gpu, params, textConfig, rng);
     try {
       loadArrays(params, arrays);
     } catch (err) {
@@ -245,7 +245,7 @@ export async function imageFeatures(
 
 /** [T, D] L2-normalised text embeddings from any text encoder and its tokenizer. */
 export async function textEmbeddings(
-  text: TextEncoder,
+  text: TextTower,
   tokenizer: { encode(texts: readonly string[], length: number): { ids: Int32Array } },
   texts: string[],
   batch = 64,

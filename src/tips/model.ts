@@ -9,10 +9,10 @@ import { Rng } from "../tensor/rng";
 import { keep } from "../tensor/scope";
 import { noGrad } from "../tensor/tape";
 import { Tensor } from "../tensor/tensor";
-import { EmaTeacher } from "../train/ema";
 import { type TipsConfig, validateConfig } from "./config";
+import { EmaTeacher } from "./ema";
 import { ProjectionHead } from "./heads";
-import { TextEncoder } from "./text";
+import { TextTower } from "./text";
 import { VisionEncoder } from "./vision";
 
 export type TeacherKind = "full" | "heads";
@@ -34,7 +34,7 @@ export class TipsModel {
   readonly vision: VisionEncoder;
   readonly dinoHead: ProjectionHead;
   readonly ibotHead: ProjectionHead;
-  readonly text: TextEncoder;
+  readonly text: TextTower;
   /** [1] log of the CLIP logit scale (exported as the official `temperature` = exp(-x)). */
   readonly logitScale: Tensor;
   readonly teacher: TeacherParts;
@@ -54,7 +54,7 @@ export class TipsModel {
     this.vision = new VisionEncoder(gpu, this.params, config.vision, rng);
     this.dinoHead = new ProjectionHead(this.params, "dino_head", d, config.head, rng);
     this.ibotHead = new ProjectionHead(this.params, "ibot_head", d, config.head, rng);
-    this.text = new TextEncoder(gpu, this.params, config.text, rng);
+    this.text = new TextTower(gpu, this.params, config.text, rng);
     this.logitScale = this.params.create("logit_scale", [1], [Math.log(1 / 0.07)], { decay: false });
 
     const teacherParams = new ParameterStore(gpu);

@@ -3,6 +3,7 @@
 // entry: each entry's declared size is checked against a cap, and its .npy header against that
 // size, before its data is inflated, and the data is inflated straight into the array returned.
 import { Unzip, type UnzipFile, UnzipInflate } from "fflate";
+import { halfToFloat } from "../tensor/half";
 import type { StoredTensor } from "../tensor/safetensors";
 
 export class NpzError extends Error {
@@ -157,17 +158,8 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 function readValue(view: DataView, at: number, descr: string): number {
   if (descr === "<f8") return view.getFloat64(at, true);
   if (descr === "<i8") return Number(view.getBigInt64(at, true));
-  if (descr === "<f2") return halfBits(view.getUint16(at, true));
+  if (descr === "<f2") return halfToFloat(view.getUint16(at, true));
   return view.getUint8(at);
-}
-
-function halfBits(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 31) return frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
 
 /** One .npy array (format versions 1-3, little-endian, C order) as f32/i32/u32. */

@@ -116,7 +116,8 @@ class TextBlock {
   }
 }
 
-export class TextEncoder {
+/** The text encoder tower (named so as not to hide the platform's TextEncoder). */
+export class TextTower {
   readonly tokenEmbedding: Tensor;
   readonly blocks: TextBlock[];
   readonly lnFinal: LayerNorm;

@@ -1,4 +1,4 @@
-// The life of a training run, shared by the Train page's worker (app/trainer.worker.ts) and
+// The life of a training run, shared by the Train page's worker (app/train/worker.ts) and
 // `tips train` (src/cli/train.ts): a loop that records steps with at most STEPS_IN_FLIGHT of them
 // unread, reports each step's metrics in order, saves every N steps and at the end, runs the
 // probes when due, and answers pause, resume, stop and work asked for between two steps (a save,

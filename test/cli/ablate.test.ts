@@ -1,23 +1,11 @@
 // `tips ablate` as a user runs it: a row trains, is evaluated on the token it trained and lands in
 // the table; a second run keeps it instead of training again; results made with other settings
 // or scored on other tokens are refused.
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-
-function tips(args: string[]): Promise<{ code: number | null; out: string }> {
-  const child = spawn(process.execPath, ["bin/tips.mjs", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout.on("data", (d) => {
-    out += d;
-  });
-  child.stderr.on("data", (d) => {
-    out += d;
-  });
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, out })));
-}
+import { tips } from "../helpers/cli";
 
 describe("tips ablate", () => {
   let dir: string;

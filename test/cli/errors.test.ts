@@ -3,7 +3,6 @@
 // --debug. Malformed files are refused before the GPU starts, so no case here starts it: the
 // commands run in this process and their errors go through the CLI's failureOf, and a few
 // cases run `tips` itself.
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,27 +13,10 @@ import { evalCommand } from "../../src/cli/eval";
 import { type Failure, failureOf } from "../../src/cli/failure";
 import { train } from "../../src/cli/train";
 import { decodeSafetensors, encodeSafetensors } from "../../src/tensor/safetensors";
+import { tips } from "../helpers/cli";
 
 const TRAINED = "test/fixtures/trained/tips-test-80.safetensors";
 const TOKENIZER = "test/fixtures/official/tokenizer.model";
-
-function tips(
-  args: string[],
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<{ code: number | null; out: string }> {
-  const child = spawn(process.execPath, ["bin/tips.mjs", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env,
-  });
-  let out = "";
-  child.stdout.on("data", (d) => {
-    out += d;
-  });
-  child.stderr.on("data", (d) => {
-    out += d;
-  });
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, out: out.trim() })));
-}
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { embed, eval: evalCommand, train };
 

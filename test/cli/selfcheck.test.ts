@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { CheckResult, OpCase } from "../../src/ops/check";
 import { opFamilies, runChecks } from "../../src/ops/checks";
 import { scale } from "../../src/ops/elementwise";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 const tips = (args: string[]) => spawnSync(process.execPath, ["bin/tips.mjs", ...args], { encoding: "utf8" });
 

@@ -1,7 +1,7 @@
 // `tips shards` as a user runs it: shards from the built-in datasets and from a folder with a
 // caption table, read back with the WebDataset reader sample for sample; mistakes explained;
 // nothing half-written left behind.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,36 +9,18 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeImage } from "../../src/data/decode-node";
 import type { ImageType } from "../../src/data/image";
-import { OPENMOJI_LICENSE, OpenMoji, openMojiSamples } from "../../src/data/openmoji";
-import { loadOpenMojiRecords, nodeOpenMojiRenderer } from "../../src/data/openmoji-node";
-import type { Sample } from "../../src/data/sample";
-import { renderScene } from "../../src/data/scenes";
-import { resolveShards } from "../../src/data/shards";
+import { OPENMOJI_LICENSE, OpenMoji, openMojiSamples } from "../../src/data/openmoji/dataset";
+import { loadOpenMojiRecords, nodeOpenMojiRenderer } from "../../src/data/openmoji/load-node";
+import { renderScene } from "../../src/data/scenes/scene";
 import { emptySkipCounts } from "../../src/data/skips";
-import { openFile } from "../../src/data/source-node";
-import { WebDataset } from "../../src/data/webdataset";
+import { WebDataset } from "../../src/data/webdataset/reader";
+import type { Sample } from "../../src/data/webdataset/sample";
+import { resolveShards } from "../../src/data/webdataset/shards";
+import { openFile } from "../../src/data/webdataset/source-node";
+import { startTips } from "../helpers/cli";
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function tips(args: string[]): { child: ChildProcess; done: Promise<Run> } {
-  const child = spawn(process.execPath, ["bin/tips.mjs", "shards", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr?.on("data", (d) => {
-    stderr += d;
-  });
-  const done = new Promise<Run>((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
-  return { child, done };
-}
+/** `tips shards <args>` started. */
+const tips = (args: string[]) => startTips(["shards", ...args]);
 
 /** Every sample of the shards a printed pattern names, in order; fails on any skip. */
 async function readBack(pattern: string): Promise<{ shards: string[]; samples: Sample[] }> {

@@ -1,7 +1,6 @@
 // `tips train` as a user runs it: progress lines, Ctrl-C saves a checkpoint, --resume finishes
 // the run, and mistakes in options are explained. The child processes inherit the SwiftShader
 // environment of the test runner.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,21 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseLossWeights, parseRilsOptions, parseSparcOptions } from "../../src/cli/train";
 import { DEFAULT_RILS, DEFAULT_SPARC } from "../../src/tips/loss";
 import { readCheckpoint } from "../../src/train/checkpoint";
-
-function tips(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; out: string }> } {
-  const child = spawn(process.execPath, ["bin/tips.mjs", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout?.on("data", (d) => {
-    out += d;
-  });
-  child.stderr?.on("data", (d) => {
-    out += d;
-  });
-  const done = new Promise<{ code: number | null; out: string }>((resolve) =>
-    child.on("close", (code) => resolve({ code, out })),
-  );
-  return { child, done };
-}
+import { startTips } from "../helpers/cli";
 
 describe("tips train", () => {
   let dir: string;
@@ -38,7 +23,7 @@ describe("tips train", () => {
     const out = join(dir, "run.safetensors");
     // Scenes drawn by two worker threads, then (resumed) on the trainer's thread: the same batches.
     const args = ["train", "--preset", "tips-test", "--steps", "12", "--batch", "4", "--out", out];
-    const first = tips([...args, "--data-workers", "2"]);
+    const first = startTips([...args, "--data-workers", "2"]);
     // Interrupt once the first step has been reported.
     await new Promise<void>((resolve) => {
       first.child.stdout?.on("data", (d: Buffer) => {
@@ -55,11 +40,11 @@ describe("tips train", () => {
     expect(saved.notes.data).toBe("scenes");
 
     // A resumed run keeps its options; changing one is refused.
-    const refused = await tips(["train", "--resume", out, "--batch", "8"]).done;
+    const refused = await startTips(["train", "--resume", out, "--batch", "8"]).done;
     expect(refused.code).toBe(2);
     expect(refused.out).toContain("--batch cannot change a resumed run");
 
-    const resumed = await tips(["train", "--resume", out, "--data-workers", "0"]).done;
+    const resumed = await startTips(["train", "--resume", out, "--data-workers", "0"]).done;
     expect(resumed.code, resumed.out).toBe(0);
     expect(resumed.out).toContain(`steps ${saved.state.step}..12`);
     expect(resumed.out).toContain("saved step 12");
@@ -67,7 +52,7 @@ describe("tips train", () => {
 
     // A new run from that model, with SPARC switched on: its own options, step 0 onwards.
     const next = join(dir, "sparc.safetensors");
-    const from = await tips([
+    const from = await startTips([
       "train",
       ...["--from", out, "--steps", "1", "--batch", "2", "--loss", "web=1,sparc=1", "--out", next],
     ]).done;
@@ -99,7 +84,7 @@ describe("tips train", () => {
       [["train", "--frobnicate"], /^tips train: unknown option --frobnicate; see tips train --help$/],
     ];
     for (const [args, message] of cases) {
-      const r = await tips(args).done;
+      const r = await startTips(args).done;
       expect(r.code, r.out).toBe(2);
       expect(r.out.trim()).toMatch(message);
       expect(r.out.trim().split("\n"), r.out).toHaveLength(1);

@@ -21,9 +21,9 @@ import {
 } from "../../src/data/datasets";
 import { type Example, ScenesSource, type SourcePosition } from "../../src/data/examples";
 import { FeedClient, type FeedPort, type OpenRequest, serveFeed } from "../../src/data/feed";
-import { folderSink } from "../../src/data/sink-node";
 import { emptySkipCounts } from "../../src/data/skips";
-import { writeShards } from "../../src/data/write";
+import { folderSink } from "../../src/data/webdataset/sink-node";
+import { writeShards } from "../../src/data/webdataset/write";
 import { encodedImage, makeSamples } from "./fixtures";
 
 const sha = (e: Example) =>

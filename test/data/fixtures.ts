@@ -3,9 +3,9 @@
 import { packTar } from "modern-tar";
 import sharp from "sharp";
 import type { ImageType } from "../../src/data/image";
-import type { Sample } from "../../src/data/sample";
-import type { WebDataset } from "../../src/data/webdataset";
-import { memorySink, type SampleToWrite, writeShards } from "../../src/data/write";
+import type { WebDataset } from "../../src/data/webdataset/reader";
+import type { Sample } from "../../src/data/webdataset/sample";
+import { memorySink, type SampleToWrite, writeShards } from "../../src/data/webdataset/write";
 
 /** A w x h image whose pixels depend on `seed`, encoded as `type`. */
 export async function encodedImage(seed: number, type: ImageType = "png", w = 3, h = 2): Promise<Uint8Array> {

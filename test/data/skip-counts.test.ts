@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { SHARD_READING } from "../../src/data/datasets";
 import { decodeImage } from "../../src/data/decode-node";
 import { ShardSource } from "../../src/data/examples";
-import { WebDataset } from "../../src/data/webdataset";
+import { WebDataset } from "../../src/data/webdataset/reader";
 import { collect, encodedImage, makeSamples, makeShards, tarFile } from "./fixtures";
 
 /** A shard of 5 good samples, 2 without any caption, 1 without an image and 1 that does not decode. */

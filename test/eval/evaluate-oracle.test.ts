@@ -3,7 +3,7 @@
 // features must stay near the featureless baselines, well short of the oracle. Also: each global
 // metric reads the CLS it is told to, and a metric with no trained token is left out.
 import { beforeAll, describe, expect, it } from "vitest";
-import { renderScene, SCENES_CLASSES, type Scene, SHAPES } from "../../src/data/scenes";
+import { renderScene, SCENES_CLASSES, type Scene, SHAPES } from "../../src/data/scenes/scene";
 import { classPrompt, type EvalOptions, evaluate, type FrozenEncoder } from "../../src/eval/evaluate";
 import { mainObjectClass, patchMajority, patchMean } from "../../src/eval/labels";
 import { formatEvalTable } from "../../src/eval/report";
@@ -11,7 +11,7 @@ import type { Gpu } from "../../src/gpu/gpu";
 import { Rng } from "../../src/tensor/rng";
 import { preset } from "../../src/tips/config";
 import type { ImageFeatures } from "../../src/tips/encoder";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 const config = preset("tips-test"); // patch 4, width 32
 const SIZE = 24;

@@ -5,15 +5,15 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { describeScene, SCENES_CLASSES, SHAPES } from "../../src/data/scenes";
-import { Vocabulary } from "../../src/data/vocab";
+import { describeScene, SCENES_CLASSES, SHAPES } from "../../src/data/scenes/scene";
+import { Vocabulary } from "../../src/data/text/vocab";
 import { classPrompt, type EvalResult, evaluate } from "../../src/eval/evaluate";
 import { formatEvalTable } from "../../src/eval/report";
 import { preset } from "../../src/tips/config";
 import { TipsEncoder } from "../../src/tips/encoder";
 import { exportWeights } from "../../src/train/checkpoint";
 import { Trainer, trainerOptions } from "../../src/train/trainer";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 function expectInRange(results: EvalResult): void {
   const unit = [

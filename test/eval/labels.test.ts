@@ -1,7 +1,7 @@
 // Labels derived from a scene's ground truth: patch majorities, patch means, nearest upsampling,
 // and the main object of an image.
 import { describe, expect, it } from "vitest";
-import { renderScene, SCENES_CLASSES, SHAPES } from "../../src/data/scenes";
+import { renderScene, SCENES_CLASSES, SHAPES } from "../../src/data/scenes/scene";
 import { mainObjectClass, patchMajority, patchMean, upsampleNearest } from "../../src/eval/labels";
 
 describe("scene labels", () => {

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { renderScene } from "../../src/data/scenes";
-import { Vocabulary } from "../../src/data/vocab";
+import { renderScene } from "../../src/data/scenes/scene";
+import { Vocabulary } from "../../src/data/text/vocab";
 import { Rng } from "../../src/tensor/rng";
 import { decodeSafetensors } from "../../src/tensor/safetensors";
 import { tidy } from "../../src/tensor/scope";
@@ -18,7 +18,7 @@ import { textBatch } from "../../src/tips/text";
 import { WeightsError } from "../../src/tips/weights";
 import { exportWeights } from "../../src/train/checkpoint";
 import { Trainer, trainerOptions } from "../../src/train/trainer";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 const fixture = (name: string) =>
   readFile(join("test/fixtures/official", name)).then((b) => new Uint8Array(b));

@@ -11,7 +11,7 @@ import { preset } from "../../src/tips/config";
 import { DEFAULT_LOSS, type LossOptions, type TipsBatch, tipsLoss } from "../../src/tips/loss";
 import { TipsModel } from "../../src/tips/model";
 import { captionsBatch } from "../../src/tips/text";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 import { type BatchRef, type FineRef, type Params, textTokensRef, tipsLossRef } from "./reference";
 
 const config = preset("tips-test");

@@ -8,10 +8,10 @@ import { Rng } from "../../src/tensor/rng";
 import { tidy } from "../../src/tensor/scope";
 import { Tensor } from "../../src/tensor/tensor";
 import { readNpz } from "../../src/tips/npz";
-import { TextEncoder, textBatch } from "../../src/tips/text";
+import { TextTower, textBatch } from "../../src/tips/text";
 import { VisionEncoder } from "../../src/tips/vision";
 import { loadArrays, textConfigOf, visionConfigOf, WeightsError } from "../../src/tips/weights";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 const npz = (f: string) => readNpz(new Uint8Array(readFileSync(`test/fixtures/official/${f}`)));
 const io = npz("io.npz");
@@ -84,7 +84,7 @@ describe("official TIPS checkpoints", () => {
     const arrays = npz("text.npz");
     const config = textConfigOf(arrays, 2, 6);
     const store = new ParameterStore(gpu);
-    const text = new TextEncoder(gpu, store, config, new Rng(1));
+    const text = new TextTower(gpu, store, config, new Rng(1));
     const { ignored } = loadArrays(store, arrays);
     expect(ignored).toEqual(["temperature"]);
     const ids = io.get("ids")!;

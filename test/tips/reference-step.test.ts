@@ -14,7 +14,7 @@ import { TipsModel } from "../../src/tips/model";
 import { readNpz } from "../../src/tips/npz";
 import { captionsBatch } from "../../src/tips/text";
 import { loadArrays } from "../../src/tips/weights";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 const fixture = readNpz(new Uint8Array(readFileSync("test/fixtures/reference-step/step.npz")));
 

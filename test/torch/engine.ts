@@ -16,7 +16,7 @@ import { embed } from "../../src/cli/embed";
 import { readInput } from "../../src/cli/files";
 import { nodeGpu } from "../../src/cli/gpu";
 import type { SourcePosition } from "../../src/data/examples";
-import { Vocabulary } from "../../src/data/vocab";
+import { Vocabulary } from "../../src/data/text/vocab";
 import type { Gpu } from "../../src/gpu/gpu";
 import { slice } from "../../src/ops/concat";
 import { Rng } from "../../src/tensor/rng";

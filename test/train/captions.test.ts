@@ -2,13 +2,13 @@
 // and "sample" (one caption drawn per image and step for the web term), against "dual".
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Example, ScenesSource } from "../../src/data/examples";
-import { describeScene } from "../../src/data/scenes";
-import { Vocabulary } from "../../src/data/vocab";
+import { describeScene } from "../../src/data/scenes/scene";
+import { Vocabulary } from "../../src/data/text/vocab";
 import type { Gpu } from "../../src/gpu/gpu";
 import { preset } from "../../src/tips/config";
 import type { LossWeights } from "../../src/tips/loss";
 import { type CaptionRecipe, type LossValues, Trainer, trainerOptions } from "../../src/train/trainer";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 const config = preset("tips-test");
 const BATCH = 4;

@@ -6,7 +6,7 @@ import { preset, type TipsConfig } from "../../src/tips/config";
 import { TipsModel } from "../../src/tips/model";
 import { checkTrainingFits, largestBuffers, parameterCount } from "../../src/train/fits";
 import { Trainer, trainerOptions } from "../../src/train/trainer";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 const swiglu = (): TipsConfig => {
   const c = preset("tips-test");

@@ -10,14 +10,14 @@
 import { afterAll, expect, it } from "vitest";
 import type { Example } from "../../src/data/examples";
 import { ScenesSource } from "../../src/data/examples";
-import { describeScene } from "../../src/data/scenes";
-import { Vocabulary } from "../../src/data/vocab";
+import { describeScene } from "../../src/data/scenes/scene";
+import { Vocabulary } from "../../src/data/text/vocab";
 import type { ParameterStore } from "../../src/tensor/params";
 import { preset } from "../../src/tips/config";
 import { saveCheckpoint, startFromCheckpoint } from "../../src/train/checkpoint";
 import { type StepMetrics, Trainer, trainerOptions } from "../../src/train/trainer";
 import { DEFAULT_VIEWS } from "../../src/train/views";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 // 80 steps keep the suite short; TIPS_LEARNING_STEPS=200 runs the longer version the README quotes.
 const STEPS = Number(process.env.TIPS_LEARNING_STEPS ?? 80);

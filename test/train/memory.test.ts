@@ -6,11 +6,11 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { ScenesSource } from "../../src/data/examples";
-import { describeScene } from "../../src/data/scenes";
-import { Vocabulary } from "../../src/data/vocab";
+import { describeScene } from "../../src/data/scenes/scene";
+import { Vocabulary } from "../../src/data/text/vocab";
 import { preset } from "../../src/tips/config";
 import { type StepMetrics, Trainer, trainerOptions } from "../../src/train/trainer";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 const WARM_UP = 10;
 /** TIPS_MEMORY_STEPS=10000 makes this test the soak of docs/reliability.md. */

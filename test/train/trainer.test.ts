@@ -3,8 +3,8 @@
 // checkpoints (older files without them still load).
 import { beforeAll, describe, expect, it } from "vitest";
 import { ScenesSource } from "../../src/data/examples";
-import { describeScene } from "../../src/data/scenes";
-import { Vocabulary } from "../../src/data/vocab";
+import { describeScene } from "../../src/data/scenes/scene";
+import { Vocabulary } from "../../src/data/text/vocab";
 import type { Gpu } from "../../src/gpu/gpu";
 import { decodeSafetensors, encodeSafetensors, SafetensorsError } from "../../src/tensor/safetensors";
 import { preset } from "../../src/tips/config";
@@ -18,7 +18,7 @@ import {
   startFromCheckpoint,
 } from "../../src/train/checkpoint";
 import { type StepMetrics, Trainer, trainerOptions } from "../../src/train/trainer";
-import { testGpu } from "../gpu";
+import { testGpu } from "../helpers/gpu";
 
 const config = preset("tips-test");
 const BATCH = 4;

@@ -1,0 +1,77 @@
+// What one training step records, per configuration of `npm run bench -- counts`, held to a
+// budget: a change that adds dispatches, bind groups, passes or memory fails here. Counted on a
+// dry Gpu (every call made, no workgroups run), so the figures are the same on any adapter.
+// Lower a budget when a change lowers its figure; never raise one to make a test pass.
+import { beforeAll, describe, expect, it } from "vitest";
+import { COUNTED, countStep } from "../../bench/counts";
+import { DRY_DAWN_FLAGS, dawnGpu } from "../../src/gpu/dawn";
+import { Gpu } from "../../src/gpu/gpu";
+import { DEFAULT_LOSS } from "../../src/tips/loss";
+
+/**
+ * The most one step may record, counted on SwiftShader (another adapter's limits can pick other
+ * kernel variants). Bind groups are budgeted below, as a share of the dispatches. Peak: the
+ * buffer pool's bytes during the step (2026-12-05: the student's two views of the global crops
+ * as one batch of 2B, both captions uploaded as one text batch, activations released during the
+ * backward).
+ */
+const BUDGET: Record<string, { dispatches: number; passesPerSubmit: number; peakBytes: number }> = {
+  "tips-test": { dispatches: 416, passesPerSubmit: 1, peakBytes: 2_965_360 },
+  "tips-micro": { dispatches: 747, passesPerSubmit: 1, peakBytes: 464_817_072 },
+  "vit-s14": { dispatches: 1348, passesPerSubmit: 1, peakBytes: 3_898_256_304 },
+};
+/** Bind groups created in a step after the warm-up steps, as a share of its dispatches. */
+const BIND_GROUP_SHARE = 0.02;
+/** Dispatches that tips-micro's masked view of the global crops adds (batch 8; 287 as a pass of its own). */
+const MASKED_VIEW = 66;
+/** Accumulating gradients over micro-batches may not raise the peak by more than this. */
+const ACCUMULATION_PEAK = 1.15;
+
+describe("training step budget", () => {
+  let gpu: Gpu;
+  beforeAll(async () => {
+    gpu = await Gpu.create({ gpu: await dawnGpu(DRY_DAWN_FLAGS), dry: true });
+  });
+
+  for (const [config, budget] of Object.entries(BUDGET)) {
+    it(`${config}: dispatches, bind groups, passes and peak memory within budget`, async () => {
+      const shape = COUNTED.find((c) => c.config === config)?.shape;
+      if (!shape) throw new Error(`no counted configuration "${config}"`);
+      const c = await countStep(gpu, config, shape);
+      console.log(
+        `${config}: ${c.dispatches} dispatches, ${c.bindGroups} bind groups, peak ${c.peakBytes} bytes`,
+      );
+      expect(c.dispatches).toBeLessThanOrEqual(budget.dispatches);
+      expect(c.bindGroups).toBeLessThanOrEqual(BIND_GROUP_SHARE * c.dispatches);
+      expect(c.passes).toBeLessThanOrEqual(budget.passesPerSubmit * c.submits);
+      expect(c.peakBytes).toBeLessThanOrEqual(budget.peakBytes);
+    }, 600_000);
+  }
+
+  // CLIP reads the unmasked global crop and iBOT the masked one (docs/losses.md): with MIM on, the
+  // student sees the global crops twice, in one batch of 2B. What the masked half (and the iBOT
+  // head and loss) costs, held like the rest.
+  it(`tips-micro: the masked student view adds at most ${MASKED_VIEW} dispatches`, async () => {
+    const shape = { name: "tips-micro", preset: "tips-micro", batch: 8 };
+    const all = await countStep(gpu, "tips-micro", shape);
+    const noMim = await countStep(gpu, "tips-micro, MIM off", shape, { ...DEFAULT_LOSS.weights, mim: 0 });
+    console.log(`tips-micro batch 8: ${all.dispatches} dispatches, ${noMim.dispatches} with MIM off`);
+    expect(all.dispatches - noMim.dispatches).toBeGreaterThan(0);
+    expect(all.dispatches - noMim.dispatches).toBeLessThanOrEqual(MASKED_VIEW);
+  }, 600_000);
+
+  // Gradients add up in place and each micro-batch's activations go during its backward.
+  it(`4 micro-batches of 2 peak within ${ACCUMULATION_PEAK}x of one micro-batch of 2`, async () => {
+    const one = await countStep(gpu, "tips-test b2", { name: "tips-test", preset: "tips-test", batch: 2 });
+    const four = await countStep(gpu, "tips-test b8/4", {
+      name: "tips-test",
+      preset: "tips-test",
+      batch: 8,
+      accumulate: 4,
+    });
+    expect(four.peakBytes, `${four.peakBytes} bytes against ${one.peakBytes}`).toBeLessThanOrEqual(
+      ACCUMULATION_PEAK * one.peakBytes,
+    );
+    expect(four.passes).toBeLessThanOrEqual(four.submits);
+  }, 600_000);
+});

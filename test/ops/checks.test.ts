@@ -1,0 +1,48 @@
+// Every op against its float64 reference, forward and finite-difference gradient.
+import { describe, expect, it } from "vitest";
+import { checkOp } from "../../src/ops/check";
+import { opFamilies } from "../../src/ops/checks";
+import { rilsLoss, rilsTargets } from "../../src/ops/loss_rils";
+import { sparcContrast, sparcLoss, sparcWeights } from "../../src/ops/loss_sparc";
+import { tidy } from "../../src/tensor/scope";
+import { Tensor } from "../../src/tensor/tensor";
+import { testGpu } from "../helpers/gpu";
+
+for (const [family, cases] of Object.entries(opFamilies)) {
+  describe(family, () => {
+    for (const c of cases) {
+      it(c.name, async () => {
+        const gpu = await testGpu();
+        const r = await checkOp(gpu, c);
+        expect(r.ok, r.message).toBe(true);
+      });
+    }
+  });
+}
+
+describe("SPARC and RILS refuse inputs of the wrong shape, saying which", () => {
+  it("names the shapes expected and given", async () => {
+    const gpu = await testGpu();
+    const t = (shape: number[]) => Tensor.empty(gpu, shape);
+    tidy(() => {
+      expect(() => sparcWeights(t([3, 0]))).toThrow(
+        /sparcWeights: needs similarities \[\.\.\., P\] with P > 0/,
+      );
+      expect(() => sparcContrast(t([2, 3, 4]), t([2, 3]), 0.1)).toThrow(
+        /\[B, L, L\] expected, got \[2, 3, 4\]/,
+      );
+      expect(() => sparcContrast(t([2, 3, 3]), t([2, 4]), 0.1)).toThrow(/token mask \[2, 3\] expected/);
+      expect(() => sparcContrast(t([2, 3, 3]), t([2, 3]), 0)).toThrow(/temperature must be positive/);
+      expect(() => sparcLoss(t([2, 3, 8]), t([2, 5, 6]), t([2, 3]), 0.1)).toThrow(
+        /tokens \[B, L, D\] and patches \[B, P, D\] expected, got \[2, 3, 8\] and \[2, 5, 6\]/,
+      );
+      expect(() => rilsTargets(t([6, 8]), t([0, 8]))).toThrow(/sentences \[S, D\] \(S > 0\) expected/);
+      expect(() =>
+        rilsLoss(t([6, 8]), t([6, 3]), t([3, 8]), t([5]), { student: 0.1, teacher: 0.05 }),
+      ).toThrow(/targets \[6, 3\] and weights \[6\] expected, got \[6, 3\] and \[5\]/);
+      expect(() => rilsLoss(t([6, 8]), t([6, 3]), t([3, 8]), t([6]), { student: 0.1, teacher: 0 })).toThrow(
+        /temperatures must be positive/,
+      );
+    });
+  });
+});
