@@ -1,6 +1,6 @@
 // EMA teacher update, one dispatch: teacher[i] = momentum * teacher[i] + (1 - momentum) *
 // student[student_start + i] for i < n. The teacher's parameters have the same relative layout
-// as a contiguous range of the student's slab (see src/train/ema.ts).
+// as a contiguous range of the student's slab (see src/tips/ema.ts).
 
 struct Params {
   student_start: u32,
