@@ -77,7 +77,7 @@ const kernelSets = new Map<string, AttentionKernels>();
  * by constants), and vec4 or f32 access to the rows (vec4 where every row starts at a multiple
  * of 4 elements).
  */
-function attentionKernels(headDim: number, vec4: boolean): AttentionKernels {
+export function attentionKernels(headDim: number, vec4: boolean): AttentionKernels {
   const key = `${headDim}${vec4 ? " vec4" : ""}`;
   const known = kernelSets.get(key);
   if (known) return known;

@@ -57,11 +57,17 @@ function variant(name: string, entryPoint: string, a: Quads, b: Quads) {
   return kernel(`${name} a:${a} b:${b}`, A_QUADS[a] + B_QUADS[b] + activationCode + code, entryPoint);
 }
 
-const matmulKernels = {
+/** The product's four variants, by how A's and B's quads are read. */
+export const matmulKernels = {
   f32: { f32: variant("matmul", "main", "f32", "f32"), vec4: variant("matmul", "main", "f32", "vec4") },
   vec4: { f32: variant("matmul", "main", "vec4", "f32"), vec4: variant("matmul", "main", "vec4", "vec4") },
 };
-const activationGradKernel = variant("matmul.activation_backward", "activation_backward", "f32", "f32");
+export const activationGradKernel = variant(
+  "matmul.activation_backward",
+  "activation_backward",
+  "f32",
+  "f32",
+);
 
 /** vec4 quads where the operand's contiguous axis has a multiple of 4 elements and its view starts on 16 bytes. */
 function quads(t: Tensor, contiguousLength: number): Quads {

@@ -4,8 +4,12 @@ import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { kernel } from "../../src/gpu/kernel";
 import { kernelLayout } from "../../src/gpu/layout";
+import { attentionKernels } from "../../src/ops/attention";
+import { activationGradKernel, matmulKernels } from "../../src/ops/matmul";
 
 const dir = new URL("../../kernels/", import.meta.url);
+/** Templates completed by their op before compiling (checked as the op makes them, below). */
+const TEMPLATES = new Set(["attention.wgsl", "matmul.wgsl"]);
 
 describe("kernel layouts", () => {
   it("every entry point of every kernel file has a layout", () => {
@@ -17,7 +21,7 @@ describe("kernel layouts", () => {
       .filter((f) => !read(f).includes("@compute"))
       .map(read)
       .join("\n");
-    for (const file of files) {
+    for (const file of files.filter((f) => !TEMPLATES.has(f))) {
       const code = library + read(file);
       for (const m of code.matchAll(/@compute[^;{]*?\bfn\s+(\w+)/g)) {
         expect(() => kernelLayout(kernel(file, code, m[1])), `${file} ${m[1]}`).not.toThrow();
@@ -25,6 +29,25 @@ describe("kernel layouts", () => {
       }
     }
     expect(entryPoints).toBeGreaterThan(30);
+  });
+
+  it("matmul's variants (vec4 or f32 quads of each operand) each have a layout", () => {
+    const variants = [...Object.values(matmulKernels).flatMap((v) => Object.values(v)), activationGradKernel];
+    for (const k of variants) expect(() => kernelLayout(k), k.name).not.toThrow();
+    expect(variants.length).toBe(5);
+  });
+
+  it("attention's kernels, as generated for a head dim, each have a layout", () => {
+    for (const [headDim, vec4] of [
+      [64, true],
+      [6, false],
+      [128, true],
+    ] as const) {
+      const set = attentionKernels(headDim, vec4);
+      for (const k of [set.forward, set.delta, set.dkv, set.dq]) {
+        expect(() => kernelLayout(k), `${k.name}`).not.toThrow();
+      }
+    }
   });
 
   it("tells apart entry points that declare the same binding numbers", () => {
