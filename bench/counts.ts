@@ -24,8 +24,12 @@ export interface CountsRow {
   peakBytes: number;
 }
 
-/** A counts row and the step's submissions (printed; not in the JSON, whose fields are fixed). */
-export type StepCounts = CountsRow & { submits: number };
+/**
+ * A counts row, the step's submissions and the pipelines compiled for its warm-up steps (printed;
+ * not in the JSON, whose fields are fixed). On a fresh Gpu those are every pipeline a step uses,
+ * compiled before a model's first step; after other rows, only those the rows above lacked.
+ */
+export type StepCounts = CountsRow & { submits: number; newPipelines: number };
 
 export interface DispatchCostRow {
   config: "dispatch-cost";
@@ -56,6 +60,7 @@ function countsSince(gpu: Gpu, before: GpuCounts): GpuCounts {
     copies: c.copies - before.copies,
     writes: c.writes - before.writes,
     submits: c.submits - before.submits,
+    pipelines: c.pipelines - before.pipelines,
   };
 }
 
@@ -87,7 +92,9 @@ export async function countStep(
   try {
     const source = new ScenesSource({ size: Math.round((model.vision.imageSize * 1.5) / 8) * 8 });
     const examples = await source.next(batch);
+    const pipelinesBefore = gpu.counts.pipelines;
     for (let s = 0; s < WARM_UP_STEPS; s++) await trainer.trainStep(examples);
+    const newPipelines = gpu.counts.pipelines - pipelinesBefore;
     const recordMs: number[] = [];
     let counts: GpuCounts | null = null;
     for (let s = 0; s < TIMED_STEPS; s++) {
@@ -115,6 +122,7 @@ export async function countStep(
       recordMsMin: Math.min(...recordMs),
       recordMsMedian: median(recordMs),
       peakBytes: gpu.pool.peakBytes - before,
+      newPipelines,
     };
   } finally {
     trainer.dispose();
@@ -207,6 +215,7 @@ export function formatCounts(rows: StepCounts[], cost: DispatchCostRow): string 
     "writes",
     "recording ms (min, median)",
     "pool peak MiB",
+    "new pipelines",
   ];
   const lines = rows.map((r) => [
     r.config,
@@ -218,6 +227,7 @@ export function formatCounts(rows: StepCounts[], cost: DispatchCostRow): string 
     String(r.writes),
     `${r.recordMsMin.toFixed(1)}, ${r.recordMsMedian.toFixed(1)}`,
     (r.peakBytes / 2 ** 20).toFixed(0),
+    String(r.newPipelines),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) =>

@@ -54,13 +54,13 @@ struct Params {
   o_rs: u32,    // o and dO (offset 0)
   o_hs: u32,
   o_bs: u32,
+  has_mask: u32,   // a parameter, not an override: one pipeline serves masked and unmasked calls
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 
 override ROWS: u32 = 64u;              // threads per workgroup
 override TILE: u32 = 32u;              // rows per staged block of the other operand
-override HAS_MASK: bool = false;
 
 const BIG = 1.0e30;
 const LN2 = 0.6931471805599453;
@@ -94,7 +94,7 @@ fn o_row_at(bh: u32, s: u32) -> u32 {
 
 fn key_is_real(b: u32, key: u32) -> bool {
   if (key >= p.sk) { return false; }
-  if (HAS_MASK) { return key_mask[b * p.sk + key] != 0u; }
+  if (p.has_mask != 0u) { return key_mask[b * p.sk + key] != 0u; }
   return true;
 }
 

@@ -18,10 +18,10 @@
 //
 // ROW_SUMS (a Linear's bias gradient beside its weight gradient, dW = dY^T X): the threads of
 // the first column of workgroups also sum the rows of op(A) = dY^T as its slabs pass through
-// the tile, and write them to `pre` (as [M]; with ACCUMULATE, added). It costs those threads two
+// the tile, and write them to `pre` (as [M]; with `accumulate`, added). It costs those threads two
 // vec4 adds per k and spares a separate reduction of dY. One batch (wg.z = 0) only.
 //
-// ACTIVATION_GRAD (the step back through an activation, fused into the product that makes its
+// `activation_grad` (the step back through an activation, fused into the product that makes its
 // output's gradient: dZ = (dY W) * act'(Z)): each output is multiplied by act'(pre[m, n]), with
 // `pre` holding Z. It spares a separate elementwise pass over dZ, one write and two reads of it.
 
@@ -31,26 +31,29 @@ struct Params {
   k: u32,
   a_batch_stride: u32,   // elements between batches of A; 0 when one A is shared by all
   b_batch_stride: u32,
+  // The epilogue's choices are parameters, not override constants: they act once per output,
+  // on a uniform branch, and one pipeline serves every epilogue (fewer pipelines to compile
+  // before a model's first step).
+  has_bias: u32,
+  activation: u32,        // activation code of activation.wgsl, applied after the bias
+  keep_pre: u32,          // pre = the product before the activation
+  accumulate: u32,        // C += result (gradients summed in place)
+  activation_grad: u32,   // C = result * act'(pre), by activation code (see the header)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<AElem>;        // [M, K], or [K, M] if TRANS_A
 @group(0) @binding(2) var<storage, read> b: array<BElem>;        // [K, N], or [N, K] if TRANS_B
-@group(0) @binding(3) var<storage, read> bias: array<f32>;       // [N] if HAS_BIAS
+@group(0) @binding(3) var<storage, read> bias: array<f32>;       // [N] if has_bias
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;    // [M, N]
-@group(0) @binding(5) var<storage, read_write> pre: array<f32>;  // [M, N] before act, if KEEP_PRE or ACTIVATION_GRAD; [M] if ROW_SUMS
+@group(0) @binding(5) var<storage, read_write> pre: array<f32>;  // [M, N] before act, if keep_pre or activation_grad; [M] if ROW_SUMS
 
 override WG_M: u32 = 16u;   // threads along M
 override WG_N: u32 = 16u;   // threads along N
 override BK: u32 = 16u;     // K per staged slab
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
-override ACTIVATION: u32 = 0u;
-override KEEP_PRE: bool = false;
-override ACCUMULATE: bool = false;   // C += result (gradients summed in place)
 override ROW_SUMS: bool = false;     // pre[m] = sum_k op(A)[m, k] (see the header)
-override ACTIVATION_GRAD: u32 = 0u;  // C = result * act'(pre), by activation code (see the header)
 
 override BM: u32 = 8u * WG_M;
 override BN: u32 = 8u * WG_N;
@@ -111,7 +114,7 @@ fn stash_b(q: u32, stage: u32, v: vec4f) {
 }
 
 fn bias_at(n: u32) -> f32 {
-  if (!HAS_BIAS || n >= p.n) { return 0.0; }
+  if (p.has_bias == 0u || n >= p.n) { return 0.0; }
   return bias[n];
 }
 
@@ -119,10 +122,10 @@ fn bias_at(n: u32) -> f32 {
 fn write_quad(row_at: u32, n: u32, v: vec4f) {
   for (var j = 0u; j < 4u; j++) {
     if (n + j < p.n) {
-      if (KEEP_PRE) { pre[row_at + n + j] = v[j]; }
-      var y = activate(ACTIVATION, v[j]);
-      if (ACTIVATION_GRAD != 0u) { y *= activate_grad(ACTIVATION_GRAD, pre[row_at + n + j]); }
-      if (ACCUMULATE) { y += c[row_at + n + j]; }
+      if (p.keep_pre != 0u) { pre[row_at + n + j] = v[j]; }
+      var y = activate(p.activation, v[j]);
+      if (p.activation_grad != 0u) { y *= activate_grad(p.activation_grad, pre[row_at + n + j]); }
+      if (p.accumulate != 0u) { y += c[row_at + n + j]; }
       c[row_at + n + j] = y;
     }
   }
@@ -248,7 +251,7 @@ fn write_row_sums(m: u32, v: vec4f) {
   for (var j = 0u; j < 4u; j++) {
     if (m + j < p.m) {
       var s = v[j];
-      if (ACCUMULATE) { s += pre[m + j]; }
+      if (p.accumulate != 0u) { s += pre[m + j]; }
       pre[m + j] = s;
     }
   }
@@ -257,6 +260,7 @@ fn write_row_sums(m: u32, v: vec4f) {
 // dZ = dY * act'(Z), elementwise: the step from the output's gradient to the matmul's.
 struct GradParams {
   count: u32,
+  activation: u32,
 }
 
 @group(0) @binding(0) var<uniform> gp: GradParams;
@@ -269,5 +273,5 @@ fn activation_backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups
                        @builtin(local_invocation_id) lid: vec3u) {
   let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
   if (i >= gp.count) { return; }
-  dz[i] = dy[i] * activate_grad(ACTIVATION, z_saved[i]);
+  dz[i] = dy[i] * activate_grad(gp.activation, z_saved[i]);
 }

@@ -84,6 +84,8 @@ export interface GpuCounts {
   /** queue.writeBuffer calls. */
   writes: number;
   submits: number;
+  /** Compute pipelines created (each compiled on first use; a fresh Gpu compiles a step's all). */
+  pipelines: number;
 }
 
 export class Gpu {
@@ -95,7 +97,15 @@ export class Gpu {
   /** A small read-only buffer for bindings a kernel variant does not read. */
   readonly dummy: GPUBuffer;
   readonly dry: boolean;
-  readonly counts: GpuCounts = { dispatches: 0, bindGroups: 0, passes: 0, copies: 0, writes: 0, submits: 0 };
+  readonly counts: GpuCounts = {
+    dispatches: 0,
+    bindGroups: 0,
+    passes: 0,
+    copies: 0,
+    writes: 0,
+    submits: 0,
+    pipelines: 0,
+  };
 
   private modules = new Map<string, GPUShaderModule>();
   private pipelines = new Map<Kernel, Variants>();
@@ -296,6 +306,7 @@ export class Gpu {
       this.modules.set(k.code, module);
     }
     const layout = this.layout(k);
+    this.counts.pipelines++;
     const pipeline = this.device.createComputePipeline({
       label: k.name,
       layout: layout.pipeline,

@@ -290,11 +290,12 @@ function params(p: Problem, dkOff: number, dvOff: number) {
     o.row,
     o.head,
     o.batch,
+    p.opts.keyMask ? 1 : 0,
   ];
 }
 
 function constants(p: Problem, rq: number) {
-  return { ROWS, TILE: tileRows(p.q.gpu, p.headDim, rq), HAS_MASK: p.opts.keyMask ? 1 : 0 };
+  return { ROWS, TILE: tileRows(p.q.gpu, p.headDim, rq) };
 }
 
 function run(p: Problem): Forward {

@@ -200,14 +200,20 @@ export function product(
         ...constants,
         TRANS_A: transA ? 1 : 0,
         TRANS_B: transB ? 1 : 0,
-        HAS_BIAS: bias ? 1 : 0,
-        ACTIVATION: ACTIVATION_CODE[activation],
-        KEEP_PRE: pre ? 1 : 0,
-        ACCUMULATE: into ? 1 : 0,
         ROW_SUMS: rowSums ? 1 : 0,
-        ACTIVATION_GRAD: gradOf ? ACTIVATION_CODE[gradOf.activation] : 0,
       },
-      params: [rows, n, k, a.rank > 2 ? m * k : 0, b.rank > 2 ? k * n : 0],
+      params: [
+        rows,
+        n,
+        k,
+        a.rank > 2 ? m * k : 0,
+        b.rank > 2 ? k * n : 0,
+        bias ? 1 : 0,
+        ACTIVATION_CODE[activation],
+        pre ? 1 : 0,
+        into ? 1 : 0,
+        gradOf ? ACTIVATION_CODE[gradOf.activation] : 0,
+      ],
       // Unused bindings: a read-only input stands in for the bias, the dummy for z.
       buffers: [
         a.binding,
@@ -255,8 +261,7 @@ function activationBackward(dY: Tensor, z: Tensor, activation: Activation): Tens
   if (dZ.size) {
     dY.gpu.dispatch({
       kernel: activationGradKernel,
-      constants: { ACTIVATION: ACTIVATION_CODE[activation] },
-      params: [dZ.size],
+      params: [dZ.size, ACTIVATION_CODE[activation]],
       buffers: [dY.binding, z.binding, dZ.binding],
       workgroups: grid1d(dZ.size, 256),
     });
