@@ -24,6 +24,11 @@
 // `activation_grad` (the step back through an activation, fused into the product that makes its
 // output's gradient: dZ = (dY W) * act'(Z)): each output is multiplied by act'(pre[m, n]), with
 // `pre` holding Z. It spares a separate elementwise pass over dZ, one write and two reads of it.
+//
+// B_ACTIVATION (the weight gradient of a Linear that reads an activation's output, dW2 = dY^T
+// act(Z1)): B's elements pass through act() as the tiles load them, so the forward keeps Z1 only,
+// not act(Z1) too: one tensor of the block's widest shape less held from the forward to the
+// backward, for a few activations per loaded element (each workgroup along M loads them again).
 
 struct Params {
   m: u32,
@@ -54,6 +59,7 @@ override BK: u32 = 16u;     // K per staged slab
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override ROW_SUMS: bool = false;     // pre[m] = sum_k op(A)[m, k] (see the header)
+override B_ACTIVATION: u32 = 0u;     // op(B) = act(B) (see the header)
 
 override BM: u32 = 8u * WG_M;
 override BN: u32 = 8u * WG_N;
@@ -93,10 +99,17 @@ fn stash_a(q: u32, stage: u32, v: vec4f) {
 }
 
 fn fetch_b(q: u32, col0: u32, k0: u32, base: u32) -> vec4f {
+  var v: vec4f;
   if (TRANS_B) {   // 4 ks of one column
-    return b_quad(base, k0 + 4u * (q / BN), col0 + q % BN);
+    v = b_quad(base, k0 + 4u * (q / BN), col0 + q % BN);
+  } else {   // 4 columns at one k
+    v = b_quad(base, k0 + q / (BN / 4u), col0 + 4u * (q % (BN / 4u)));
   }
-  return b_quad(base, k0 + q / (BN / 4u), col0 + 4u * (q % (BN / 4u)));   // 4 columns at one k
+  if (B_ACTIVATION != 0u) {   // act(0) = 0: quads past the edge stay zero
+    v = vec4f(activate(B_ACTIVATION, v.x), activate(B_ACTIVATION, v.y), activate(B_ACTIVATION, v.z),
+              activate(B_ACTIVATION, v.w));
+  }
+  return v;
 }
 
 fn stash_b(q: u32, stage: u32, v: vec4f) {

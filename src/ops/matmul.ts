@@ -94,6 +94,8 @@ export interface MatmulOptions {
    * the product reads A. A Linear's bias gradient with its weight gradient; 2-D operands only.
    */
   rowSums?: Tensor;
+  /** op(B) = act(B): B's elements pass through the activation as the product loads them. */
+  bActivation?: Activation;
 }
 
 /** Below this many 128x128 workgroups, 64x64 tiles keep more of a large GPU busy. */
@@ -201,6 +203,7 @@ export function product(
         TRANS_A: transA ? 1 : 0,
         TRANS_B: transB ? 1 : 0,
         ROW_SUMS: rowSums ? 1 : 0,
+        B_ACTIVATION: ACTIVATION_CODE[opts.bActivation ?? "none"],
       },
       params: [
         rows,
@@ -230,7 +233,9 @@ export function product(
 
 /**
  * The gradients of a, b and the bias (where they need one) given dZ, the gradient of the product
- * before its activation; into[j], where given, is added to in place and returned.
+ * before its activation; into[j], where given, is added to in place and returned. With
+ * `aActivation`, the product's A was act(a) (a holding the pre-activation): b's gradient reads
+ * act(a) as it loads a, and a gets no gradient. Only for b transposed, as in a Linear.
  */
 export function matmulGrads(
   a: Tensor,
@@ -238,17 +243,19 @@ export function matmulGrads(
   dZ: Tensor,
   opts: MatmulOptions,
   into: (Tensor | undefined)[],
+  aActivation: Activation = "none",
 ): (Tensor | null)[] {
   const { transA = false, transB = false, bias } = opts;
+  if (aActivation !== "none" && (!transB || a.requiresGrad)) {
+    throw new Error("matmulGrads: an activation of a needs b transposed and no gradient for a");
+  }
   const dA = a.requiresGrad ? gradA(a, b, dZ, transA, transB, into[0]) : null;
-  if (!bias) return [dA, b.requiresGrad ? gradB(a, b, dZ, transA, transB, into[1]) : null];
-  const linear = b.requiresGrad && bias.requiresGrad ? linearGrads(a, b, dZ, opts, into[1], into[2]) : null;
+  const dB = () => (b.requiresGrad ? gradB(a, b, dZ, transA, transB, into[1], aActivation) : null);
+  if (!bias) return [dA, dB()];
+  const linear =
+    b.requiresGrad && bias.requiresGrad ? linearGrads(a, b, dZ, opts, into[1], into[2], aActivation) : null;
   if (linear) return [dA, ...linear];
-  return [
-    dA,
-    b.requiresGrad ? gradB(a, b, dZ, transA, transB, into[1]) : null,
-    bias.requiresGrad ? sumToShape(dZ, bias.shape, into[2]) : null,
-  ];
+  return [dA, dB(), bias.requiresGrad ? sumToShape(dZ, bias.shape, into[2]) : null];
 }
 
 function pickTile(rows: number, n: number, groups: number): 64 | 128 {
@@ -297,6 +304,7 @@ function linearGrads(
   opts: MatmulOptions,
   intoW?: Tensor,
   intoBias?: Tensor,
+  aActivation: Activation = "none",
 ): [Tensor, Tensor] | null {
   if (
     !opts.transB ||
@@ -310,26 +318,37 @@ function linearGrads(
   const a2 = a.reshape([-1, k]);
   const dZ2 = dZ.reshape([-1, n]);
   const dBias = intoBias ?? Tensor.empty(a.gpu, [n]);
-  const dW = matmul(dZ2, a2, { transA: true, into: intoW, rowSums: dBias });
+  const dW = matmul(dZ2, a2, { transA: true, into: intoW, rowSums: dBias, bActivation: aActivation });
   a2.dispose();
   dZ2.dispose();
   return [dW, dBias];
 }
 
 // dB = op(A)^T dZ, or dZ^T op(A) when B is stored transposed; added to `into` where given.
-function gradB(a: Tensor, b: Tensor, dZ: Tensor, transA: boolean, transB: boolean, into?: Tensor): Tensor {
+// With aActivation (B transposed only), op(A) = act(a), applied as the product loads a.
+function gradB(
+  a: Tensor,
+  b: Tensor,
+  dZ: Tensor,
+  transA: boolean,
+  transB: boolean,
+  into?: Tensor,
+  aActivation: Activation = "none",
+): Tensor {
   if (b.rank === 2 && a.rank > 2 && !transA) {
     // Shared weights: fold the batch into M so the batch sum happens inside one product.
     const a2 = a.reshape([-1, a.shape[a.rank - 1]]);
     const dZ2 = dZ.reshape([-1, dZ.shape[dZ.rank - 1]]);
-    const d = transB ? matmul(dZ2, a2, { transA: true, into }) : matmul(a2, dZ2, { transA: true, into });
+    const d = transB
+      ? matmul(dZ2, a2, { transA: true, into, bActivation: aActivation })
+      : matmul(a2, dZ2, { transA: true, into });
     a2.dispose();
     dZ2.dispose();
     return d;
   }
   const direct = b.rank >= Math.max(a.rank, dZ.rank) ? into : undefined; // no batch axes to sum first
   const d = transB
-    ? matmul(dZ, a, { transA: true, transB: transA, into: direct })
+    ? matmul(dZ, a, { transA: true, transB: transA, into: direct, bActivation: aActivation })
     : matmul(a, dZ, { transA: !transA, into: direct });
   if (direct || !into) return sumBatches(d, b.rank);
   return sumToShape(d, b.shape, into);

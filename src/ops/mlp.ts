@@ -1,7 +1,9 @@
 // mlp(x): y = act(x W1^T + b1) W2^T + b2, two Linears (PyTorch layout, W [out, in]) recorded as
 // one node, so that the backward can fold the activation's derivative into the product that makes
 // the hidden layer's gradient: dZ1 = (dY W2) * act'(Z1), one matmul instead of a matmul and an
-// elementwise pass over the widest tensor of the block. The rest is as for two matmuls.
+// elementwise pass over the widest tensor of the block. The forward keeps Z1 only: dW2 = dY^T
+// act(Z1) applies the activation to Z1 as its product loads it, so act(Z1), as wide, goes as soon
+// as the second product has read it. The rest is as for two matmuls.
 import { record, recording } from "../tensor/tape";
 import type { Tensor } from "../tensor/tensor";
 import { type Activation, matmulGrads, product } from "./matmul";
@@ -20,12 +22,22 @@ export function mlp(x: Tensor, { w1, b1, w2, b2 }: MlpWeights, activation: Activ
   const fc2 = { transB: true, bias: b2 };
   const { out: h, pre } = product(x, w1, fc1, { keepPre });
   const { out: y } = product(h, w2, fc2);
+  // What dW2 reads: Z1 (act applied as it loads), or h itself when there is no activation.
+  const hidden = pre ?? h;
+  if (pre) h.dispose();
   return record("mlp", [x, ...weights], y, (dY, into) => {
     // into follows the inputs: x, w1, [b1], w2, [b2].
     const [intoX, intoW1, ...rest] = into;
     const intoB1 = b1 ? rest.shift() : undefined;
     const [intoW2, intoB2] = rest;
-    const [, dW2, dB2] = matmulGrads(h, w2, dY, fc2, [undefined, intoW2, intoB2]);
+    const [, dW2, dB2] = matmulGrads(
+      hidden,
+      w2,
+      dY,
+      fc2,
+      [undefined, intoW2, intoB2],
+      pre ? activation : "none",
+    );
     const fc1NeedsGrad = x.requiresGrad || w1.requiresGrad || (b1?.requiresGrad ?? false);
     const activationGradOf = pre ? { z: pre, activation } : undefined;
     const dZ1 = fc1NeedsGrad ? product(dY, w2, {}, { activationGradOf }).out : null;
