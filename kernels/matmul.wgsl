@@ -1,5 +1,5 @@
 // Register-tiled matmul: C[z] = act(op(A[z]) @ op(B[z]) + bias), op(X) = X or X^T by override
-// (the loads do the index math; no transpose is materialised). Prepended with activation.wgsl.
+// (the loads do the index math; no transpose is materialised). Includes lib/activation.wgsl.
 //
 // A workgroup of WG_N x WG_M threads computes a BM x BN tile of C (BM = 8 WG_M, BN = 8 WG_N).
 // Each thread owns 8 x 8 outputs, 16 vec4 accumulators indexed only by constants (so they stay
@@ -11,7 +11,7 @@
 // work; K = 0 gives act(bias).
 //
 // Each operand is read in quads of 4 elements along its contiguous axis (a_quad, b_quad, with
-// `alias AElem`, `BElem`, prepended by src/ops/matmul.ts): as one vec4 load with one bounds check
+// `alias AElem`, `BElem`, written by src/ops/matmul.ts): as one vec4 load with one bounds check
 // where that axis's length, the batch stride and the offset are multiples of 4 (a quad then never
 // straddles the edge), else as 4 checked f32 loads. On a GPU the vec4 path is a quarter of the
 // load instructions and 16-byte transactions (gpu.cpp's WGSL matmul gained about 1.5x from it).
@@ -24,6 +24,9 @@
 // ACTIVATION_GRAD (the step back through an activation, fused into the product that makes its
 // output's gradient: dZ = (dY W) * act'(Z)): each output is multiplied by act'(pre[m, n]), with
 // `pre` holding Z. It spares a separate elementwise pass over dZ, one write and two reads of it.
+
+#include flat_index
+#include activation
 
 struct Params {
   m: u32,
@@ -264,10 +267,10 @@ struct GradParams {
 @group(0) @binding(2) var<storage, read> z_saved: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dz: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn activation_backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
                        @builtin(local_invocation_id) lid: vec3u) {
-  let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
+  let i = flat_index(wg, nwg, lid.x);
   if (i >= gp.count) { return; }
   dz[i] = dy[i] * activate_grad(ACTIVATION, z_saved[i]);
 }

@@ -2,8 +2,10 @@
 // to 256, sized to the row by the op) per row. Thread `lid` owns columns lid, lid + THREADS, ...;
 // it holds up to PER_THREAD of them in registers, so a row of up to PER_THREAD * THREADS values
 // (4096 at most) is read once. Longer rows are walked in tiles of PER_THREAD * THREADS values and
-// re-read for each pass. Reductions are the trees of block_reduce.wgsl; every barrier is reached by
+// re-read for each pass. Reductions are the trees of lib/block_reduce.wgsl; every barrier is reached by
 // the whole workgroup (padding rows included).
+
+#include block_reduce
 
 override THREADS: u32 = 256u;    // a power of two, 32 to 256
 override PER_THREAD: u32 = 16u;  // ceil(cols / THREADS), at most CACHE

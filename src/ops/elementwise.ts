@@ -1,16 +1,40 @@
 // add, sub, mul, div with numpy-style broadcasting; scale (alpha*x + beta); relu; fill.
 import code from "../../kernels/elementwise.wgsl?raw";
-import { f32, grid1d, kernel } from "../gpu/kernel";
+import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { shapeString, Tensor } from "../tensor/tensor";
 import { sumToShape } from "./reduce";
 
-const binaryKernel = kernel("elementwise.binary", code, "binary");
-const unaryKernel = kernel("elementwise.unary", code, "unary");
+const PARAMS = {
+  n: "u32",
+  rank: "u32",
+  alpha: "f32",
+  beta: "f32",
+  shape: "array<vec4u, 2>",
+  stride_a: "array<vec4u, 2>",
+  stride_b: "array<vec4u, 2>",
+} as const;
+const binaryKernel = kernel({
+  name: "elementwise.binary",
+  file: "elementwise.wgsl",
+  code,
+  entryPoint: "binary",
+  params: PARAMS,
+  bindings: ["a", "b", "out"],
+});
+const unaryKernel = kernel({
+  name: "elementwise.unary",
+  file: "elementwise.wgsl",
+  code,
+  entryPoint: "unary",
+  params: PARAMS,
+  bindings: ["a", "b", "out"],
+});
 
 type BinaryOp = "add" | "sub" | "mul" | "div" | "first";
 const BINARY_CODE: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, first: 4 };
 const MAX_RANK = 8;
+const NO_AXES: number[] = [];
 
 /** The broadcast shape of a and b (numpy rules), or an error naming both shapes. */
 export function broadcastShape(a: readonly number[], b: readonly number[]): number[] {
@@ -39,10 +63,6 @@ export function broadcastStrides(shape: readonly number[], out: readonly number[
   return strides;
 }
 
-function padded(v: number[]): number[] {
-  return [...v, ...new Array(MAX_RANK - v.length).fill(0)];
-}
-
 /** alpha * (a op b), broadcast (to `to` where given). */
 function binary(op: BinaryOp, a: Tensor, b: Tensor, to?: readonly number[], alpha = 1): Tensor {
   const shape = to ? broadcastShape(a.shape, to) : broadcastShape(a.shape, b.shape);
@@ -56,19 +76,24 @@ function binary(op: BinaryOp, a: Tensor, b: Tensor, to?: readonly number[], alph
   a.gpu.dispatch({
     kernel: binaryKernel,
     constants: { OP: BINARY_CODE[op], BROADCAST: same ? 0 : 1 },
-    params: [
-      out.size,
-      shape.length,
-      f32(alpha),
-      f32(0),
-      ...padded(shape),
-      ...padded(broadcastStrides(a.shape, shape)),
-      ...padded(broadcastStrides(b.shape, shape)),
-    ],
-    buffers: [a.binding, b.binding, out.binding],
-    workgroups: grid1d(out.size, 256),
+    params: {
+      n: out.size,
+      rank: shape.length,
+      alpha,
+      beta: 0,
+      shape,
+      stride_a: broadcastStrides(a.shape, shape),
+      stride_b: broadcastStrides(b.shape, shape),
+    },
+    buffers: { a: a.binding, b: b.binding, out: out.binding },
+    workgroups: grid1d(out.size),
   });
   return out;
+}
+
+/** The unary kernel reads n, alpha and beta only: no shape or strides. */
+function unaryParams(n: number, alpha: number, beta: number) {
+  return { n, rank: 0, alpha, beta, shape: NO_AXES, stride_a: NO_AXES, stride_b: NO_AXES };
 }
 
 function unary(op: number, x: Tensor, other: Tensor | null, alpha: number, beta: number): Tensor {
@@ -77,9 +102,9 @@ function unary(op: number, x: Tensor, other: Tensor | null, alpha: number, beta:
   x.gpu.dispatch({
     kernel: unaryKernel,
     constants: { OP: op },
-    params: [out.size, 0, f32(alpha), f32(beta)],
-    buffers: [x.binding, (other ?? x).binding, out.binding],
-    workgroups: grid1d(out.size, 256),
+    params: unaryParams(out.size, alpha, beta),
+    buffers: { a: x.binding, b: (other ?? x).binding, out: out.binding },
+    workgroups: grid1d(out.size),
   });
   return out;
 }
@@ -159,9 +184,9 @@ function unaryInto(op: number, x: GPUBuffer | GPUBufferBinding, out: Tensor, bet
   out.gpu.dispatch({
     kernel: unaryKernel,
     constants: { OP: op },
-    params: [out.size, 0, f32(alpha), f32(beta)],
-    buffers: [x, x, out.binding],
-    workgroups: grid1d(out.size, 256),
+    params: unaryParams(out.size, alpha, beta),
+    buffers: { a: x, b: x, out: out.binding },
+    workgroups: grid1d(out.size),
   });
 }
 
@@ -172,9 +197,9 @@ export function full(like: Tensor, shape: readonly number[], value: number): Ten
   like.gpu.dispatch({
     kernel: unaryKernel,
     constants: { OP: 3 },
-    params: [out.size, 0, f32(0), f32(value)],
-    buffers: [like.gpu.dummy, like.gpu.dummy, out.binding],
-    workgroups: grid1d(out.size, 256),
+    params: unaryParams(out.size, 0, value),
+    buffers: { a: like.gpu.dummy, b: like.gpu.dummy, out: out.binding },
+    workgroups: grid1d(out.size),
   });
   return out;
 }

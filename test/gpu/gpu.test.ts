@@ -83,21 +83,27 @@ describe("Dawn in Node", () => {
 });
 
 describe("errors", () => {
-  it("reports a WGSL compile error with its line", async () => {
+  it("reports a WGSL compile error with its line and the file it came from", async () => {
     const gpu = await testGpu();
-    const bad = kernel(
-      "broken",
-      "@compute @workgroup_size(1)\nfn main() {\n  let x: f32 = undefined_thing;\n}",
-    );
+    const bad = kernel({
+      name: "broken",
+      file: "broken.wgsl",
+      code: "#include workgroup\n@compute @workgroup_size(WG)\nfn main() {\n  let x: f32 = undefined_thing;\n}",
+      bindings: [],
+    });
     await expect(gpu.compile(bad)).rejects.toThrow(KernelError);
-    await expect(gpu.compile(bad)).rejects.toThrow(/line 3.*undefined_thing/s);
+    await expect(gpu.compile(bad)).rejects.toThrow(/line 4 \(broken\.wgsl:4\).*undefined_thing/s);
   });
 
   it("surfaces a failed dispatch at the next read instead of returning garbage", async () => {
     const gpu = await Gpu.create({ gpu: await dawnGpu() });
-    const bad = kernel("broken.dispatch", "@compute @workgroup_size(1) fn main() { let y = nothing; }");
+    const bad = kernel({
+      name: "broken.dispatch",
+      code: "@compute @workgroup_size(1) fn main() { let y = nothing; }",
+      bindings: [],
+    });
     const out = Tensor.from(gpu, [1], [1]);
-    gpu.dispatch({ kernel: bad, buffers: [], workgroups: [1] });
+    gpu.dispatch({ kernel: bad, buffers: {}, workgroups: [1] });
     await expect(out.read()).rejects.toThrow(/broken\.dispatch/);
     gpu.destroy();
   });

@@ -1,5 +1,5 @@
-// Activation functions shared by kernels (prepended to their source by the op that loads them;
-// this file declares no bindings). GELU is the exact erf form that ViTs and TIPS use.
+// Activation functions shared by kernels (`#include activation`; this file declares no
+// bindings). GELU is the exact erf form that ViTs and TIPS use.
 
 // erf by Abramowitz & Stegun 7.1.26 refined: |error| < 1.5e-7, below f32 resolution near 1.
 fn erf_approx(x: f32) -> f32 {
