@@ -33,7 +33,7 @@ export function valueAndGrad(
   retain?: () => Tensor[],
 ): ValueAndGrad {
   for (const t of wrt) t.requiresGrad = true;
-  const { result: value, nodes, made } = withTape(fn, retain !== undefined);
+  const { result: value, nodes, made } = withTape<Tensor, Tensor>(fn, retain !== undefined);
   if (!seed && value.size !== 1) {
     throw new Error(`valueAndGrad: the value has shape ${shapeString(value.shape)}; pass a seed gradient`);
   }
