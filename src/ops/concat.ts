@@ -6,7 +6,7 @@ import code from "../../kernels/copy.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
-import { full } from "./elementwise";
+import { full } from "./elementwise_kernels";
 
 const copyKernel = kernel({
   name: "copy",

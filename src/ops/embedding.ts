@@ -5,7 +5,7 @@ import code from "../../kernels/embedding.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { shapeString, Tensor } from "../tensor/tensor";
-import { full } from "./elementwise";
+import { full } from "./elementwise_kernels";
 
 const PARAMS = { positions: "u32", dim: "u32", vocab: "u32" } as const;
 const gatherKernel = kernel({

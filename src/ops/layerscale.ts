@@ -5,7 +5,7 @@ import code from "../../kernels/layerscale.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { shapeString, Tensor } from "../tensor/tensor";
-import { accumulate } from "./elementwise";
+import { accumulate } from "./elementwise_kernels";
 
 const PARAMS = { n: "u32", dim: "u32" } as const;
 const forwardKernel = kernel({

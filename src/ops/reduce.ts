@@ -3,7 +3,7 @@ import code from "../../kernels/reduce.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
-import { accumulate, broadcastTo } from "./elementwise";
+import { accumulate, binary } from "./elementwise_kernels";
 
 const PARAMS = {
   n_out: "u32",
@@ -101,9 +101,11 @@ function reduce(x: Tensor, axes: number | number[] | undefined, keepdims: boolea
   const out = keepdims ? kd : kd.reshape(finalShape);
   if (!keepdims) kd.dispose();
   const count = numel(list.map((i) => x.shape[i]));
-  return record(mean ? "mean" : "sum", [x], out, (d) => [
-    broadcastTo(d.reshape(kd.shape), x.shape, mean ? 1 / count : 1),
-  ]);
+  // The gradient broadcast back (elementwise.ts's broadcastTo, which the backward need not record).
+  return record(mean ? "mean" : "sum", [x], out, (d) => {
+    const g = d.reshape(kd.shape);
+    return [binary("first", g, g, x.shape, mean ? 1 / count : 1)];
+  });
 }
 
 export function sum(x: Tensor, axes?: number | number[], keepdims = false): Tensor {

@@ -3,7 +3,7 @@
 // the parameter slab: two for the gradient norm, one for the update.
 import code from "../../kernels/adamw.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
-import { fill } from "../ops/elementwise";
+import { fill } from "../ops/elementwise_kernels";
 import type { ParameterStore } from "../tensor/params";
 import { keep } from "../tensor/scope";
 import { type Slab, Tensor } from "../tensor/tensor";

@@ -8,7 +8,8 @@ import { DeviceLostError, KernelError, NoWebGPUError } from "../../src/gpu/error
 import { Gpu } from "../../src/gpu/gpu";
 import { grid1d, kernel } from "../../src/gpu/kernel";
 import { sizeClass } from "../../src/gpu/pool";
-import { add, full, scale } from "../../src/ops/elementwise";
+import { add, scale } from "../../src/ops/elementwise";
+import { full } from "../../src/ops/elementwise_kernels";
 import { matmul } from "../../src/ops/matmul";
 import { tidy } from "../../src/tensor/scope";
 import { Tensor } from "../../src/tensor/tensor";

@@ -5,10 +5,11 @@
 // pool as the walk goes: a node's output gradient once the node has run, a gradient once added to
 // another, what a node's backward made besides its gradients when it returns, and (with `retain`)
 // each tensor fn made once the last node that may read it has run.
-import { accumulate, add, full } from "../ops/elementwise";
-import { scoped, tidy } from "./scope";
-import { noGrad, withTape } from "./tape";
-import { shapeString, type Tensor } from "./tensor";
+import { scoped, tidy } from "../tensor/scope";
+import { noGrad, withTape } from "../tensor/tape";
+import { shapeString, type Tensor } from "../tensor/tensor";
+import { add } from "./elementwise";
+import { accumulate, full } from "./elementwise_kernels";
 
 export interface ValueAndGrad {
   value: Tensor;
