@@ -8,8 +8,6 @@
 import { KernelError } from "./errors";
 import { includeWgsl, WG, type WgslSource } from "./wgsl-lib";
 
-export { WG };
-
 /** The uniform field types a kernel's parameters may have, spelt as in WGSL. */
 export type ParamType = "u32" | "i32" | "f32" | "array<vec4u, 2>";
 export type ParamTypes = Readonly<Record<string, ParamType>>;
@@ -63,8 +61,8 @@ const TYPE_LAYOUT: Record<ParamType, { size: number; align: number }> = {
   "array<vec4u, 2>": { size: 32, align: 16 },
 };
 
-/** The most bytes of parameters a dispatch has (one slot of the parameter arena). */
-export const MAX_PARAM_BYTES = 256;
+/** The most bytes of parameters a dispatch has (one slot of the parameter arena in gpu.ts). */
+const MAX_PARAM_BYTES = 256;
 
 export function kernel<const P extends ParamTypes = Record<never, ParamType>, const B extends string = never>(
   spec: KernelSpec<P, B>,
