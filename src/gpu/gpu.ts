@@ -11,7 +11,7 @@ import { grid1d, type Kernel, kernel, type ParamTypes, type ParamValues, packPar
 import { type KernelLayout, kernelLayout, layoutEntries } from "./layout";
 import { BufferPool, bufferId, sizeClass } from "./pool";
 import { Profiler } from "./profiler";
-import { sourceLine } from "./wgsl-lib";
+import { nameSourceLines, sourceLine } from "./wgsl-lib";
 
 const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter
 const ARENA_BYTES = 1 << 20; // uniform parameters for up to 4096 dispatches per submission
@@ -314,7 +314,7 @@ export class Gpu {
       compute: { module, entryPoint: k.entryPoint, constants },
     });
     this.device.popErrorScope().then((err) => {
-      if (err) this.errors.push(new KernelError(k.name, err.message));
+      if (err) this.errors.push(new KernelError(k.name, nameSourceLines(k.source, err.message)));
     });
     return { pipeline, layout };
   }

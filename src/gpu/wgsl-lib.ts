@@ -72,6 +72,13 @@ export function includeWgsl(
   return { code: parts.map((p) => p.text).join("\n"), files };
 }
 
+/** A compiler message with each `:line:column` it cites followed by the file and line it came from. */
+export function nameSourceLines(source: WgslSource, message: string): string {
+  return message.replace(/(^|\s):(\d+):(\d+) /gm, (_, before: string, line: string, column: string) => {
+    return `${before}:${line}:${column} (${sourceLine(source, Number(line))}) `;
+  });
+}
+
 /** "file:line" of line `line` (1-based) of a resolved kernel's code. */
 export function sourceLine(source: WgslSource, line: number): string {
   let at = source.files[0];

@@ -100,12 +100,13 @@ describe("errors", () => {
     const gpu = await Gpu.create({ gpu: await dawnGpu() });
     const bad = kernel({
       name: "broken.dispatch",
-      code: "@compute @workgroup_size(1) fn main() { let y = nothing; }",
+      file: "broken.wgsl",
+      code: "#include workgroup\n@compute @workgroup_size(WG) fn main() {\n  let y = nothing;\n}",
       bindings: [],
     });
     const out = Tensor.from(gpu, [1], [1]);
     gpu.dispatch({ kernel: bad, buffers: {}, workgroups: [1] });
-    await expect(out.read()).rejects.toThrow(/broken\.dispatch/);
+    await expect(out.read()).rejects.toThrow(/broken\.dispatch.*:3:\d+ \(broken\.wgsl:3\) error/s);
     gpu.destroy();
   });
 
