@@ -6,6 +6,7 @@
 import activation from "../../kernels/lib/activation.wgsl?raw";
 import blockReduce from "../../kernels/lib/block_reduce.wgsl?raw";
 import flatIndex from "../../kernels/lib/flat_index.wgsl?raw";
+import rowTiles from "../../kernels/lib/row_tiles.wgsl?raw";
 import workgroup from "../../kernels/lib/workgroup.wgsl?raw";
 import { KernelError } from "./errors";
 
@@ -16,6 +17,7 @@ export const WGSL_LIBRARY: Readonly<Record<string, string>> = {
   activation,
   block_reduce: blockReduce,
   flat_index: flatIndex,
+  row_tiles: rowTiles,
   workgroup,
 };
 
