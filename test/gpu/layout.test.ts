@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { KernelError } from "../../src/gpu/errors";
+import type { Gpu } from "../../src/gpu/gpu";
 import { kernel } from "../../src/gpu/kernel";
 import { kernelLayout, wgslInterface } from "../../src/gpu/layout";
 import { includeWgsl } from "../../src/gpu/wgsl-lib";
@@ -170,6 +171,27 @@ describe("kernel contract", () => {
       /reads no uniform at binding 0/,
     ],
   ];
+  // Held by tsc (npm test runs it): each @ts-expect-error must meet an error.
+  it("types a dispatch's parameters and buffers from the kernel's declaration", () => {
+    const k = kernel({ name: "typed", code, params, bindings: ["x", "y"] });
+    const dispatches = (gpu: Gpu, x: GPUBuffer, y: GPUBuffer) => {
+      const workgroups: [number] = [1];
+      const ok = { rows: 1, eps: 0.5, shape: [2, 3] };
+      gpu.dispatch({ kernel: k, params: ok, buffers: { x, y }, workgroups });
+      // @ts-expect-error a misspelt parameter
+      gpu.dispatch({ kernel: k, params: { row: 1, eps: 0.5, shape: [2] }, buffers: { x, y }, workgroups });
+      // @ts-expect-error a missing parameter
+      gpu.dispatch({ kernel: k, params: { rows: 1, shape: [2] }, buffers: { x, y }, workgroups });
+      // @ts-expect-error an array for a scalar
+      gpu.dispatch({ kernel: k, params: { rows: [1], eps: 0.5, shape: [2] }, buffers: { x, y }, workgroups });
+      // @ts-expect-error a misspelt buffer
+      gpu.dispatch({ kernel: k, params: ok, buffers: { x, out: y }, workgroups });
+      // @ts-expect-error a missing buffer
+      gpu.dispatch({ kernel: k, params: ok, buffers: { x }, workgroups });
+    };
+    expect(dispatches).toBeTypeOf("function");
+  });
+
   for (const [what, make, message] of mistakes) {
     it(`fails on ${what}, naming the kernel`, () => {
       const k = make();
