@@ -4,8 +4,8 @@
 // (batch, head) slices before the times count.
 import type { Gpu } from "../src/gpu/gpu";
 import { attention } from "../src/ops/attention";
-import { full } from "../src/ops/elementwise";
-import { valueAndGrad } from "../src/tensor/autograd";
+import { valueAndGrad } from "../src/ops/autograd";
+import { full } from "../src/ops/elementwise_kernels";
 import { tidy } from "../src/tensor/scope";
 import { Tensor } from "../src/tensor/tensor";
 import type { Failure, Row } from "./table";

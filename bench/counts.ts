@@ -7,7 +7,7 @@ import { ScenesSource } from "../src/data/examples";
 import { describeScene } from "../src/data/scenes/scene";
 import { Vocabulary } from "../src/data/text/vocab";
 import type { Gpu, GpuCounts } from "../src/gpu/gpu";
-import { f32, kernel } from "../src/gpu/kernel";
+import { kernel } from "../src/gpu/kernel";
 import type { LossWeights } from "../src/tips/loss";
 import { Trainer, trainerOptions } from "../src/train/trainer";
 import { type StepShape, stepConfig } from "./step";
@@ -158,7 +158,12 @@ function cpuMicroseconds(): number {
 export async function dispatchCost(gpu: Gpu): Promise<DispatchCostRow> {
   const N = 2000;
   const REPEATS = 7;
-  const add = kernel("bench.add", costCode);
+  const add = kernel({
+    name: "bench.add",
+    code: costCode,
+    params: { n: "u32", alpha: "f32" },
+    bindings: ["a", "b", "out"],
+  });
   const [a, b, out] = [gpu.alloc(256), gpu.alloc(256), gpu.alloc(256)];
   const workgroups = gpu.dry ? 0 : 1;
   const device = gpu.device;
@@ -174,7 +179,12 @@ export async function dispatchCost(gpu: Gpu): Promise<DispatchCostRow> {
   for (let r = 0; r < REPEATS + 1; r++) {
     let start = cpuMicroseconds();
     for (let i = 0; i < N; i++)
-      gpu.dispatch({ kernel: add, params: [64, f32(0.5)], buffers: [a, b, out], workgroups: [workgroups] });
+      gpu.dispatch({
+        kernel: add,
+        params: { n: 64, alpha: 0.5 },
+        buffers: { a, b, out },
+        workgroups: [workgroups],
+      });
     if (r > 0) engine.push((cpuMicroseconds() - start) / N); // the first warms the caches
     gpu.flush();
     const encoder = device.createCommandEncoder();

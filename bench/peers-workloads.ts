@@ -5,11 +5,12 @@
 import type { Array as JaxArray } from "@jax-js/jax";
 import type { Tensor as TfTensor } from "@tensorflow/tfjs-core";
 import type { Gpu } from "../src/gpu/gpu";
-import { accumulate, fill, mul, sub } from "../src/ops/elementwise";
+import { valueAndGrad } from "../src/ops/autograd";
+import { mul, sub } from "../src/ops/elementwise";
+import { accumulate, fill } from "../src/ops/elementwise_kernels";
 import { matmul } from "../src/ops/matmul";
 import { mlp } from "../src/ops/mlp";
 import { mean } from "../src/ops/reduce";
-import { valueAndGrad } from "../src/tensor/autograd";
 import { ParameterStore } from "../src/tensor/params";
 import { tidy } from "../src/tensor/scope";
 import { Tensor } from "../src/tensor/tensor";

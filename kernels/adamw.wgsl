@@ -5,6 +5,8 @@
 // grad_sumsq_partial + grad_sumsq_final: stats[0] = sum of g^2 over the slab, in a fixed order
 // (deterministic). adamw: reads stats[0]; if it is NaN/Inf the step is skipped entirely.
 
+#include flat_index
+
 struct Params {
   n: u32,
   lr: f32,
@@ -28,12 +30,12 @@ fn is_finite(x: f32) -> bool {
 @group(0) @binding(1) var<storage, read> g_in: array<f32>;
 @group(0) @binding(2) var<storage, read_write> partial_out: array<f32>;
 
-var<workgroup> tree: array<f32, 256>;
+var<workgroup> tree: array<f32, WG>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn grad_sumsq_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   var acc = 0.0;
-  for (var i = wg.x * 256u + lid.x; i < p.n; i += p.partials * 256u) {
+  for (var i = wg.x * WG + lid.x; i < p.n; i += p.partials * WG) {
     let x = g_in[i];
     acc += x * x;
   }
@@ -50,10 +52,10 @@ fn grad_sumsq_partial(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocatio
 @group(0) @binding(1) var<storage, read> partial_in: array<f32>;
 @group(0) @binding(2) var<storage, read_write> stats_out: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn grad_sumsq_final(@builtin(local_invocation_id) lid: vec3u) {
   var acc = 0.0;
-  for (var i = lid.x; i < p.partials; i += 256u) { acc += partial_in[i]; }
+  for (var i = lid.x; i < p.partials; i += WG) { acc += partial_in[i]; }
   tree[lid.x] = acc;
   workgroupBarrier();
   for (var s = 128u; s > 0u; s >>= 1u) {
@@ -71,10 +73,10 @@ fn grad_sumsq_final(@builtin(local_invocation_id) lid: vec3u) {
 @group(0) @binding(5) var<storage, read> decay_bits: array<u32>;
 @group(0) @binding(6) var<storage, read> stats: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn adamw(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
          @builtin(local_invocation_id) lid: vec3u) {
-  let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
+  let i = flat_index(wg, nwg, lid.x);
   let sumsq = stats[0];
   if (i >= p.n || !is_finite(sumsq)) { return; }
   var clip = 1.0;

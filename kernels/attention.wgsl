@@ -16,7 +16,7 @@
 // Masked keys (key_mask 0) and keys past the end get no probability, as a -inf score would give.
 // A query whose keys are all masked gets O = 0, L = BIG (so every exp2(s - L) is 0), zero gradients.
 //
-// A template: src/ops/attention.ts prepends the head dim's constants (DH, DH4 = ceil(DH / 4), R_Q,
+// A template: src/ops/attention.ts adds the head dim's constants (DH, DH4 = ceil(DH / 4), R_Q,
 // R_K), `alias Elem` (vec4f where every row starts at a multiple of 4 elements and DH % 4 == 0,
 // else f32) and the row loads and stores for that Elem, and writes each block between
 // `//$each R` and `//$end` R times with $r = 0, 1, ...: one set of named registers per row.
@@ -32,6 +32,8 @@
 //   exp2 (the GPU's native instruction; exp costs a multiply more) and L is stored as a log2.
 // - vec4 global loads and stores (Elem = vec4f): a quarter of the load instructions, 16-byte
 //   transactions; the f32 path keeps any head dim and layout working.
+
+#include flat_index
 
 struct Params {
   sq: u32,      // query rows per (batch, head)
@@ -212,10 +214,10 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
 @group(0) @binding(3) var<storage, read> delta_lse: array<f32>;
 @group(0) @binding(4) var<storage, read_write> delta_stats: array<vec2f>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn delta(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
          @builtin(local_invocation_index) lid: u32) {
-  let i = (wg.y * nwg.x + wg.x) * 256u + lid;
+  let i = flat_index(wg, nwg, lid);
   if (i >= p.bh * p.sq) { return; }
   let bh = i / p.sq;
   let start = o_row_at(bh, i - bh * p.sq);

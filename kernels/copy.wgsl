@@ -6,6 +6,8 @@
 // Elements are moved as u32 bit patterns, so f32, i32 and u32 tensors copy exactly. With
 // ACCUMULATE (f32 only) the source is added to dst instead: a slice's gradient into one in place.
 
+#include flat_index
+
 struct Params {
   n: u32,                   // elements to copy (product of shape)
   rank: u32,
@@ -22,10 +24,10 @@ struct Params {
 
 override ACCUMULATE: bool = false;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u) {
-  let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
+  let i = flat_index(wg, nwg, lid.x);
   if (i >= p.n) { return; }
   var s = p.src_base;
   var d = p.dst_base;

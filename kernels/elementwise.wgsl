@@ -3,6 +3,8 @@
 // both inputs already have the output's shape. Every binary result is multiplied by alpha (1 but
 // where a backward folds a constant factor in: 2 d x for d(x * x), d / n for a mean's gradient).
 
+#include flat_index
+
 override OP: u32 = 0u;           // binary: 0 add, 1 sub, 2 mul, 3 div, 4 a (broadcast copy); unary: see `unary`
 override BROADCAST: bool = true;
 
@@ -21,10 +23,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-fn flat_index(wg: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
-  return (wg.y * nwg.x + wg.x) * 256u + lid.x;
-}
-
 fn apply(x: f32, y: f32) -> f32 {
   switch OP {
     case 0u: { return x + y; }
@@ -35,10 +33,10 @@ fn apply(x: f32, y: f32) -> f32 {
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn binary(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
           @builtin(local_invocation_id) lid: vec3u) {
-  let i = flat_index(wg, nwg, lid);
+  let i = flat_index(wg, nwg, lid.x);
   if (i >= p.n) { return; }
   if (!BROADCAST) {
     out[i] = p.alpha * apply(a[i], b[i]);
@@ -61,10 +59,10 @@ fn binary(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
 // Unary ops (all cases together use a and b, so both stay in the auto layout): 0 affine alpha*a+beta, 1 relu,
 // 2 relu backward (b = upstream gradient), 3 fill with beta, 4 out += alpha * a (in place: an SGD
 // step p += -lr g is one pass).
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn unary(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
          @builtin(local_invocation_id) lid: vec3u) {
-  let i = flat_index(wg, nwg, lid);
+  let i = flat_index(wg, nwg, lid.x);
   if (i >= p.n) { return; }
   switch OP {
     case 0u: { out[i] = p.alpha * a[i] + p.beta; }

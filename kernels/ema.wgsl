@@ -2,6 +2,8 @@
 // student[student_start + i] for i < n. The teacher's parameters have the same relative layout
 // as a contiguous range of the student's slab (see src/tips/ema.ts).
 
+#include flat_index
+
 struct Params {
   student_start: u32,
   n: u32,
@@ -12,10 +14,10 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> teacher: array<f32>;
 @group(0) @binding(2) var<storage, read> student: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u) {
-  let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
+  let i = flat_index(wg, nwg, lid.x);
   if (i >= p.n) { return; }
   teacher[i] = p.momentum * teacher[i] + (1.0 - p.momentum) * student[p.student_start + i];
 }

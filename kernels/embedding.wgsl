@@ -11,6 +11,8 @@
 //   scatter         one thread per (v, d) sums its run of positions; rows never referenced get 0,
 //                   so dTable needs no zero fill. O(V*D + N*D) for the whole table.
 
+#include flat_index
+
 struct Params {
   positions: u32,   // N
   dim: u32,         // D
@@ -19,18 +21,14 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-fn flat_index(wg: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
-  return (wg.y * nwg.x + wg.x) * 256u + lid.x;
-}
-
 @group(0) @binding(1) var<storage, read> table: array<f32>;
 @group(0) @binding(2) var<storage, read> ids: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn gather(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
           @builtin(local_invocation_id) lid: vec3u) {
-  let i = flat_index(wg, nwg, lid);
+  let i = flat_index(wg, nwg, lid.x);
   if (i >= p.positions * p.dim) { return; }
   let n = i / p.dim;
   let d = i - n * p.dim;
@@ -41,10 +39,10 @@ fn gather(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
 @group(0) @binding(1) var<storage, read> sort_ids: array<u32>;
 @group(0) @binding(2) var<storage, read_write> sort_order: array<u32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn sort_positions(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
                   @builtin(local_invocation_id) lid: vec3u) {
-  let n = flat_index(wg, nwg, lid);
+  let n = flat_index(wg, nwg, lid.x);
   if (n >= p.positions) { return; }
   let id = sort_ids[n];
   var rank = 0u;
@@ -59,10 +57,10 @@ fn sort_positions(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg
 @group(0) @binding(2) var<storage, read> starts_order: array<u32>;
 @group(0) @binding(3) var<storage, read_write> starts: array<u32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn row_starts(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_id) lid: vec3u) {
-  let v = flat_index(wg, nwg, lid);
+  let v = flat_index(wg, nwg, lid.x);
   if (v > p.vocab) { return; }
   var lo = 0u;
   var hi = p.positions;
@@ -78,10 +76,10 @@ fn row_starts(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: ve
 @group(0) @binding(3) var<storage, read> scatter_starts: array<u32>;
 @group(0) @binding(4) var<storage, read_write> d_table: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn scatter(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_id) lid: vec3u) {
-  let i = flat_index(wg, nwg, lid);
+  let i = flat_index(wg, nwg, lid.x);
   if (i >= p.vocab * p.dim) { return; }
   let v = i / p.dim;
   let d = i - v * p.dim;

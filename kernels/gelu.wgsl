@@ -1,5 +1,8 @@
-// Exact (erf) GELU elementwise and its backward, one element per invocation. Prepended with
-// activation.wgsl (gelu, gelu_grad).
+// Exact (erf) GELU elementwise and its backward, one element per invocation, with
+// lib/activation.wgsl (gelu, gelu_grad).
+
+#include flat_index
+#include activation
 
 struct Params {
   n: u32,
@@ -7,14 +10,10 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-fn flat_index(wg: vec3u, nwg: vec3u, lid: u32) -> u32 {
-  return (wg.y * nwg.x + wg.x) * 256u + lid;
-}
-
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_index) lid: u32) {
   let i = flat_index(wg, nwg, lid);
@@ -24,7 +23,7 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
             @builtin(local_invocation_index) lid: u32) {
   let i = flat_index(wg, nwg, lid);

@@ -7,6 +7,8 @@
 // output pixel averages taps x taps bilinear samples spread over its footprint (antialiasing).
 // Taps are per crop: a crop that is not shrunk stays plain bilinear (the identity at 1:1).
 
+#include flat_index
+
 struct Params {
   n: u32,      // crops
   size: u32,   // S
@@ -35,10 +37,10 @@ fn bilinear(base: u32, w: u32, h: u32, sx: f32, sy: f32) -> vec3f {
   return mix(top, bottom, ay);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn crop(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u) {
-  let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
+  let i = flat_index(wg, nwg, lid.x);
   let plane = p.size * p.size;
   if (i >= p.n * plane) { return; }
   let c = i / plane;

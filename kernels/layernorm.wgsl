@@ -3,7 +3,9 @@
 // columns lid, lid + THREADS, ... and keeps them in registers (PER_THREAD of them, at most CACHE:
 // rows of at most 4096 values), so each row is read once. The variance is the mean of squared
 // deviations from the mean (two passes over the registers).
-// Reductions are the trees of block_reduce.wgsl, reached by the whole workgroup (padding rows too).
+// Reductions are the trees of lib/block_reduce.wgsl, reached by the whole workgroup (padding rows too).
+
+#include block_reduce
 
 override THREADS: u32 = 256u;    // a power of two, 32 to 256
 override PER_THREAD: u32 = 16u;  // ceil(cols / THREADS), at most CACHE

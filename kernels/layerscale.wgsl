@@ -7,6 +7,8 @@
 //   backward    both of the above in one dispatch, each column's thread writing its dy on the way
 //               (when both gradients are needed, as in training).
 
+#include flat_index
+
 override ACCUMULATE: bool = false;
 
 struct Params {
@@ -16,19 +18,15 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-fn flat_index(wg: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
-  return (wg.y * nwg.x + wg.x) * 256u + lid.x;
-}
-
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> y: array<f32>;
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;   // [dim]
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_id) lid: vec3u) {
-  let i = flat_index(wg, nwg, lid);
+  let i = flat_index(wg, nwg, lid.x);
   if (i >= p.n) { return; }
   out[i] = x[i] + y[i] * gamma[i % p.dim];
 }
@@ -37,10 +35,10 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
 @group(0) @binding(2) var<storage, read> rows_gamma: array<f32>;
 @group(0) @binding(3) var<storage, read_write> rows_out: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn scale_rows(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_id) lid: vec3u) {
-  let i = flat_index(wg, nwg, lid);
+  let i = flat_index(wg, nwg, lid.x);
   if (i >= p.n) { return; }
   rows_out[i] = rows_d[i] * rows_gamma[i % p.dim];
 }
@@ -49,10 +47,10 @@ fn scale_rows(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: ve
 @group(0) @binding(2) var<storage, read> grad_y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> grad_gamma: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn gamma_grad(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_id) lid: vec3u) {
-  let c = flat_index(wg, nwg, lid);
+  let c = flat_index(wg, nwg, lid.x);
   if (c >= p.dim) { return; }
   var acc = 0.0;
   for (var i = c; i < p.n; i += p.dim) { acc += grad_d[i] * grad_y[i]; }
@@ -66,10 +64,10 @@ fn gamma_grad(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: ve
 @group(0) @binding(4) var<storage, read_write> back_dy: array<f32>;
 @group(0) @binding(5) var<storage, read_write> back_dgamma: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
             @builtin(local_invocation_id) lid: vec3u) {
-  let c = flat_index(wg, nwg, lid);
+  let c = flat_index(wg, nwg, lid.x);
   if (c >= p.dim) { return; }
   let g = back_gamma[c];
   var acc = 0.0;

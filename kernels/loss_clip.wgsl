@@ -5,6 +5,9 @@
 // grad (dS elementwise), grad_scale (one workgroup: dL/d log_scale). lse, total and grad_scale
 // run THREADS per workgroup (32 to 256, sized by the op to the B or B^2 values they reduce).
 
+#include flat_index
+#include block_reduce
+
 override COLUMNS: bool = false;  // lse over columns instead of rows
 override THREADS: u32 = 256u;    // a power of two, 32 to 256
 
@@ -68,10 +71,10 @@ fn bracket(i: u32, j: u32, t: f32, s: f32) -> f32 {
   return pr + pc - select(0.0, 2.0, i == j);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn grad(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u) {
-  let idx = (wg.y * nwg.x + wg.x) * 256u + lid.x;
+  let idx = flat_index(wg, nwg, lid.x);
   if (idx >= p.b * p.b) { return; }
   let i = idx / p.b;
   let j = idx - i * p.b;

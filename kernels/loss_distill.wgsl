@@ -4,8 +4,11 @@
 // a batch of T images, crop-major; iBOT: R = T). The teacher gets no gradient.
 //   d ce_r / d s_rk = (softmax(s_r / tau_s)_k - q_rk) / tau_s
 
+#include flat_index
+#include block_reduce
+
 // The forward runs THREADS (32 to 256, sized to K by the op) per row; its reductions
-// (block_reduce.wgsl) take the two maxima together and then the three sums together.
+// (lib/block_reduce.wgsl) take the two maxima together and then the three sums together.
 override THREADS: u32 = 256u;  // a power of two, 32 to 256
 
 struct Params {
@@ -66,10 +69,10 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
 @group(0) @binding(5) var<storage, read> dce: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dstudent: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
             @builtin(local_invocation_id) lid: vec3u) {
-  let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
+  let i = flat_index(wg, nwg, lid.x);
   if (i >= p.rows * p.k) { return; }
   let r = i / p.k;
   let k = i - r * p.k;

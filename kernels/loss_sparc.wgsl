@@ -18,6 +18,9 @@
 //                                        + lse_{c real}(F[b,c,r]/tau) - F[b,r,r]/tau ]
 // over the n_b real (unpadded) tokens of sample b; a sample without tokens adds 0.
 
+#include workgroup
+#include block_reduce
+
 override THREADS: u32 = 256u;  // a power of two, 32 to 256
 override COLUMNS: bool = false;  // fine_lse over columns (grouped -> tokens) instead of rows
 
@@ -29,7 +32,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-// (min, argmin, max, -) over the workgroup, in block_reduce.wgsl's tree; ties in the min go to
+// (min, argmin, max, -) over the workgroup, in lib/block_reduce.wgsl's tree; ties in the min go to
 // the lower index.
 fn tree_min_max(lid: u32, v: vec4f) -> vec4f {
   block_tree[lid] = v;
@@ -186,10 +189,10 @@ fn fine_total(@builtin(local_invocation_index) lid: u32) {
 
 // dL/dF[b,r,c] = dL / (2 n_b B tau) * (softmax_row_r(c) + softmax_col_c(r) - 2[r == c]) where
 // both tokens are real, else 0.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn fine_grad(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
              @builtin(local_invocation_index) lid: u32) {
-  let idx = row_of(wg, nwg) * 256u + lid;
+  let idx = row_of(wg, nwg) * WG + lid;
   let l = p.cols;
   if (idx >= p.rows * l * l) { return; }
   let b = idx / (l * l);

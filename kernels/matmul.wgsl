@@ -1,5 +1,5 @@
 // Register-tiled matmul: C[z] = act(op(A[z]) @ op(B[z]) + bias), op(X) = X or X^T by override
-// (the loads do the index math; no transpose is materialised). Prepended with activation.wgsl.
+// (the loads do the index math; no transpose is materialised). Includes lib/activation.wgsl.
 //
 // A workgroup of WG_N x WG_M threads computes a BM x BN tile of C (BM = 8 WG_M, BN = 8 WG_N).
 // Each thread owns 8 x 8 outputs, 16 vec4 accumulators indexed only by constants (so they stay
@@ -11,7 +11,7 @@
 // work; K = 0 gives act(bias).
 //
 // Each operand is read in quads of 4 elements along its contiguous axis (a_quad, b_quad, with
-// `alias AElem`, `BElem`, prepended by src/ops/matmul.ts): as one vec4 load with one bounds check
+// `alias AElem`, `BElem`, written by src/ops/matmul.ts): as one vec4 load with one bounds check
 // where that axis's length, the batch stride and the offset are multiples of 4 (a quad then never
 // straddles the edge), else as 4 checked f32 loads. On a GPU the vec4 path is a quarter of the
 // load instructions and 16-byte transactions (gpu.cpp's WGSL matmul gained about 1.5x from it).
@@ -30,6 +30,9 @@
 // not act(Z1) too: one tensor of the block's widest shape less held from the forward to the
 // backward, for a few activations per loaded element (each workgroup along M loads them again).
 
+#include flat_index
+#include activation
+
 struct Params {
   m: u32,
   n: u32,
@@ -40,7 +43,7 @@ struct Params {
   // on a uniform branch, and one pipeline serves every epilogue (fewer pipelines to compile
   // before a model's first step).
   has_bias: u32,
-  activation: u32,        // activation code of activation.wgsl, applied after the bias
+  activation: u32,        // activation code of lib/activation.wgsl, applied after the bias
   keep_pre: u32,          // pre = the product before the activation
   accumulate: u32,        // C += result (gradients summed in place)
   activation_grad: u32,   // C = result * act'(pre), by activation code (see the header)
@@ -281,10 +284,10 @@ struct GradParams {
 @group(0) @binding(2) var<storage, read> z_saved: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dz: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn activation_backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
                        @builtin(local_invocation_id) lid: vec3u) {
-  let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
+  let i = flat_index(wg, nwg, lid.x);
   if (i >= gp.count) { return; }
   dz[i] = dy[i] * activate_grad(gp.activation, z_saved[i]);
 }

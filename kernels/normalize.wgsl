@@ -2,13 +2,12 @@
 // and its backward: one workgroup of THREADS (32 to 256, sized to the row by the op) per row.
 // Thread `lid` owns columns lid, lid + THREADS, ...; it holds up to PER_THREAD of them in
 // registers, so a row of up to PER_THREAD * THREADS values (4096 at most) is read once. Longer
-// rows are walked in tiles of PER_THREAD * THREADS values and re-read for each pass.
-// Reductions are the trees of block_reduce.wgsl, reached by the whole workgroup (padding rows too).
+// rows are walked in tiles of PER_THREAD * THREADS values and re-read for each pass
+// (lib/row_tiles.wgsl). Reductions are the trees of lib/block_reduce.wgsl, reached by the whole
+// workgroup (padding rows too).
 
-override THREADS: u32 = 256u;    // a power of two, 32 to 256
-override PER_THREAD: u32 = 16u;  // ceil(cols / THREADS), at most CACHE
-
-const CACHE = 16u;
+// The row's current tile: v holds x, g holds dy (backward).
+#include row_tiles
 
 struct Params {
   rows: u32,
@@ -17,18 +16,6 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-
-// The current tile of the row: v holds x, g holds dy (backward).
-var<private> v: array<f32, CACHE>;
-var<private> g: array<f32, CACHE>;
-
-fn column(t: u32, k: u32, lid: u32) -> u32 {
-  return (t * PER_THREAD + k) * THREADS + lid;
-}
-
-fn tile_count() -> u32 {
-  return (p.cols + PER_THREAD * THREADS - 1u) / (PER_THREAD * THREADS);
-}
 
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;

@@ -3,6 +3,8 @@
 // is one matmul with that weight reshaped to (D, C*p*p). Rows and columns past the last whole
 // patch are dropped (as a stride-p convolution does).
 
+#include flat_index
+
 struct Params {
   batch: u32,
   channels: u32,
@@ -17,10 +19,10 @@ struct Params {
 @group(0) @binding(1) var<storage, read> images: array<f32>;
 @group(0) @binding(2) var<storage, read_write> patches: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u) {
-  let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
+  let i = flat_index(wg, nwg, lid.x);
   let per_patch = p.channels * p.size * p.size;
   let n_patches = p.grid_h * p.grid_w;
   if (i >= p.batch * n_patches * per_patch) { return; }

@@ -4,6 +4,8 @@
 // innermost. Long last-axis rows use `rows` below instead, and sums over leading axes (bias and
 // LayerScale gradients: [rows, cols] -> [cols]) use `columns`.
 
+#include flat_index
+
 override MEAN: bool = false;
 override ACCUMULATE: bool = false;   // out += result (gradients summed in place)
 
@@ -34,10 +36,10 @@ fn offset(i: u32, rank: u32, shape: array<vec4u, 2>, stride: array<vec4u, 2>) ->
   return off;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn strided(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_id) lid: vec3u) {
-  let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
+  let i = flat_index(wg, nwg, lid.x);
   if (i >= p.n_out) { return; }
   let base = offset(i, p.keep_rank, p.keep_shape, p.keep_stride);
   var acc = 0.0;
@@ -51,15 +53,15 @@ fn strided(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
 
 // Sum (or mean) of each contiguous row of length n_red: one workgroup per row, a tree in
 // workgroup memory. Uses only n_out and n_red of the parameters.
-var<workgroup> partial: array<f32, 256>;
+var<workgroup> partial: array<f32, WG>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn rows(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u) {
   let row = wg.y * nwg.x + wg.x;   // uniform across the workgroup
   var acc = 0.0;
   if (row < p.n_out) {
-    for (var c = lid.x; c < p.n_red; c += 256u) { acc += x[row * p.n_red + c]; }
+    for (var c = lid.x; c < p.n_red; c += WG) { acc += x[row * p.n_red + c]; }
   }
   partial[lid.x] = acc;
   workgroupBarrier();

@@ -6,6 +6,9 @@
 // a batch whose rows are almost alike still spreads over the prototypes.
 // Entries, in order: init (log q = t / tau), then `iterations` times columns and rows.
 
+#include flat_index
+#include block_reduce
+
 override THREADS: u32 = 256u;  // rows: a power of two, 32 to 256
 
 struct Params {
@@ -19,10 +22,10 @@ struct Params {
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out_init: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn init(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u) {
-  let i = (wg.y * nwg.x + wg.x) * 256u + lid.x;
+  let i = flat_index(wg, nwg, lid.x);
   if (i >= p.rows * p.k) { return; }
   out_init[i] = logits[i] * p.inv_tau;
 }

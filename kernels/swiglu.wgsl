@@ -1,5 +1,8 @@
 // SwiGLU gate over rows of [x1 | x2] (the two halves of one w12 projection, as in DINOv2's
-// SwiGLUFFN): y = silu(x1) * x2, and its backward. Prepended with activation.wgsl (silu).
+// SwiGLUFFN): y = silu(x1) * x2, and its backward, with lib/activation.wgsl (silu).
+
+#include flat_index
+#include activation
 
 struct Params {
   rows: u32,
@@ -8,17 +11,13 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-fn flat_index(wg: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
-  return (wg.y * nwg.x + wg.x) * 256u + lid.x;
-}
-
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_id) lid: vec3u) {
-  let i = flat_index(wg, nwg, lid);
+  let i = flat_index(wg, nwg, lid.x);
   if (i >= p.rows * p.hidden) { return; }
   let row = i / p.hidden;
   let col = i - row * p.hidden;
@@ -31,10 +30,10 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 // d silu(a)/da = s(a) * (1 + a * (1 - s(a))), s the logistic function.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
             @builtin(local_invocation_id) lid: vec3u) {
-  let i = flat_index(wg, nwg, lid);
+  let i = flat_index(wg, nwg, lid.x);
   if (i >= p.rows * p.hidden) { return; }
   let row = i / p.hidden;
   let col = i - row * p.hidden;

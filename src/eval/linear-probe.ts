@@ -5,10 +5,10 @@
 // regression targets likewise, so that one learning rate suits every encoder.
 import type { Gpu } from "../gpu/gpu";
 import { Linear } from "../nn/linear";
+import { valueAndGrad } from "../ops/autograd";
 import { mul, scale, sub } from "../ops/elementwise";
 import { mean, sum } from "../ops/reduce";
 import { logSoftmax } from "../ops/softmax";
-import { valueAndGrad } from "../tensor/autograd";
 import { ParameterStore } from "../tensor/params";
 import { Rng } from "../tensor/rng";
 import { keep, tidy } from "../tensor/scope";

@@ -7,28 +7,40 @@
 import bufferCopyCode from "../../kernels/buffer_copy.wgsl?raw";
 import { type AcquiredDevice, acquireDevice, browserGpu, type DeviceInfo } from "./device";
 import { DeviceLostError, GpuError, KernelError } from "./errors";
-import { grid1d, type Kernel, kernel, type Param, packParams } from "./kernel";
+import { grid1d, type Kernel, kernel, type ParamTypes, type ParamValues, packParams } from "./kernel";
 import { type KernelLayout, kernelLayout, layoutEntries } from "./layout";
 import { BufferPool, bufferId, sizeClass } from "./pool";
 import { Profiler } from "./profiler";
+import { nameSourceLines, sourceLine } from "./wgsl-lib";
 
 const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter
 const ARENA_BYTES = 1 << 20; // uniform parameters for up to 4096 dispatches per submission
 const MAP_READ = 0x0001;
-const bufferCopyKernel = kernel("buffer_copy", bufferCopyCode);
+const bufferCopyKernel = kernel({
+  name: "buffer_copy",
+  file: "buffer_copy.wgsl",
+  code: bufferCopyCode,
+  params: { n: "u32", src_base: "u32", dst_base: "u32" },
+  bindings: ["src", "dst"],
+});
 const COPY_DST = 0x0008;
 const UNIFORM = 0x0040;
 
-export interface DispatchArgs {
-  kernel: Kernel;
+/** Buffers (or ranges of them, e.g. tensor.binding) by the kernel's binding names. */
+export type DispatchBuffers<B extends string> = { readonly [K in B]: GPUBuffer | GPUBufferBinding };
+
+export type DispatchArgs<P extends ParamTypes, B extends string> = {
+  kernel: Kernel<P, B>;
   /** Values for the kernel's WGSL `override` constants. */
   constants?: Record<string, number>;
-  /** The uniform struct at binding 0, 4 bytes per entry. */
-  params?: Param[];
-  /** Storage buffers (or ranges of them, e.g. tensor.binding) at bindings 1, 2, ... */
-  buffers: (GPUBuffer | GPUBufferBinding)[];
+  buffers: DispatchBuffers<B>;
   workgroups: [number, number?, number?];
-}
+} & (keyof P extends never
+  ? { params?: undefined }
+  : {
+      /** The uniform struct at binding 0, by the kernel's parameter names. */
+      params: ParamValues<P>;
+    });
 
 interface Layout {
   id: number;
@@ -234,9 +246,9 @@ export class Gpu {
       if (bytes === 0) return;
       this.dispatch({
         kernel: bufferCopyKernel,
-        params: [bytes / 4, srcOffset / 4, dstOffset / 4],
-        buffers: [src, dst],
-        workgroups: grid1d(bytes / 4, 256),
+        params: { n: bytes / 4, src_base: srcOffset / 4, dst_base: dstOffset / 4 },
+        buffers: { src, dst },
+        workgroups: grid1d(bytes / 4),
       });
       return;
     }
@@ -313,18 +325,22 @@ export class Gpu {
       compute: { module, entryPoint: k.entryPoint, constants },
     });
     this.device.popErrorScope().then((err) => {
-      if (err) this.errors.push(new KernelError(k.name, err.message));
+      if (err) this.errors.push(new KernelError(k.name, nameSourceLines(k.source, err.message)));
     });
     return { pipeline, layout };
   }
 
   /** The bind group of these buffers for a layout: made on first use, then reused. */
-  private bindGroup(layout: Layout, buffers: (GPUBuffer | GPUBufferBinding)[]): GPUBindGroup {
+  private bindGroup(
+    layout: Layout,
+    names: readonly string[],
+    buffers: Readonly<Record<string, GPUBuffer | GPUBufferBinding>>,
+  ): GPUBindGroup {
     const bound = this.bound;
-    const n = buffers.length;
+    const n = names.length;
     let hash = layout.id;
     for (let i = 0; i < n; i++) {
-      const b = buffers[i];
+      const b = buffers[names[i]];
       const whole = !("buffer" in b);
       const buffer = whole ? b : b.buffer;
       const offset = whole ? 0 : (b.offset ?? 0);
@@ -342,7 +358,8 @@ export class Gpu {
     const entries: GPUBindGroupEntry[] = [];
     if (layout.kernel.hasParams)
       entries.push({ binding: 0, resource: { buffer: this.arena, offset: 0, size: PARAM_SLOT } });
-    buffers.forEach((b, i) => {
+    names.forEach((name, i) => {
+      const b = buffers[name];
       entries.push({ binding: i + 1, resource: "buffer" in b ? b : { buffer: b } });
     });
     const made: BindGroupEntry = {
@@ -416,7 +433,10 @@ export class Gpu {
     if (errs.length) {
       const lines = k.code.split("\n");
       const text = errs
-        .map((m) => `line ${m.lineNum}: ${m.message}\n  ${lines[m.lineNum - 1] ?? ""}`)
+        .map(
+          (m) =>
+            `line ${m.lineNum} (${sourceLine(k.source, m.lineNum)}): ${m.message}\n  ${lines[m.lineNum - 1] ?? ""}`,
+        )
         .join("\n");
       throw new KernelError(k.name, `WGSL compilation failed:\n${text}`);
     }
@@ -424,26 +444,16 @@ export class Gpu {
     if (scoped) throw new KernelError(k.name, scoped.message);
   }
 
-  dispatch(args: DispatchArgs): void {
+  dispatch<P extends ParamTypes, B extends string>(args: DispatchArgs<P, B>): void {
     if (this.lost) throw this.lost;
-    const { pipeline, layout } = this.pipeline(args.kernel, args.constants);
-    const { kernel } = layout;
-    const storage = Math.max(0, kernel.bindings.length - 1);
-    if (
-      args.buffers.length !== storage ||
-      (args.params?.length ?? 0) > PARAM_SLOT / 4 ||
-      !args.params?.length !== !kernel.hasParams
-    )
-      throw new KernelError(
-        args.kernel.name,
-        `entry point "${args.kernel.entryPoint}" takes ${kernel.hasParams ? "parameters" : "no parameters"} and ${storage} storage buffer(s); the dispatch gave ${args.params?.length ?? 0} parameter(s) and ${args.buffers.length} buffer(s)`,
-      );
-    const bindGroup = this.bindGroup(layout, args.buffers);
+    const k = args.kernel;
+    const { pipeline, layout } = this.pipeline(k, args.constants);
+    const bindGroup = this.bindGroup(layout, k.bindings, args.buffers);
     if (this.arenaUsed + PARAM_SLOT > ARENA_BYTES) this.flush();
-    const pass = this.beginPass(args.kernel.name);
+    const pass = this.beginPass(k.name);
     pass.setPipeline(pipeline);
-    if (kernel.hasParams) {
-      packParams(args.params as Param[], this.arenaView, this.arenaUsed);
+    if (layout.kernel.hasParams) {
+      packParams(k.fields, args.params ?? {}, this.arenaView, this.arenaUsed);
       this.dynamicOffset[0] = this.arenaUsed;
       pass.setBindGroup(0, bindGroup, this.dynamicOffset);
       this.arenaUsed += PARAM_SLOT;

@@ -3,6 +3,9 @@
 // dynamic offset into the parameter arena) or a storage buffer, read-only or read-write.
 // Explicit layouts are what let a bind group be made once and reused: the parameters change per
 // dispatch through the dynamic offset while the buffers stay the same.
+// Reading the layout also checks the kernel's contract (kernel.ts) against the WGSL: its
+// parameters against the uniform's struct (names, types, order), its binding names against the
+// storage buffers the entry point uses. The first difference throws a KernelError.
 import { KernelError } from "./errors";
 import type { Kernel } from "./kernel";
 
@@ -18,7 +21,9 @@ export interface KernelLayout {
 }
 
 const DECLARATION =
-  /@group\(0\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage)\s*(?:,\s*(read|read_write)\s*)?>\s*(\w+)/g;
+  /@group\(0\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage)\s*(?:,\s*(read|read_write)\s*)?>\s*(\w+)\s*:\s*(\w+)/g;
+const STRUCT = /\bstruct\s+(\w+)\s*\{([^}]*)\}/g;
+const MEMBER = /(\w+)\s*:\s*(array\s*<[^>]*>|\w+)/g;
 const FUNCTION = /\bfn\s+(\w+)\s*\(/g;
 // Not a member (`wg.y`): a field name can be the same as a binding's.
 const IDENTIFIER = /(?<![.\w])[A-Za-z_]\w*/g;
@@ -57,7 +62,18 @@ function functionRefs(code: string): Map<string, FunctionRefs> {
   return out;
 }
 
-export function kernelLayout(k: Kernel): KernelLayout {
+/** What an entry point's WGSL declares: its bindings' kinds and names, and its uniform struct. */
+export interface WgslInterface {
+  /** By binding number; binding 0 is the uniform, or null when the entry point reads none. */
+  bindings: (BindingKind | null)[];
+  /** The variable's name at each binding. */
+  names: string[];
+  /** The uniform struct's members in order (type without whitespace); null without a uniform. */
+  params: { name: string; type: string }[] | null;
+}
+
+/** Reads an entry point's interface from its WGSL (k.code with its includes resolved). */
+export function wgslInterface(k: Pick<Kernel, "name" | "code" | "entryPoint">): WgslInterface {
   const code = stripComments(k.code);
   const functions = functionRefs(code);
   if (!functions.has(k.entryPoint))
@@ -77,7 +93,9 @@ export function kernelLayout(k: Kernel): KernelLayout {
     }
   }
   const kinds: (BindingKind | undefined)[] = [];
-  for (const [, binding, space, access, name] of code.matchAll(DECLARATION)) {
+  const names: string[] = [];
+  let paramsType: string | null = null;
+  for (const [, binding, space, access, name, type] of code.matchAll(DECLARATION)) {
     if (!reached.has(name)) continue;
     const kind: BindingKind =
       space === "uniform" ? "uniform" : access === "read_write" ? "storage" : "read-only-storage";
@@ -88,18 +106,77 @@ export function kernelLayout(k: Kernel): KernelLayout {
         `entry point "${k.entryPoint}" uses binding ${at} both as ${kinds[at]} and as ${kind}`,
       );
     kinds[at] = kind;
+    names[at] = name;
+    if (kind === "uniform") paramsType = type;
   }
-  const hasParams = kinds[0] === "uniform";
   const ok =
-    (kinds[0] === undefined || hasParams) && kinds.slice(1).every((b) => b !== undefined && b !== "uniform");
+    (kinds[0] === undefined || kinds[0] === "uniform") &&
+    kinds.slice(1).every((b) => b !== undefined && b !== "uniform");
   // slice(1) of a sparse array keeps its holes, which every() skips: count them too.
   if (!ok || kinds.slice(1).filter((b) => b !== undefined).length !== Math.max(0, kinds.length - 1))
     throw new KernelError(
       k.name,
       `entry point "${k.entryPoint}" must use a uniform at binding 0 (or none) and storage buffers at bindings 1, 2, ... without gaps`,
     );
-  const bindings = Array.from(kinds, (b) => b ?? null);
-  return { bindings, hasParams, key: bindings.join(",") };
+  return {
+    bindings: Array.from(kinds, (b) => b ?? null),
+    names,
+    params: paramsType ? structMembers(code, paramsType) : null,
+  };
+}
+
+/** The kernel's layout, once its contract has been checked against its WGSL. */
+export function kernelLayout(k: Kernel): KernelLayout {
+  const wgsl = wgslInterface(k);
+  checkBindings(k, wgsl.names.slice(1));
+  checkParams(k, wgsl.params);
+  const bindings = wgsl.bindings;
+  return { bindings, hasParams: bindings[0] === "uniform", key: bindings.join(",") };
+}
+
+function checkBindings(k: Kernel, wgsl: string[]): void {
+  const n = Math.max(wgsl.length, k.bindings.length);
+  for (let i = 0; i < n; i++) {
+    if (wgsl[i] === k.bindings[i]) continue;
+    const declared = k.bindings[i] === undefined ? "nothing" : `"${k.bindings[i]}"`;
+    const used = wgsl[i] === undefined ? "no buffer" : `"${wgsl[i]}"`;
+    throw new KernelError(
+      k.name,
+      `entry point "${k.entryPoint}" uses ${used} at binding ${i + 1}, the kernel's bindings name ${declared} there (bindings: ${wgsl.join(", ")})`,
+    );
+  }
+}
+
+/** The members of a WGSL struct, in order: name and type (whitespace removed). */
+function structMembers(code: string, struct: string): { name: string; type: string }[] {
+  for (const [, name, body] of code.matchAll(STRUCT))
+    if (name === struct)
+      return [...body.matchAll(MEMBER)].map((m) => ({ name: m[1], type: m[2].replace(/\s/g, "") }));
+  return [];
+}
+
+function checkParams(k: Kernel, wgsl: { name: string; type: string }[] | null): void {
+  if (wgsl === null) {
+    if (k.fields.length)
+      throw new KernelError(
+        k.name,
+        `entry point "${k.entryPoint}" reads no uniform at binding 0, but the kernel declares parameters`,
+      );
+    return;
+  }
+  const n = Math.max(wgsl.length, k.fields.length);
+  for (let i = 0; i < n; i++) {
+    const field = k.fields[i];
+    const member = wgsl[i];
+    if (field && member && field.name === member.name && field.type.replace(/\s/g, "") === member.type)
+      continue;
+    const declared = field ? `${field.name}: ${field.type}` : "nothing";
+    const used = member ? `${member.name}: ${member.type}` : "nothing";
+    throw new KernelError(
+      k.name,
+      `parameter ${i + 1} is ${used} in the WGSL's uniform struct, ${declared} in the kernel's params (the struct: ${wgsl.map((m) => m.name).join(", ")})`,
+    );
+  }
 }
 
 /** The GPUBindGroupLayout entries of a kernel layout: binding 0's uniform at a dynamic offset. */

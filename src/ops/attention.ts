@@ -7,7 +7,7 @@
 //   written into one [B, S, 3 * H * Dh] tensor: no head split or merge copies either way.
 import code from "../../kernels/attention.wgsl?raw";
 import type { Gpu } from "../gpu/gpu";
-import { ceilDiv, f32, grid1d, type Kernel, kernel } from "../gpu/kernel";
+import { ceilDiv, grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { shapeString, Tensor } from "../tensor/tensor";
 
@@ -19,15 +19,31 @@ export const MAX_HEAD_DIM = 128;
 const QUERY_VEC4S = 16;
 const KEY_VEC4S = 12;
 
-interface AttentionKernels {
-  forward: Kernel;
-  delta: Kernel;
-  dkv: Kernel;
-  dq: Kernel;
-  /** Query rows per thread in forward and backward_dq; keys per thread in backward_dkv. */
-  rq: number;
-  rk: number;
-}
+/** The Params struct of attention.wgsl, shared by its four entry points. */
+const PARAMS = {
+  sq: "u32",
+  sk: "u32",
+  bh: "u32",
+  heads: "u32",
+  scale: "f32",
+  scale_log2: "f32",
+  q_off: "u32",
+  q_rs: "u32",
+  q_hs: "u32",
+  q_bs: "u32",
+  k_off: "u32",
+  v_off: "u32",
+  kv_rs: "u32",
+  kv_hs: "u32",
+  kv_bs: "u32",
+  dk_off: "u32",
+  dv_off: "u32",
+  o_rs: "u32",
+  o_hs: "u32",
+  o_bs: "u32",
+  has_mask: "u32",
+} as const;
+const INPUTS = ["q", "k", "v", "key_mask"] as const;
 
 /** The largest of 4, 2, 1 rows a thread whose row sets stay within `budget` vec4s. */
 function rowsPerThread(dh4: number, budget: number): number {
@@ -70,21 +86,27 @@ function unrollRows(source: string, counts: Record<string, number>): string {
   );
 }
 
-const kernelSets = new Map<string, AttentionKernels>();
+const kernelSets = new Map<string, ReturnType<typeof makeKernels>>();
 
 /**
  * The kernels for one head dim, with its constants compiled in (WGSL sizes function arrays only
  * by constants), and vec4 or f32 access to the rows (vec4 where every row starts at a multiple
  * of 4 elements).
  */
-export function attentionKernels(headDim: number, vec4: boolean): AttentionKernels {
+export function attentionKernels(headDim: number, vec4: boolean) {
   const key = `${headDim}${vec4 ? " vec4" : ""}`;
   const known = kernelSets.get(key);
   if (known) return known;
+  const made = makeKernels(headDim, vec4, key);
+  kernelSets.set(key, made);
+  return made;
+}
+
+function makeKernels(headDim: number, vec4: boolean, key: string) {
   const dh4 = Math.ceil(headDim / 4);
   const rq = rowsPerThread(dh4, QUERY_VEC4S);
   const rk = rowsPerThread(dh4, KEY_VEC4S);
-  const header =
+  const generated =
     `const DH: u32 = ${headDim}u;\nconst DH4: u32 = ${dh4}u;\nconst R_Q: u32 = ${rq}u;\nconst R_K: u32 = ${rk}u;\n` +
     `alias Elem = ${vec4 ? "vec4f" : "f32"};\n` +
     loader("load_q", "q", "", vec4) +
@@ -97,17 +119,49 @@ export function attentionKernels(headDim: number, vec4: boolean): AttentionKerne
     storer("store_dq", "dq", "", vec4) +
     storer("store_dk", "dkv", "p.dk_off", vec4) +
     storer("store_dv", "dkv", "p.dv_off", vec4);
-  const text = header + unrollRows(code, { R_Q: rq, R_K: rk });
-  const made = {
-    forward: kernel(`attention.forward ${key}`, text, "forward"),
-    delta: kernel(`attention.delta ${key}`, text, "delta"),
-    dkv: kernel(`attention.backward_dkv ${key}`, text, "backward_dkv"),
-    dq: kernel(`attention.backward_dq ${key}`, text, "backward_dq"),
+  const text = unrollRows(code, { R_Q: rq, R_K: rk });
+  const file = "attention.wgsl (rows unrolled)";
+  return {
+    forward: kernel({
+      name: `attention.forward ${key}`,
+      file,
+      code: text,
+      generated,
+      entryPoint: "forward",
+      params: PARAMS,
+      bindings: [...INPUTS, "out", "out_lse"],
+    }),
+    delta: kernel({
+      name: `attention.delta ${key}`,
+      file,
+      code: text,
+      generated,
+      entryPoint: "delta",
+      params: PARAMS,
+      bindings: ["delta_o", "delta_do", "delta_lse", "delta_stats"],
+    }),
+    dkv: kernel({
+      name: `attention.backward_dkv ${key}`,
+      file,
+      code: text,
+      generated,
+      entryPoint: "backward_dkv",
+      params: PARAMS,
+      bindings: [...INPUTS, "stats", "d_o", "dkv"],
+    }),
+    dq: kernel({
+      name: `attention.backward_dq ${key}`,
+      file,
+      code: text,
+      generated,
+      entryPoint: "backward_dq",
+      params: PARAMS,
+      bindings: [...INPUTS, "stats", "d_o", "dq"],
+    }),
+    /** Query rows per thread in forward and backward_dq; keys per thread in backward_dkv. */
     rq,
     rk,
   };
-  kernelSets.set(key, made);
-  return made;
 }
 
 export interface AttentionOptions {
@@ -269,29 +323,29 @@ interface Forward {
 function params(p: Problem, dkOff: number, dvOff: number) {
   const { qLayout: q, kLayout: k, oLayout: o } = p;
   const scale = p.opts.scale ?? 1 / Math.sqrt(p.headDim);
-  return [
-    p.sq,
-    p.sk,
-    p.batch * p.heads,
-    p.heads,
-    f32(scale),
-    f32(scale * Math.LOG2E),
-    q.off,
-    q.row,
-    q.head,
-    q.batch,
-    k.off,
-    p.vOff,
-    k.row,
-    k.head,
-    k.batch,
-    dkOff,
-    dvOff,
-    o.row,
-    o.head,
-    o.batch,
-    p.opts.keyMask ? 1 : 0,
-  ];
+  return {
+    sq: p.sq,
+    sk: p.sk,
+    bh: p.batch * p.heads,
+    heads: p.heads,
+    scale,
+    scale_log2: scale * Math.LOG2E,
+    q_off: q.off,
+    q_rs: q.row,
+    q_hs: q.head,
+    q_bs: q.batch,
+    k_off: k.off,
+    v_off: p.vOff,
+    kv_rs: k.row,
+    kv_hs: k.head,
+    kv_bs: k.batch,
+    dk_off: dkOff,
+    dv_off: dvOff,
+    o_rs: o.row,
+    o_hs: o.head,
+    o_bs: o.batch,
+    has_mask: p.opts.keyMask ? 1 : 0,
+  };
 }
 
 function constants(p: Problem, rq: number) {
@@ -309,14 +363,14 @@ function run(p: Problem): Forward {
     kernel: kernels.forward,
     constants: constants(p, kernels.rq),
     params: params(p, 0, 0),
-    buffers: [
-      p.q.binding,
-      p.k.binding,
-      p.v.binding,
-      p.opts.keyMask?.binding ?? gpu.dummy,
-      out.binding,
-      lse.binding,
-    ],
+    buffers: {
+      q: p.q.binding,
+      k: p.k.binding,
+      v: p.v.binding,
+      key_mask: p.opts.keyMask?.binding ?? gpu.dummy,
+      out: out.binding,
+      out_lse: lse.binding,
+    },
     workgroups: [ceilDiv(p.sq, ROWS * kernels.rq), gy, gz],
   });
   return { out, lse };
@@ -341,23 +395,34 @@ function backward(
   gpu.dispatch({
     kernel: kernels.delta,
     params: all,
-    buffers: [fwd.out.binding, dOut.binding, fwd.lse.binding, stats.binding],
-    workgroups: grid1d(bh * p.sq, 256),
+    buffers: {
+      delta_o: fwd.out.binding,
+      delta_do: dOut.binding,
+      delta_lse: fwd.lse.binding,
+      delta_stats: stats.binding,
+    },
+    workgroups: grid1d(bh * p.sq),
   });
-  const mask = p.opts.keyMask?.binding ?? gpu.dummy;
-  const common = [p.q.binding, p.k.binding, p.v.binding, mask, stats.binding, dOut.binding];
+  const common = {
+    q: p.q.binding,
+    k: p.k.binding,
+    v: p.v.binding,
+    key_mask: p.opts.keyMask?.binding ?? gpu.dummy,
+    stats: stats.binding,
+    d_o: dOut.binding,
+  };
   gpu.dispatch({
     kernel: kernels.dkv,
     constants: constants(p, kernels.rq),
     params: all,
-    buffers: [...common, { buffer: dkv }],
+    buffers: { ...common, dkv: { buffer: dkv } },
     workgroups: [ceilDiv(p.sk, ROWS * kernels.rk), gy, gz],
   });
   gpu.dispatch({
     kernel: kernels.dq,
     constants: constants(p, kernels.rq),
     params: all,
-    buffers: [...common, dq.binding],
+    buffers: { ...common, dq: dq.binding },
     workgroups: [ceilDiv(p.sq, ROWS * kernels.rq), gy, gz],
   });
   stats.dispose();

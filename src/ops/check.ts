@@ -2,10 +2,10 @@
 // its backward against central finite differences of the reference (on a sample of entries).
 // Runs the same in Node (vitest) and in the browser (the app's self-check).
 import type { Gpu } from "../gpu/gpu";
-import { valueAndGrad } from "../tensor/autograd";
 import { Rng } from "../tensor/rng";
 import { tidy } from "../tensor/scope";
 import { type DType, numel, Tensor } from "../tensor/tensor";
+import { valueAndGrad } from "./autograd";
 
 export interface InputSpec {
   shape: number[];

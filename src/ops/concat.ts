@@ -6,19 +6,28 @@ import code from "../../kernels/copy.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
-import { full } from "./elementwise";
+import { full } from "./elementwise_kernels";
 
-const copyKernel = kernel("copy", code);
-const MAX_RANK = 8;
+const copyKernel = kernel({
+  name: "copy",
+  file: "copy.wgsl",
+  code,
+  params: {
+    n: "u32",
+    rank: "u32",
+    src_base: "u32",
+    dst_base: "u32",
+    shape: "array<vec4u, 2>",
+    src_stride: "array<vec4u, 2>",
+    dst_stride: "array<vec4u, 2>",
+  },
+  bindings: ["src", "dst"],
+});
 
 /** Where the copied elements sit in a buffer: first element and a stride per iteration axis. */
 interface Layout {
   base: number;
   strides: number[];
-}
-
-function pad8(v: number[]): number[] {
-  return [...v, ...new Array(MAX_RANK - v.length).fill(0)];
 }
 
 /**
@@ -54,9 +63,17 @@ function stridedCopy(src: Tensor, from: Layout, dst: Tensor, to: Layout, shape: 
   src.gpu.dispatch({
     kernel: copyKernel,
     constants: { ACCUMULATE: add ? 1 : 0 },
-    params: [n, c.dims.length, from.base, to.base, ...pad8(c.dims), ...pad8(c.src), ...pad8(c.dst)],
-    buffers: [src.binding, dst.binding],
-    workgroups: grid1d(n, 256),
+    params: {
+      n,
+      rank: c.dims.length,
+      src_base: from.base,
+      dst_base: to.base,
+      shape: c.dims,
+      src_stride: c.src,
+      dst_stride: c.dst,
+    },
+    buffers: { src: src.binding, dst: dst.binding },
+    workgroups: grid1d(n),
   });
 }
 

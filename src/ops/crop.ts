@@ -7,7 +7,14 @@ import type { Gpu } from "../gpu/gpu";
 import { grid1d, kernel } from "../gpu/kernel";
 import { Tensor } from "../tensor/tensor";
 
-const cropKernel = kernel("image.crop", code, "crop");
+const cropKernel = kernel({
+  name: "image.crop",
+  file: "image.wgsl",
+  code,
+  entryPoint: "crop",
+  params: { n: "u32", size: "u32" },
+  bindings: ["pixels", "crops", "out"],
+});
 const MAX_TAPS = 8;
 
 export interface RgbaImage {
@@ -67,9 +74,9 @@ export function cropImages(packed: PackedImages, boxes: CropBox[], size: number)
   const tableT = Tensor.from(gpu, table, [table.length], "u32");
   gpu.dispatch({
     kernel: cropKernel,
-    params: [boxes.length, size],
-    buffers: [packed.pixels.binding, tableT.binding, out.binding],
-    workgroups: grid1d(out.size, 256),
+    params: { n: boxes.length, size },
+    buffers: { pixels: packed.pixels.binding, crops: tableT.binding, out: out.binding },
+    workgroups: grid1d(out.size),
   });
   tableT.dispose();
   return out;

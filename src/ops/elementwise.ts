@@ -1,88 +1,9 @@
-// add, sub, mul, div with numpy-style broadcasting; scale (alpha*x + beta); relu; fill.
-import code from "../../kernels/elementwise.wgsl?raw";
-import { f32, grid1d, kernel } from "../gpu/kernel";
+// add, sub, mul, div with numpy-style broadcasting; broadcastTo; scale (alpha*x + beta); relu.
+// Each records its backward; the kernels' plain dispatches are in elementwise_kernels.ts.
 import { record } from "../tensor/tape";
-import { shapeString, Tensor } from "../tensor/tensor";
+import type { Tensor } from "../tensor/tensor";
+import { binary, unary } from "./elementwise_kernels";
 import { sumToShape } from "./reduce";
-
-const binaryKernel = kernel("elementwise.binary", code, "binary");
-const unaryKernel = kernel("elementwise.unary", code, "unary");
-
-type BinaryOp = "add" | "sub" | "mul" | "div" | "first";
-const BINARY_CODE: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, first: 4 };
-const MAX_RANK = 8;
-
-/** The broadcast shape of a and b (numpy rules), or an error naming both shapes. */
-export function broadcastShape(a: readonly number[], b: readonly number[]): number[] {
-  const rank = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < rank; i++) {
-    const da = a[a.length - rank + i] ?? 1;
-    const db = b[b.length - rank + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) {
-      throw new Error(`cannot broadcast shapes ${shapeString(a)} and ${shapeString(b)}`);
-    }
-    out.push(da === 1 ? db : da);
-  }
-  return out;
-}
-
-/** Row-major strides of `shape` seen from an output of rank `rank`, 0 on broadcast axes. */
-export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
-  const strides = new Array(out.length).fill(0);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    const axis = out.length - shape.length + i;
-    strides[axis] = shape[i] === 1 && out[axis] !== 1 ? 0 : s;
-    s *= shape[i];
-  }
-  return strides;
-}
-
-function padded(v: number[]): number[] {
-  return [...v, ...new Array(MAX_RANK - v.length).fill(0)];
-}
-
-/** alpha * (a op b), broadcast (to `to` where given). */
-function binary(op: BinaryOp, a: Tensor, b: Tensor, to?: readonly number[], alpha = 1): Tensor {
-  const shape = to ? broadcastShape(a.shape, to) : broadcastShape(a.shape, b.shape);
-  if (to && shape.some((d, i) => d !== to[i])) {
-    throw new Error(`cannot broadcast ${shapeString(a.shape)} to ${shapeString(to)}`);
-  }
-  if (shape.length > MAX_RANK) throw new Error(`${op}: rank ${shape.length} is over ${MAX_RANK}`);
-  const out = Tensor.empty(a.gpu, shape);
-  if (out.size === 0) return out;
-  const same = a.size === out.size && b.size === out.size;
-  a.gpu.dispatch({
-    kernel: binaryKernel,
-    constants: { OP: BINARY_CODE[op], BROADCAST: same ? 0 : 1 },
-    params: [
-      out.size,
-      shape.length,
-      f32(alpha),
-      f32(0),
-      ...padded(shape),
-      ...padded(broadcastStrides(a.shape, shape)),
-      ...padded(broadcastStrides(b.shape, shape)),
-    ],
-    buffers: [a.binding, b.binding, out.binding],
-    workgroups: grid1d(out.size, 256),
-  });
-  return out;
-}
-
-function unary(op: number, x: Tensor, other: Tensor | null, alpha: number, beta: number): Tensor {
-  const out = Tensor.empty(x.gpu, x.shape);
-  if (out.size === 0) return out;
-  x.gpu.dispatch({
-    kernel: unaryKernel,
-    constants: { OP: op },
-    params: [out.size, 0, f32(alpha), f32(beta)],
-    buffers: [x.binding, (other ?? x).binding, out.binding],
-    workgroups: grid1d(out.size, 256),
-  });
-  return out;
-}
 
 export function add(a: Tensor, b: Tensor): Tensor {
   const out = binary("add", a, b);
@@ -141,40 +62,4 @@ export function scale(x: Tensor, alpha: number, beta = 0): Tensor {
 export function relu(x: Tensor): Tensor {
   const out = unary(1, x, null, 0, 0);
   return record("relu", [x], out, (d) => [unary(2, x, d, 0, 0)]);
-}
-
-/** target += alpha * d, in place (same number of elements); not recorded. */
-export function accumulate(target: Tensor, d: Tensor, alpha = 1): void {
-  if (target.size !== d.size)
-    throw new Error(`accumulate: ${d.describe()} does not fit ${target.describe()}`);
-  if (target.size) unaryInto(4, d.binding, target, 0, alpha);
-}
-
-/** Sets every element of t to value, in place; not recorded. */
-export function fill(t: Tensor, value: number): void {
-  if (t.size) unaryInto(3, t.gpu.dummy, t, value);
-}
-
-function unaryInto(op: number, x: GPUBuffer | GPUBufferBinding, out: Tensor, beta = 0, alpha = 0): void {
-  out.gpu.dispatch({
-    kernel: unaryKernel,
-    constants: { OP: op },
-    params: [out.size, 0, f32(alpha), f32(beta)],
-    buffers: [x, x, out.binding],
-    workgroups: grid1d(out.size, 256),
-  });
-}
-
-/** A new tensor of `shape` filled with `value`, on the GPU of `like`. */
-export function full(like: Tensor, shape: readonly number[], value: number): Tensor {
-  const out = Tensor.empty(like.gpu, shape);
-  if (out.size === 0) return out;
-  like.gpu.dispatch({
-    kernel: unaryKernel,
-    constants: { OP: 3 },
-    params: [out.size, 0, f32(0), f32(value)],
-    buffers: [like.gpu.dummy, like.gpu.dummy, out.binding],
-    workgroups: grid1d(out.size, 256),
-  });
-  return out;
 }

@@ -5,12 +5,41 @@ import code from "../../kernels/embedding.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { shapeString, Tensor } from "../tensor/tensor";
-import { full } from "./elementwise";
+import { full } from "./elementwise_kernels";
 
-const gatherKernel = kernel("embedding.gather", code, "gather");
-const sortKernel = kernel("embedding.sort_positions", code, "sort_positions");
-const startsKernel = kernel("embedding.row_starts", code, "row_starts");
-const scatterKernel = kernel("embedding.scatter", code, "scatter");
+const PARAMS = { positions: "u32", dim: "u32", vocab: "u32" } as const;
+const gatherKernel = kernel({
+  name: "embedding.gather",
+  file: "embedding.wgsl",
+  code,
+  entryPoint: "gather",
+  params: PARAMS,
+  bindings: ["table", "ids", "out"],
+});
+const sortKernel = kernel({
+  name: "embedding.sort_positions",
+  file: "embedding.wgsl",
+  code,
+  entryPoint: "sort_positions",
+  params: PARAMS,
+  bindings: ["sort_ids", "sort_order"],
+});
+const startsKernel = kernel({
+  name: "embedding.row_starts",
+  file: "embedding.wgsl",
+  code,
+  entryPoint: "row_starts",
+  params: PARAMS,
+  bindings: ["starts_ids", "starts_order", "starts"],
+});
+const scatterKernel = kernel({
+  name: "embedding.scatter",
+  file: "embedding.wgsl",
+  code,
+  entryPoint: "scatter",
+  params: PARAMS,
+  bindings: ["d_out", "scatter_order", "scatter_starts", "d_table"],
+});
 
 export function embedding(table: Tensor, ids: Tensor): Tensor {
   const [vocab, dim] = table.shape;
@@ -22,9 +51,9 @@ export function embedding(table: Tensor, ids: Tensor): Tensor {
   if (out.size) {
     table.gpu.dispatch({
       kernel: gatherKernel,
-      params: [ids.size, dim, vocab],
-      buffers: [table.binding, ids.binding, out.binding],
-      workgroups: grid1d(out.size, 256),
+      params: { positions: ids.size, dim, vocab },
+      buffers: { table: table.binding, ids: ids.binding, out: out.binding },
+      workgroups: grid1d(out.size),
     });
   }
   return record("embedding", [table, ids], out, (dOut) => [embeddingBackward(dOut, ids, vocab), null]);
@@ -46,24 +75,29 @@ export function embeddingBackward(dOut: Tensor, ids: Tensor, vocab: number): Ten
   const order = Tensor.empty(gpu, [ids.size], "u32"); // positions sorted by (id, position)
   const starts = Tensor.empty(gpu, [vocab + 1], "u32"); // row v's run is order[starts[v] .. starts[v+1])
   const dTable = Tensor.empty(gpu, [vocab, dim]);
-  const params = [ids.size, dim, vocab];
+  const params = { positions: ids.size, dim, vocab };
   gpu.dispatch({
     kernel: sortKernel,
     params,
-    buffers: [ids.binding, order.binding],
-    workgroups: grid1d(ids.size, 256),
+    buffers: { sort_ids: ids.binding, sort_order: order.binding },
+    workgroups: grid1d(ids.size),
   });
   gpu.dispatch({
     kernel: startsKernel,
     params,
-    buffers: [ids.binding, order.binding, starts.binding],
-    workgroups: grid1d(vocab + 1, 256),
+    buffers: { starts_ids: ids.binding, starts_order: order.binding, starts: starts.binding },
+    workgroups: grid1d(vocab + 1),
   });
   gpu.dispatch({
     kernel: scatterKernel,
     params,
-    buffers: [dOut.binding, order.binding, starts.binding, dTable.binding],
-    workgroups: grid1d(dTable.size, 256),
+    buffers: {
+      d_out: dOut.binding,
+      scatter_order: order.binding,
+      scatter_starts: starts.binding,
+      d_table: dTable.binding,
+    },
+    workgroups: grid1d(dTable.size),
   });
   order.dispose();
   starts.dispose();

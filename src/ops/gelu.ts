@@ -1,21 +1,34 @@
 // gelu(x) = x * Phi(x), the exact erf form, elementwise.
-import activationCode from "../../kernels/activation.wgsl?raw";
 import code from "../../kernels/gelu.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { Tensor } from "../tensor/tensor";
 
-const forwardKernel = kernel("gelu.forward", activationCode + code, "forward");
-const backwardKernel = kernel("gelu.backward", activationCode + code, "backward");
+const forwardKernel = kernel({
+  name: "gelu.forward",
+  file: "gelu.wgsl",
+  code,
+  entryPoint: "forward",
+  params: { n: "u32" },
+  bindings: ["x", "y"],
+});
+const backwardKernel = kernel({
+  name: "gelu.backward",
+  file: "gelu.wgsl",
+  code,
+  entryPoint: "backward",
+  params: { n: "u32" },
+  bindings: ["x", "dy", "dx"],
+});
 
 export function gelu(x: Tensor): Tensor {
   const y = Tensor.empty(x.gpu, x.shape);
   if (y.size) {
     x.gpu.dispatch({
       kernel: forwardKernel,
-      params: [x.size],
-      buffers: [x.binding, y.binding],
-      workgroups: grid1d(x.size, 256),
+      params: { n: x.size },
+      buffers: { x: x.binding, y: y.binding },
+      workgroups: grid1d(x.size),
     });
   }
   return record("gelu", [x], y, (dy) => {
@@ -23,9 +36,9 @@ export function gelu(x: Tensor): Tensor {
     if (dx.size) {
       x.gpu.dispatch({
         kernel: backwardKernel,
-        params: [x.size],
-        buffers: [x.binding, dy.binding, dx.binding],
-        workgroups: grid1d(x.size, 256),
+        params: { n: x.size },
+        buffers: { x: x.binding, dy: dy.binding, dx: dx.binding },
+        workgroups: grid1d(x.size),
       });
     }
     return [dx];

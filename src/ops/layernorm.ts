@@ -1,18 +1,37 @@
 // layerNorm(x, weight, bias, eps): normalises each row of the last axis to zero mean and unit
 // variance, then scales by weight [D] and shifts by bias [D]. The forward saves mean and rstd per
 // row; the backward gives dx, dweight and dbias (the latter summed over rows in a fixed order).
-import blockReduceCode from "../../kernels/block_reduce.wgsl?raw";
-import rowCode from "../../kernels/layernorm.wgsl?raw";
-import { ceilDiv, f32, grid1d, kernel } from "../gpu/kernel";
+import code from "../../kernels/layernorm.wgsl?raw";
+import { ceilDiv, grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
 import { rowThreads } from "./rows";
 
-const code = blockReduceCode + rowCode;
-
-const forwardKernel = kernel("layernorm.forward", code, "forward");
-const backwardKernel = kernel("layernorm.backward", code, "backward");
-const finishKernel = kernel("layernorm.finish", code, "finish");
+const PARAMS = { rows: "u32", cols: "u32", eps: "f32", groups: "u32", rows_per_group: "u32" } as const;
+const forwardKernel = kernel({
+  name: "layernorm.forward",
+  file: "layernorm.wgsl",
+  code,
+  entryPoint: "forward",
+  params: PARAMS,
+  bindings: ["x", "weight", "bias", "y", "stats"],
+});
+const backwardKernel = kernel({
+  name: "layernorm.backward",
+  file: "layernorm.wgsl",
+  code,
+  entryPoint: "backward",
+  params: PARAMS,
+  bindings: ["x", "weight", "stats_saved", "dy", "dx", "partials"],
+});
+const finishKernel = kernel({
+  name: "layernorm.finish",
+  file: "layernorm.wgsl",
+  code,
+  entryPoint: "finish",
+  params: PARAMS,
+  bindings: ["partials_saved", "dweight", "dbias"],
+});
 
 /** The kernels keep a row in registers: up to 16 values for each of up to 256 threads. */
 export const MAX_LAYERNORM_DIM = 4096;
@@ -48,8 +67,15 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): 
     gpu.dispatch({
       kernel: forwardKernel,
       constants,
-      params: [rows, cols, f32(eps), 0, 0],
-      buffers: [x.binding, weight.binding, bias.binding, y.binding, stats.binding],
+      // groups and rows_per_group are the backward's.
+      params: { rows, cols, eps, groups: 0, rows_per_group: 0 },
+      buffers: {
+        x: x.binding,
+        weight: weight.binding,
+        bias: bias.binding,
+        y: y.binding,
+        stats: stats.binding,
+      },
       workgroups: grid1d(rows, 1),
     });
   }
@@ -62,13 +88,20 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): 
     const rowsPerGroup = Math.max(1, ceilDiv(rows, BACKWARD_GROUPS));
     const groups = ceilDiv(rows, rowsPerGroup);
     const partials = Tensor.empty(gpu, [groups, 2, cols]); // per group: dweight, dbias
-    const params = [rows, cols, f32(eps), groups, rowsPerGroup];
+    const params = { rows, cols, eps, groups, rows_per_group: rowsPerGroup };
     if (rows) {
       gpu.dispatch({
         kernel: backwardKernel,
         constants: { ...constants, ACCUMULATE_DX: into[0] ? 1 : 0 },
         params,
-        buffers: [x.binding, weight.binding, stats.binding, dy.binding, dx.binding, partials.binding],
+        buffers: {
+          x: x.binding,
+          weight: weight.binding,
+          stats_saved: stats.binding,
+          dy: dy.binding,
+          dx: dx.binding,
+          partials: partials.binding,
+        },
         workgroups: grid1d(groups, 1),
       });
     }
@@ -76,7 +109,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): 
       kernel: finishKernel,
       constants: { FINISH_LANES: finishLanes(groups), ACCUMULATE: accumulate ? 1 : 0 },
       params,
-      buffers: [partials.binding, dweight.binding, dbias.binding],
+      buffers: { partials_saved: partials.binding, dweight: dweight.binding, dbias: dbias.binding },
       workgroups: grid1d(2 * cols, 32),
     });
     partials.dispose();

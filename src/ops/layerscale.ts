@@ -5,12 +5,41 @@ import code from "../../kernels/layerscale.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { shapeString, Tensor } from "../tensor/tensor";
-import { accumulate } from "./elementwise";
+import { accumulate } from "./elementwise_kernels";
 
-const forwardKernel = kernel("layerscale.forward", code, "forward");
-const scaleRowsKernel = kernel("layerscale.scale_rows", code, "scale_rows");
-const gammaGradKernel = kernel("layerscale.gamma_grad", code, "gamma_grad");
-const backwardKernel = kernel("layerscale.backward", code, "backward");
+const PARAMS = { n: "u32", dim: "u32" } as const;
+const forwardKernel = kernel({
+  name: "layerscale.forward",
+  file: "layerscale.wgsl",
+  code,
+  entryPoint: "forward",
+  params: PARAMS,
+  bindings: ["x", "y", "gamma", "out"],
+});
+const scaleRowsKernel = kernel({
+  name: "layerscale.scale_rows",
+  file: "layerscale.wgsl",
+  code,
+  entryPoint: "scale_rows",
+  params: PARAMS,
+  bindings: ["rows_d", "rows_gamma", "rows_out"],
+});
+const gammaGradKernel = kernel({
+  name: "layerscale.gamma_grad",
+  file: "layerscale.wgsl",
+  code,
+  entryPoint: "gamma_grad",
+  params: PARAMS,
+  bindings: ["grad_d", "grad_y", "grad_gamma"],
+});
+const backwardKernel = kernel({
+  name: "layerscale.backward",
+  file: "layerscale.wgsl",
+  code,
+  entryPoint: "backward",
+  params: PARAMS,
+  bindings: ["back_d", "back_y", "back_gamma", "back_dy", "back_dgamma"],
+});
 
 export function addScaled(x: Tensor, y: Tensor, gamma: Tensor): Tensor {
   const dim = x.shape[x.rank - 1];
@@ -22,14 +51,14 @@ export function addScaled(x: Tensor, y: Tensor, gamma: Tensor): Tensor {
     );
   }
   const gpu = x.gpu;
-  const params = [x.size, dim];
+  const params = { n: x.size, dim };
   const out = Tensor.empty(gpu, x.shape);
   if (out.size) {
     gpu.dispatch({
       kernel: forwardKernel,
       params,
-      buffers: [x.binding, y.binding, gamma.binding, out.binding],
-      workgroups: grid1d(x.size, 256),
+      buffers: { x: x.binding, y: y.binding, gamma: gamma.binding, out: out.binding },
+      workgroups: grid1d(x.size),
     });
   }
   return record("addScaled", [x, y, gamma], out, (d, into) => {
@@ -45,8 +74,14 @@ export function addScaled(x: Tensor, y: Tensor, gamma: Tensor): Tensor {
         kernel: backwardKernel,
         constants: { ACCUMULATE: into[2] ? 1 : 0 },
         params,
-        buffers: [d.binding, y.binding, gamma.binding, dy.binding, dgamma.binding],
-        workgroups: grid1d(dim, 256),
+        buffers: {
+          back_d: d.binding,
+          back_y: y.binding,
+          back_gamma: gamma.binding,
+          back_dy: dy.binding,
+          back_dgamma: dgamma.binding,
+        },
+        workgroups: grid1d(dim),
       });
       return [dx, dy, dgamma];
     }
@@ -57,8 +92,8 @@ export function addScaled(x: Tensor, y: Tensor, gamma: Tensor): Tensor {
         gpu.dispatch({
           kernel: scaleRowsKernel,
           params,
-          buffers: [d.binding, gamma.binding, dy.binding],
-          workgroups: grid1d(dy.size, 256),
+          buffers: { rows_d: d.binding, rows_gamma: gamma.binding, rows_out: dy.binding },
+          workgroups: grid1d(dy.size),
         });
       }
     }
@@ -69,8 +104,8 @@ export function addScaled(x: Tensor, y: Tensor, gamma: Tensor): Tensor {
         kernel: gammaGradKernel,
         constants: { ACCUMULATE: into[2] ? 1 : 0 },
         params,
-        buffers: [d.binding, y.binding, dgamma.binding],
-        workgroups: grid1d(dim, 256),
+        buffers: { grad_d: d.binding, grad_y: y.binding, grad_gamma: dgamma.binding },
+        workgroups: grid1d(dim),
       });
     }
     return [dx, dy, dgamma];

@@ -1,17 +1,29 @@
 // Per-row teacher-student cross-entropy for DINO (CLS of local crops vs the teacher's global
 // crop) and iBOT (patch tokens vs the teacher's patches): the caller weights and sums the rows
 // (a mean for DINO; masked patches per image for iBOT), so one kernel serves both.
-import blockReduceCode from "../../kernels/block_reduce.wgsl?raw";
-import rowCode from "../../kernels/loss_distill.wgsl?raw";
-import { f32, grid1d, kernel } from "../gpu/kernel";
+import code from "../../kernels/loss_distill.wgsl?raw";
+import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { shapeString, Tensor } from "../tensor/tensor";
 import { rowThreads } from "./rows";
 
-const code = blockReduceCode + rowCode;
-
-const forwardKernel = kernel("loss_distill.forward", code, "forward");
-const backwardKernel = kernel("loss_distill.backward", code, "backward");
+const PARAMS = { rows: "u32", teacher_rows: "u32", k: "u32", inv_tau_s: "f32", inv_tau_t: "f32" } as const;
+const forwardKernel = kernel({
+  name: "loss_distill.forward",
+  file: "loss_distill.wgsl",
+  code,
+  entryPoint: "forward",
+  params: PARAMS,
+  bindings: ["student", "teacher", "centre", "row_out", "ce_out"],
+});
+const backwardKernel = kernel({
+  name: "loss_distill.backward",
+  file: "loss_distill.wgsl",
+  code,
+  entryPoint: "backward",
+  params: PARAMS,
+  bindings: ["student_b", "teacher_b", "centre_b", "saved", "dce", "dstudent"],
+});
 
 export interface DistillTemperatures {
   student: number;
@@ -43,14 +55,26 @@ export function softCrossEntropy(
     );
   }
   const gpu = student.gpu;
-  const params = [rows, teacherRows, k, f32(1 / tau.student), f32(1 / tau.teacher)];
+  const params = {
+    rows,
+    teacher_rows: teacherRows,
+    k,
+    inv_tau_s: 1 / tau.student,
+    inv_tau_t: 1 / tau.teacher,
+  };
   const saved = Tensor.empty(gpu, [rows, 4]);
   const ce = Tensor.empty(gpu, [rows]);
   gpu.dispatch({
     kernel: forwardKernel,
     constants: { THREADS: rowThreads(k) },
     params,
-    buffers: [student.binding, teacher.binding, centre.binding, saved.binding, ce.binding],
+    buffers: {
+      student: student.binding,
+      teacher: teacher.binding,
+      centre: centre.binding,
+      row_out: saved.binding,
+      ce_out: ce.binding,
+    },
     workgroups: grid1d(rows, 1),
   });
   return record("softCrossEntropy", [student, teacher, centre], ce, (dce) => {
@@ -58,15 +82,15 @@ export function softCrossEntropy(
     gpu.dispatch({
       kernel: backwardKernel,
       params,
-      buffers: [
-        student.binding,
-        teacher.binding,
-        centre.binding,
-        saved.binding,
-        dce.binding,
-        dStudent.binding,
-      ],
-      workgroups: grid1d(rows * k, 256),
+      buffers: {
+        student_b: student.binding,
+        teacher_b: teacher.binding,
+        centre_b: centre.binding,
+        saved: saved.binding,
+        dce: dce.binding,
+        dstudent: dStudent.binding,
+      },
+      workgroups: grid1d(rows * k),
     });
     return [dStudent, null, null];
   });

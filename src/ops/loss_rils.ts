@@ -11,7 +11,8 @@
 
 import { noGrad } from "../tensor/tape";
 import { shapeString, type Tensor } from "../tensor/tensor";
-import { full, mul } from "./elementwise";
+import { mul } from "./elementwise";
+import { full } from "./elementwise_kernels";
 import { softCrossEntropy } from "./loss_distill";
 import { matmul } from "./matmul";
 import { l2Normalize } from "./normalize";

@@ -9,9 +9,8 @@
 // renormalisation is one fused kernel per direction (sparcWeights); the masked per-sample
 // contrastive loss is one kernel family like the CLIP loss (sparcContrast). All in
 // kernels/loss_sparc.wgsl.
-import blockReduceCode from "../../kernels/block_reduce.wgsl?raw";
-import sparcCode from "../../kernels/loss_sparc.wgsl?raw";
-import { f32, grid1d, kernel } from "../gpu/kernel";
+import code from "../../kernels/loss_sparc.wgsl?raw";
+import { grid1d, kernel } from "../gpu/kernel";
 import { noGrad, record } from "../tensor/tape";
 import { shapeString, Tensor } from "../tensor/tensor";
 import { matmul } from "./matmul";
@@ -19,13 +18,47 @@ import { l2Normalize } from "./normalize";
 import { sum } from "./reduce";
 import { rowThreads } from "./rows";
 
-const code = blockReduceCode + sparcCode;
-
-const weightsKernel = kernel("loss_sparc.weights", code, "weights");
-const weightsBackwardKernel = kernel("loss_sparc.weights_backward", code, "weights_backward");
-const lseKernel = kernel("loss_sparc.fine_lse", code, "fine_lse");
-const totalKernel = kernel("loss_sparc.fine_total", code, "fine_total");
-const gradKernel = kernel("loss_sparc.fine_grad", code, "fine_grad");
+const PARAMS = { rows: "u32", cols: "u32", scalar: "f32" } as const;
+const weightsKernel = kernel({
+  name: "loss_sparc.weights",
+  file: "loss_sparc.wgsl",
+  code,
+  entryPoint: "weights",
+  params: PARAMS,
+  bindings: ["sim", "weights_out", "stats_out"],
+});
+const weightsBackwardKernel = kernel({
+  name: "loss_sparc.weights_backward",
+  file: "loss_sparc.wgsl",
+  code,
+  entryPoint: "weights_backward",
+  params: PARAMS,
+  bindings: ["weights_b", "stats_b", "dweights", "dsim"],
+});
+const lseKernel = kernel({
+  name: "loss_sparc.fine_lse",
+  file: "loss_sparc.wgsl",
+  code,
+  entryPoint: "fine_lse",
+  params: PARAMS,
+  bindings: ["fine", "token_mask", "lse_out"],
+});
+const totalKernel = kernel({
+  name: "loss_sparc.fine_total",
+  file: "loss_sparc.wgsl",
+  code,
+  entryPoint: "fine_total",
+  params: PARAMS,
+  bindings: ["fine_t", "mask_t", "counts_t", "lse_rows_t", "lse_cols_t", "loss"],
+});
+const gradKernel = kernel({
+  name: "loss_sparc.fine_grad",
+  file: "loss_sparc.wgsl",
+  code,
+  entryPoint: "fine_grad",
+  params: PARAMS,
+  bindings: ["fine_g", "mask_g", "counts_g", "lse_rows_g", "lse_cols_g", "dloss", "dfine"],
+});
 
 /**
  * sim: [..., P] token-patch similarities -> alignment weights [..., P]: per row min-max
@@ -38,7 +71,7 @@ export function sparcWeights(sim: Tensor): Tensor {
   const cols = sim.shape[sim.rank - 1];
   const rows = sim.size / cols;
   const constants = { THREADS: rowThreads(cols) };
-  const params = [rows, cols, f32(1 / cols)];
+  const params = { rows, cols, scalar: 1 / cols };
   const weights = Tensor.empty(gpu, sim.shape);
   const stats = Tensor.empty(gpu, [rows, 4]);
   if (rows > 0) {
@@ -46,7 +79,7 @@ export function sparcWeights(sim: Tensor): Tensor {
       kernel: weightsKernel,
       constants,
       params,
-      buffers: [sim.binding, weights.binding, stats.binding],
+      buffers: { sim: sim.binding, weights_out: weights.binding, stats_out: stats.binding },
       workgroups: grid1d(rows, 1),
     });
   }
@@ -57,7 +90,12 @@ export function sparcWeights(sim: Tensor): Tensor {
         kernel: weightsBackwardKernel,
         constants,
         params,
-        buffers: [weights.binding, stats.binding, dWeights.binding, dSim.binding],
+        buffers: {
+          weights_b: weights.binding,
+          stats_b: stats.binding,
+          dweights: dWeights.binding,
+          dsim: dSim.binding,
+        },
         workgroups: grid1d(rows, 1),
       });
     }
@@ -81,7 +119,7 @@ export function sparcContrast(fine: Tensor, tokenMask: Tensor, tau: number): Ten
   const gpu = fine.gpu;
   const mask = tokenMask.reshape([b, l]);
   const counts = noGrad(() => sum(mask, 1));
-  const params = [b, l, f32(1 / tau)];
+  const params = { rows: b, cols: l, scalar: 1 / tau };
   const threads = rowThreads(l);
   const lseRows = Tensor.empty(gpu, [b, l]);
   const lseCols = Tensor.empty(gpu, [b, l]);
@@ -93,17 +131,23 @@ export function sparcContrast(fine: Tensor, tokenMask: Tensor, tau: number): Ten
       kernel: lseKernel,
       constants: { THREADS: threads, COLUMNS: columns },
       params,
-      buffers: [fine.binding, mask.binding, out.binding],
+      buffers: { fine: fine.binding, token_mask: mask.binding, lse_out: out.binding },
       workgroups: grid1d(b * l, 1),
     });
   }
   const loss = Tensor.empty(gpu, [1]);
-  const common = [fine.binding, mask.binding, counts.binding, lseRows.binding, lseCols.binding];
   gpu.dispatch({
     kernel: totalKernel,
     constants: { THREADS: rowThreads(b * l) },
     params,
-    buffers: [...common, loss.binding],
+    buffers: {
+      fine_t: fine.binding,
+      mask_t: mask.binding,
+      counts_t: counts.binding,
+      lse_rows_t: lseRows.binding,
+      lse_cols_t: lseCols.binding,
+      loss: loss.binding,
+    },
     workgroups: [1],
   });
   return record("sparcContrast", [fine], loss, (dLoss) => {
@@ -111,8 +155,16 @@ export function sparcContrast(fine: Tensor, tokenMask: Tensor, tau: number): Ten
     gpu.dispatch({
       kernel: gradKernel,
       params,
-      buffers: [...common, dLoss.binding, dFine.binding],
-      workgroups: grid1d(b * l * l, 256),
+      buffers: {
+        fine_g: fine.binding,
+        mask_g: mask.binding,
+        counts_g: counts.binding,
+        lse_rows_g: lseRows.binding,
+        lse_cols_g: lseCols.binding,
+        dloss: dLoss.binding,
+        dfine: dFine.binding,
+      },
+      workgroups: grid1d(b * l * l),
     });
     return [dFine];
   });

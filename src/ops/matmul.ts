@@ -2,7 +2,6 @@
 // optional bias and activation fused into the epilogue, and a backward made of more matmuls.
 // a: [...batch, M, K] ([...batch, K, M] with transA); b: [...batch, K, N] ([...batch, N, K] with
 // transB). Either operand may be 2-D and shared by every batch of the other (weights).
-import activationCode from "../../kernels/activation.wgsl?raw";
 import code from "../../kernels/matmul.wgsl?raw";
 import type { Gpu } from "../gpu/gpu";
 import { ceilDiv, grid1d, kernel } from "../gpu/kernel";
@@ -53,21 +52,42 @@ fn b_quad(base: u32, k: u32, n: u32) -> vec4f {
 };
 type Quads = keyof typeof A_QUADS;
 
-function variant(name: string, entryPoint: string, a: Quads, b: Quads) {
-  return kernel(`${name} a:${a} b:${b}`, A_QUADS[a] + B_QUADS[b] + activationCode + code, entryPoint);
+function variant(a: Quads, b: Quads) {
+  return kernel({
+    name: `matmul a:${a} b:${b}`,
+    file: "matmul.wgsl",
+    code,
+    generated: A_QUADS[a] + B_QUADS[b],
+    params: {
+      m: "u32",
+      n: "u32",
+      k: "u32",
+      a_batch_stride: "u32",
+      b_batch_stride: "u32",
+      has_bias: "u32",
+      activation: "u32",
+      keep_pre: "u32",
+      accumulate: "u32",
+      activation_grad: "u32",
+    },
+    bindings: ["a", "b", "bias", "c", "pre"],
+  });
 }
 
 /** The product's four variants, by how A's and B's quads are read. */
 export const matmulKernels = {
-  f32: { f32: variant("matmul", "main", "f32", "f32"), vec4: variant("matmul", "main", "f32", "vec4") },
-  vec4: { f32: variant("matmul", "main", "vec4", "f32"), vec4: variant("matmul", "main", "vec4", "vec4") },
+  f32: { f32: variant("f32", "f32"), vec4: variant("f32", "vec4") },
+  vec4: { f32: variant("vec4", "f32"), vec4: variant("vec4", "vec4") },
 };
-export const activationGradKernel = variant(
-  "matmul.activation_backward",
-  "activation_backward",
-  "f32",
-  "f32",
-);
+export const activationGradKernel = kernel({
+  name: "matmul.activation_backward",
+  file: "matmul.wgsl",
+  code,
+  generated: A_QUADS.f32 + B_QUADS.f32,
+  entryPoint: "activation_backward",
+  params: { count: "u32", activation: "u32" },
+  bindings: ["dy", "z_saved", "dz"],
+});
 
 /** vec4 quads where the operand's contiguous axis has a multiple of 4 elements and its view starts on 16 bytes. */
 function quads(t: Tensor, contiguousLength: number): Quads {
@@ -205,26 +225,26 @@ export function product(
         ROW_SUMS: rowSums ? 1 : 0,
         B_ACTIVATION: ACTIVATION_CODE[opts.bActivation ?? "none"],
       },
-      params: [
-        rows,
+      params: {
+        m: rows,
         n,
         k,
-        a.rank > 2 ? m * k : 0,
-        b.rank > 2 ? k * n : 0,
-        bias ? 1 : 0,
-        ACTIVATION_CODE[activation],
-        pre ? 1 : 0,
-        into ? 1 : 0,
-        gradOf ? ACTIVATION_CODE[gradOf.activation] : 0,
-      ],
+        a_batch_stride: a.rank > 2 ? m * k : 0,
+        b_batch_stride: b.rank > 2 ? k * n : 0,
+        has_bias: bias ? 1 : 0,
+        activation: ACTIVATION_CODE[activation],
+        keep_pre: pre ? 1 : 0,
+        accumulate: into ? 1 : 0,
+        activation_grad: gradOf ? ACTIVATION_CODE[gradOf.activation] : 0,
+      },
       // Unused bindings: a read-only input stands in for the bias, the dummy for z.
-      buffers: [
-        a.binding,
-        b.binding,
-        (bias ?? a).binding,
-        out.binding,
-        (pre ?? rowSums ?? gradOf?.z)?.binding ?? gpu.dummy,
-      ],
+      buffers: {
+        a: a.binding,
+        b: b.binding,
+        bias: (bias ?? a).binding,
+        c: out.binding,
+        pre: (pre ?? rowSums ?? gradOf?.z)?.binding ?? gpu.dummy,
+      },
       workgroups: [ceilDiv(n, bn), ceilDiv(rows, bm), groups],
     });
   }
@@ -268,9 +288,9 @@ function activationBackward(dY: Tensor, z: Tensor, activation: Activation): Tens
   if (dZ.size) {
     dY.gpu.dispatch({
       kernel: activationGradKernel,
-      params: [dZ.size, ACTIVATION_CODE[activation]],
-      buffers: [dY.binding, z.binding, dZ.binding],
-      workgroups: grid1d(dZ.size, 256),
+      params: { count: dZ.size, activation: ACTIVATION_CODE[activation] },
+      buffers: { dy: dY.binding, z_saved: z.binding, dz: dZ.binding },
+      workgroups: grid1d(dZ.size),
     });
   }
   return dZ;

@@ -1,15 +1,27 @@
 // l2Normalize(x, eps): x / max(||x||_2, eps) over the last axis, as torch.nn.functional.normalize.
-import blockReduceCode from "../../kernels/block_reduce.wgsl?raw";
-import rowCode from "../../kernels/normalize.wgsl?raw";
-import { f32, grid1d, kernel } from "../gpu/kernel";
+import code from "../../kernels/normalize.wgsl?raw";
+import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
 import { rowThreads } from "./rows";
 
-const code = blockReduceCode + rowCode;
-
-const forwardKernel = kernel("normalize.forward", code, "forward");
-const backwardKernel = kernel("normalize.backward", code, "backward");
+const PARAMS = { rows: "u32", cols: "u32", eps: "f32" } as const;
+const forwardKernel = kernel({
+  name: "normalize.forward",
+  file: "normalize.wgsl",
+  code,
+  entryPoint: "forward",
+  params: PARAMS,
+  bindings: ["x", "y"],
+});
+const backwardKernel = kernel({
+  name: "normalize.backward",
+  file: "normalize.wgsl",
+  code,
+  entryPoint: "backward",
+  params: PARAMS,
+  bindings: ["x", "dy", "dx"],
+});
 
 /** Row values a thread keeps in registers (the kernels' CACHE); longer rows go in tiles. */
 const MAX_PER_THREAD = 16;
@@ -24,14 +36,14 @@ export function l2Normalize(x: Tensor, eps = 1e-3): Tensor {
     THREADS: threads,
     PER_THREAD: Math.min(MAX_PER_THREAD, Math.max(1, Math.ceil(cols / threads))),
   };
-  const params = [rows, cols, f32(eps)];
+  const params = { rows, cols, eps };
   const y = Tensor.empty(x.gpu, x.shape);
   if (y.size) {
     x.gpu.dispatch({
       kernel: forwardKernel,
       constants,
       params,
-      buffers: [x.binding, y.binding],
+      buffers: { x: x.binding, y: y.binding },
       workgroups: grid1d(rows, 1),
     });
   }
@@ -42,7 +54,7 @@ export function l2Normalize(x: Tensor, eps = 1e-3): Tensor {
         kernel: backwardKernel,
         constants,
         params,
-        buffers: [x.binding, dy.binding, dx.binding],
+        buffers: { x: x.binding, dy: dy.binding, dx: dx.binding },
         workgroups: grid1d(rows, 1),
       });
     }

@@ -5,7 +5,21 @@ import code from "../../kernels/patchify.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { shapeString, Tensor } from "../tensor/tensor";
 
-const patchifyKernel = kernel("patchify", code);
+const patchifyKernel = kernel({
+  name: "patchify",
+  file: "patchify.wgsl",
+  code,
+  params: {
+    batch: "u32",
+    channels: "u32",
+    height: "u32",
+    width: "u32",
+    size: "u32",
+    grid_h: "u32",
+    grid_w: "u32",
+  },
+  bindings: ["images", "patches"],
+});
 
 export function patchify(images: Tensor, patch: number): Tensor {
   const [batch, channels, height, width] = images.shape;
@@ -21,9 +35,9 @@ export function patchify(images: Tensor, patch: number): Tensor {
   if (out.size) {
     images.gpu.dispatch({
       kernel: patchifyKernel,
-      params: [batch, channels, height, width, patch, gridH, gridW],
-      buffers: [images.binding, out.binding],
-      workgroups: grid1d(out.size, 256),
+      params: { batch, channels, height, width, size: patch, grid_h: gridH, grid_w: gridW },
+      buffers: { images: images.binding, patches: out.binding },
+      workgroups: grid1d(out.size),
     });
   }
   return out;

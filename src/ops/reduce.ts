@@ -3,11 +3,42 @@ import code from "../../kernels/reduce.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
-import { accumulate, broadcastTo } from "./elementwise";
+import { accumulate, binary } from "./elementwise_kernels";
 
-const stridedKernel = kernel("reduce.strided", code, "strided");
-const rowsKernel = kernel("reduce.rows", code, "rows");
-const columnsKernel = kernel("reduce.columns", code, "columns");
+const PARAMS = {
+  n_out: "u32",
+  n_red: "u32",
+  keep_rank: "u32",
+  red_rank: "u32",
+  keep_shape: "array<vec4u, 2>",
+  keep_stride: "array<vec4u, 2>",
+  red_shape: "array<vec4u, 2>",
+  red_stride: "array<vec4u, 2>",
+} as const;
+const stridedKernel = kernel({
+  name: "reduce.strided",
+  file: "reduce.wgsl",
+  code,
+  entryPoint: "strided",
+  params: PARAMS,
+  bindings: ["x", "out"],
+});
+const rowsKernel = kernel({
+  name: "reduce.rows",
+  file: "reduce.wgsl",
+  code,
+  entryPoint: "rows",
+  params: PARAMS,
+  bindings: ["x", "out"],
+});
+const columnsKernel = kernel({
+  name: "reduce.columns",
+  file: "reduce.wgsl",
+  code,
+  entryPoint: "columns",
+  params: PARAMS,
+  bindings: ["x", "out"],
+});
 /** Columns per workgroup of the columns kernel (COLUMN_LANES in reduce.wgsl). */
 const COLUMN_LANES = 32;
 
@@ -17,10 +48,6 @@ function normaliseAxes(axes: number | number[] | undefined, rank: number): numbe
   for (const a of out)
     if (a < 0 || a >= rank) throw new Error(`reduce: axis ${a} out of range for rank ${rank}`);
   return [...new Set(out)].sort((a, b) => a - b);
-}
-
-function pad8(v: number[]): number[] {
-  return [...v, ...new Array(8 - v.length).fill(0)];
 }
 
 /** Sum over `axes` of x, output shape with those axes set to 1 (keepdims), or added to `into`. */
@@ -43,26 +70,26 @@ function reduceKeepdims(x: Tensor, axes: number[], mean: boolean, into?: Tensor)
   const rowsCase = ((red.length === 1 && red[0] === x.rank - 1) || kept.length === 0) && nRed >= 64;
   // Every reduced axis before every kept one: x is [nRed, out.size] in memory.
   const columnsCase = !rowsCase && red.length > 0 && kept.every((k) => red.every((r) => r < k));
-  const params = [
-    out.size,
-    nRed,
-    kept.length,
-    red.length,
-    ...pad8(kept.map((i) => x.shape[i])),
-    ...pad8(kept.map((i) => strides[i])),
-    ...pad8(red.map((i) => x.shape[i])),
-    ...pad8(red.map((i) => strides[i])),
-  ];
+  const params = {
+    n_out: out.size,
+    n_red: nRed,
+    keep_rank: kept.length,
+    red_rank: red.length,
+    keep_shape: kept.map((i) => x.shape[i]),
+    keep_stride: kept.map((i) => strides[i]),
+    red_shape: red.map((i) => x.shape[i]),
+    red_stride: red.map((i) => strides[i]),
+  };
   x.gpu.dispatch({
     kernel: rowsCase ? rowsKernel : columnsCase ? columnsKernel : stridedKernel,
     constants: { MEAN: mean ? 1 : 0, ACCUMULATE: into ? 1 : 0 },
     params,
-    buffers: [x.binding, out.binding],
+    buffers: { x: x.binding, out: out.binding },
     workgroups: rowsCase
       ? grid1d(out.size, 1)
       : columnsCase
         ? grid1d(out.size, COLUMN_LANES)
-        : grid1d(out.size, 256),
+        : grid1d(out.size),
   });
   return out;
 }
@@ -74,9 +101,11 @@ function reduce(x: Tensor, axes: number | number[] | undefined, keepdims: boolea
   const out = keepdims ? kd : kd.reshape(finalShape);
   if (!keepdims) kd.dispose();
   const count = numel(list.map((i) => x.shape[i]));
-  return record(mean ? "mean" : "sum", [x], out, (d) => [
-    broadcastTo(d.reshape(kd.shape), x.shape, mean ? 1 / count : 1),
-  ]);
+  // The gradient broadcast back (elementwise.ts's broadcastTo, which the backward need not record).
+  return record(mean ? "mean" : "sum", [x], out, (d) => {
+    const g = d.reshape(kd.shape);
+    return [binary("first", g, g, x.shape, mean ? 1 / count : 1)];
+  });
 }
 
 export function sum(x: Tensor, axes?: number | number[], keepdims = false): Tensor {

@@ -1,15 +1,26 @@
 // softmax(x) and logSoftmax(x) over the last axis (any leading shape), numerically stable.
-import blockReduceCode from "../../kernels/block_reduce.wgsl?raw";
-import rowCode from "../../kernels/softmax.wgsl?raw";
+import code from "../../kernels/softmax.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
 import { rowThreads } from "./rows";
 
-const code = blockReduceCode + rowCode;
-
-const forwardKernel = kernel("softmax.forward", code, "forward");
-const backwardKernel = kernel("softmax.backward", code, "backward");
+const forwardKernel = kernel({
+  name: "softmax.forward",
+  file: "softmax.wgsl",
+  code,
+  entryPoint: "forward",
+  params: { rows: "u32", cols: "u32" },
+  bindings: ["x", "y"],
+});
+const backwardKernel = kernel({
+  name: "softmax.backward",
+  file: "softmax.wgsl",
+  code,
+  entryPoint: "backward",
+  params: { rows: "u32", cols: "u32" },
+  bindings: ["y_saved", "dy", "dx"],
+});
 
 /** Row values a thread keeps in registers (the kernels' CACHE); longer rows go in tiles. */
 const MAX_PER_THREAD = 16;
@@ -30,8 +41,8 @@ function rowSoftmax(x: Tensor, log: boolean): Tensor {
     x.gpu.dispatch({
       kernel: forwardKernel,
       constants,
-      params: [rows, cols],
-      buffers: [x.binding, y.binding],
+      params: { rows, cols },
+      buffers: { x: x.binding, y: y.binding },
       workgroups: grid1d(rows, 1),
     });
   }
@@ -41,8 +52,8 @@ function rowSoftmax(x: Tensor, log: boolean): Tensor {
       x.gpu.dispatch({
         kernel: backwardKernel,
         constants,
-        params: [rows, cols],
-        buffers: [y.binding, dy.binding, dx.binding],
+        params: { rows, cols },
+        buffers: { y_saved: y.binding, dy: dy.binding, dx: dx.binding },
         workgroups: grid1d(rows, 1),
       });
     }

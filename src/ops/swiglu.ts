@@ -1,12 +1,26 @@
 // swiglu(x): x [..., 2h] = [x1 | x2] -> silu(x1) * x2 [..., h], fused forward and backward.
-import activationCode from "../../kernels/activation.wgsl?raw";
 import code from "../../kernels/swiglu.wgsl?raw";
 import { grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { shapeString, Tensor } from "../tensor/tensor";
 
-const forwardKernel = kernel("swiglu.forward", activationCode + code, "forward");
-const backwardKernel = kernel("swiglu.backward", activationCode + code, "backward");
+const PARAMS = { rows: "u32", hidden: "u32" } as const;
+const forwardKernel = kernel({
+  name: "swiglu.forward",
+  file: "swiglu.wgsl",
+  code,
+  entryPoint: "forward",
+  params: PARAMS,
+  bindings: ["x", "y"],
+});
+const backwardKernel = kernel({
+  name: "swiglu.backward",
+  file: "swiglu.wgsl",
+  code,
+  entryPoint: "backward",
+  params: PARAMS,
+  bindings: ["x_saved", "dy", "dx"],
+});
 
 export function swiglu(x: Tensor): Tensor {
   const width = x.shape[x.rank - 1];
@@ -19,9 +33,9 @@ export function swiglu(x: Tensor): Tensor {
   if (y.size) {
     x.gpu.dispatch({
       kernel: forwardKernel,
-      params: [rows, hidden],
-      buffers: [x.binding, y.binding],
-      workgroups: grid1d(y.size, 256),
+      params: { rows, hidden },
+      buffers: { x: x.binding, y: y.binding },
+      workgroups: grid1d(y.size),
     });
   }
   return record("swiglu", [x], y, (dy) => {
@@ -29,9 +43,9 @@ export function swiglu(x: Tensor): Tensor {
     if (dy.size) {
       x.gpu.dispatch({
         kernel: backwardKernel,
-        params: [rows, hidden],
-        buffers: [x.binding, dy.binding, dx.binding],
-        workgroups: grid1d(dy.size, 256),
+        params: { rows, hidden },
+        buffers: { x_saved: x.binding, dy: dy.binding, dx: dx.binding },
+        workgroups: grid1d(dy.size),
       });
     }
     return [dx];

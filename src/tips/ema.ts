@@ -3,10 +3,16 @@
 // contiguous run of the student's (a full teacher: the image encoder and heads, created first;
 // a head-only teacher as in TIPSv2: the heads), so both slabs share one relative layout.
 import code from "../../kernels/ema.wgsl?raw";
-import { f32, grid1d, kernel } from "../gpu/kernel";
+import { grid1d, kernel } from "../gpu/kernel";
 import type { ParameterStore } from "../tensor/params";
 
-const emaKernel = kernel("ema", code);
+const emaKernel = kernel({
+  name: "ema",
+  file: "ema.wgsl",
+  code,
+  params: { student_start: "u32", n: "u32", momentum: "f32" },
+  bindings: ["teacher", "student"],
+});
 
 export class EmaTeacher {
   private studentStart: number;
@@ -36,9 +42,9 @@ export class EmaTeacher {
     const student = this.student.slab.flat();
     this.teacher.gpu.dispatch({
       kernel: emaKernel,
-      params: [this.studentStart, n, f32(momentum)],
-      buffers: [teacher.binding, student.binding],
-      workgroups: grid1d(n, 256),
+      params: { student_start: this.studentStart, n, momentum },
+      buffers: { teacher: teacher.binding, student: student.binding },
+      workgroups: grid1d(n),
     });
     teacher.dispose();
     student.dispose();

@@ -8,7 +8,8 @@
 // of 0 switches a term off (its work is skipped). Each term is returned separately.
 
 import { concat, slice } from "../ops/concat";
-import { add, full, mul, scale } from "../ops/elementwise";
+import { add, mul, scale } from "../ops/elementwise";
+import { full } from "../ops/elementwise_kernels";
 import { clipLoss } from "../ops/loss_clip";
 import { softCrossEntropy } from "../ops/loss_distill";
 import { rilsLoss, rilsTargets } from "../ops/loss_rils";

@@ -2,15 +2,48 @@
 // vectors such as norms, biases and LayerScale gammas no) with global gradient-norm clipping. The whole step is three dispatches over
 // the parameter slab: two for the gradient norm, one for the update.
 import code from "../../kernels/adamw.wgsl?raw";
-import { f32, grid1d, kernel } from "../gpu/kernel";
-import { fill } from "../ops/elementwise";
+import { grid1d, kernel } from "../gpu/kernel";
+import { fill } from "../ops/elementwise_kernels";
 import type { ParameterStore } from "../tensor/params";
 import { keep } from "../tensor/scope";
 import { type Slab, Tensor } from "../tensor/tensor";
 
-const partialKernel = kernel("adamw.grad_sumsq_partial", code, "grad_sumsq_partial");
-const finalKernel = kernel("adamw.grad_sumsq_final", code, "grad_sumsq_final");
-const updateKernel = kernel("adamw.update", code, "adamw");
+const PARAMS = {
+  n: "u32",
+  lr: "f32",
+  beta1: "f32",
+  beta2: "f32",
+  eps: "f32",
+  weight_decay: "f32",
+  bias_correction1: "f32",
+  bias_correction2: "f32",
+  max_norm: "f32",
+  partials: "u32",
+} as const;
+const partialKernel = kernel({
+  name: "adamw.grad_sumsq_partial",
+  file: "adamw.wgsl",
+  code,
+  entryPoint: "grad_sumsq_partial",
+  params: PARAMS,
+  bindings: ["g_in", "partial_out"],
+});
+const finalKernel = kernel({
+  name: "adamw.grad_sumsq_final",
+  file: "adamw.wgsl",
+  code,
+  entryPoint: "grad_sumsq_final",
+  params: PARAMS,
+  bindings: ["partial_in", "stats_out"],
+});
+const updateKernel = kernel({
+  name: "adamw.update",
+  file: "adamw.wgsl",
+  code,
+  entryPoint: "adamw",
+  params: PARAMS,
+  bindings: ["param", "grad", "m1", "m2", "decay_bits", "stats"],
+});
 
 export interface AdamWOptions {
   beta1?: number;
@@ -92,41 +125,43 @@ export class AdamW {
     const paramFlat = this.params.slab.flat();
     const mFlat = this.m.flat();
     const vFlat = this.v.flat();
+    // One parameter struct for the three kernels (the norm passes read n and partials only).
+    const params = {
+      n,
+      lr,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      eps: this.eps,
+      weight_decay: this.weightDecay,
+      bias_correction1: 1 - this.beta1 ** this.t,
+      bias_correction2: 1 - this.beta2 ** this.t,
+      max_norm: this.maxGradNorm,
+      partials,
+    };
     gpu.dispatch({
       kernel: partialKernel,
-      params: [n, f32(0), f32(0), f32(0), f32(0), f32(0), f32(0), f32(0), f32(0), partials],
-      buffers: [gradFlat.binding, this.partials.binding],
+      params,
+      buffers: { g_in: gradFlat.binding, partial_out: this.partials.binding },
       workgroups: [partials],
     });
     gpu.dispatch({
       kernel: finalKernel,
-      params: [n, f32(0), f32(0), f32(0), f32(0), f32(0), f32(0), f32(0), f32(0), partials],
-      buffers: [this.partials.binding, this.stats.binding],
+      params,
+      buffers: { partial_in: this.partials.binding, stats_out: this.stats.binding },
       workgroups: [1],
     });
     gpu.dispatch({
       kernel: updateKernel,
-      params: [
-        n,
-        f32(lr),
-        f32(this.beta1),
-        f32(this.beta2),
-        f32(this.eps),
-        f32(this.weightDecay),
-        f32(1 - this.beta1 ** this.t),
-        f32(1 - this.beta2 ** this.t),
-        f32(this.maxGradNorm),
-        partials,
-      ],
-      buffers: [
-        paramFlat.binding,
-        gradFlat.binding,
-        mFlat.binding,
-        vFlat.binding,
-        this.decayBits.binding,
-        this.stats.binding,
-      ],
-      workgroups: grid1d(n, 256),
+      params,
+      buffers: {
+        param: paramFlat.binding,
+        grad: gradFlat.binding,
+        m1: mFlat.binding,
+        m2: vFlat.binding,
+        decay_bits: this.decayBits.binding,
+        stats: this.stats.binding,
+      },
+      workgroups: grid1d(n),
     });
     for (const t of [gradFlat, paramFlat, mFlat, vFlat]) t.dispose();
   }

@@ -6,9 +6,10 @@
 import type { Example } from "../data/examples";
 import { MissingFeatureError } from "../gpu/errors";
 import type { Gpu } from "../gpu/gpu";
+import { valueAndGrad } from "../ops/autograd";
 import { concat } from "../ops/concat";
-import { add, full, scale } from "../ops/elementwise";
-import { valueAndGrad } from "../tensor/autograd";
+import { add, scale } from "../ops/elementwise";
+import { full } from "../ops/elementwise_kernels";
 import { Rng } from "../tensor/rng";
 import { keep, tidy } from "../tensor/scope";
 import type { Tensor } from "../tensor/tensor";

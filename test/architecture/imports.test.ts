@@ -26,22 +26,6 @@ const LAYERS = [
   "app/main.ts",
 ];
 
-/**
- * Imports that still run up a layer, each owed a fix; never add one. The autograd's gradient sum
- * uses the elementwise add op (src/ops is being reworked elsewhere; the fix goes with it).
- */
-const OWED_UPWARD = ["src/tensor/autograd.ts -> src/ops/elementwise.ts"];
-
-/**
- * Files that still import each other, each loop owed a fix; never add one. elementwise and
- * reduce call each other's ops (src/ops is being reworked elsewhere); a Tensor registers itself
- * with its scope and its tape, which name the Tensor type back (type-only, erased at run time).
- */
-const OWED_LOOPS = [
-  ["src/ops/elementwise.ts", "src/ops/reduce.ts"],
-  ["src/tensor/scope.ts", "src/tensor/tape.ts", "src/tensor/tensor.ts"],
-];
-
 const IMPORT = /(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+|\bnew URL\(\s*)["'](\.{1,2}\/[^"'?]+)/g;
 
 function sources(dir: string): string[] {
@@ -118,11 +102,11 @@ function importLoops(graph: Map<string, string[]>): string[][] {
 describe("import graph", () => {
   const graph = importGraph([...sources("src"), ...sources("app")], (f) => readFileSync(f, "utf8"));
 
-  it("runs down the layers only (the owed exceptions aside)", () => {
-    expect(upwardImports(graph)).toEqual(OWED_UPWARD);
+  it("runs down the layers only", () => {
+    expect(upwardImports(graph)).toEqual([]);
   });
 
-  it("has no files that import each other (the owed loops aside)", () => {
-    expect(importLoops(graph)).toEqual(OWED_LOOPS);
+  it("has no files that import each other", () => {
+    expect(importLoops(graph)).toEqual([]);
   });
 });

@@ -8,7 +8,8 @@ import { DeviceLostError, KernelError, NoWebGPUError } from "../../src/gpu/error
 import { Gpu } from "../../src/gpu/gpu";
 import { grid1d, kernel } from "../../src/gpu/kernel";
 import { sizeClass } from "../../src/gpu/pool";
-import { add, full, scale } from "../../src/ops/elementwise";
+import { add, scale } from "../../src/ops/elementwise";
+import { full } from "../../src/ops/elementwise_kernels";
 import { matmul } from "../../src/ops/matmul";
 import { tidy } from "../../src/tensor/scope";
 import { Tensor } from "../../src/tensor/tensor";
@@ -83,22 +84,29 @@ describe("Dawn in Node", () => {
 });
 
 describe("errors", () => {
-  it("reports a WGSL compile error with its line", async () => {
+  it("reports a WGSL compile error with its line and the file it came from", async () => {
     const gpu = await testGpu();
-    const bad = kernel(
-      "broken",
-      "@compute @workgroup_size(1)\nfn main() {\n  let x: f32 = undefined_thing;\n}",
-    );
+    const bad = kernel({
+      name: "broken",
+      file: "broken.wgsl",
+      code: "#include workgroup\n@compute @workgroup_size(WG)\nfn main() {\n  let x: f32 = undefined_thing;\n}",
+      bindings: [],
+    });
     await expect(gpu.compile(bad)).rejects.toThrow(KernelError);
-    await expect(gpu.compile(bad)).rejects.toThrow(/line 3.*undefined_thing/s);
+    await expect(gpu.compile(bad)).rejects.toThrow(/line 4 \(broken\.wgsl:4\).*undefined_thing/s);
   });
 
   it("surfaces a failed dispatch at the next read instead of returning garbage", async () => {
     const gpu = await Gpu.create({ gpu: await dawnGpu() });
-    const bad = kernel("broken.dispatch", "@compute @workgroup_size(1) fn main() { let y = nothing; }");
+    const bad = kernel({
+      name: "broken.dispatch",
+      file: "broken.wgsl",
+      code: "#include workgroup\n@compute @workgroup_size(WG) fn main() {\n  let y = nothing;\n}",
+      bindings: [],
+    });
     const out = Tensor.from(gpu, [1], [1]);
-    gpu.dispatch({ kernel: bad, buffers: [], workgroups: [1] });
-    await expect(out.read()).rejects.toThrow(/broken\.dispatch/);
+    gpu.dispatch({ kernel: bad, buffers: {}, workgroups: [1] });
+    await expect(out.read()).rejects.toThrow(/broken\.dispatch.*:3:\d+ \(broken\.wgsl:3\) error/s);
     gpu.destroy();
   });
 

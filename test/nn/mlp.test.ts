@@ -3,9 +3,9 @@
 import { describe, expect, it } from "vitest";
 import type { Gpu } from "../../src/gpu/gpu";
 import { Mlp } from "../../src/nn/mlp";
+import { valueAndGrad } from "../../src/ops/autograd";
 import { mul, sub } from "../../src/ops/elementwise";
 import { mean } from "../../src/ops/reduce";
-import { valueAndGrad } from "../../src/tensor/autograd";
 import { ParameterStore } from "../../src/tensor/params";
 import { Rng } from "../../src/tensor/rng";
 import { tidy } from "../../src/tensor/scope";

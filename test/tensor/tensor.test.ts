@@ -1,10 +1,11 @@
 // Tensors, scopes, the tape and the seeded generator.
 import { describe, expect, it } from "vitest";
-import { add, fill, mul, scale } from "../../src/ops/elementwise";
+import { valueAndGrad } from "../../src/ops/autograd";
+import { add, mul, scale } from "../../src/ops/elementwise";
+import { fill } from "../../src/ops/elementwise_kernels";
 import { layerNorm } from "../../src/ops/layernorm";
 import { matmul } from "../../src/ops/matmul";
 import { sum } from "../../src/ops/reduce";
-import { valueAndGrad } from "../../src/tensor/autograd";
 import { ParameterStore } from "../../src/tensor/params";
 import { Rng } from "../../src/tensor/rng";
 import { keep, tidy } from "../../src/tensor/scope";

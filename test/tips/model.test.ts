@@ -3,7 +3,7 @@
 // gradients of sampled parameter entries by central differences.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Gpu } from "../../src/gpu/gpu";
-import { valueAndGrad } from "../../src/tensor/autograd";
+import { valueAndGrad } from "../../src/ops/autograd";
 import { Rng } from "../../src/tensor/rng";
 import { tidy } from "../../src/tensor/scope";
 import { Tensor } from "../../src/tensor/tensor";

@@ -4,7 +4,7 @@
 // compares different work.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { valueAndGrad } from "../../src/tensor/autograd";
+import { valueAndGrad } from "../../src/ops/autograd";
 import type { StoredTensor } from "../../src/tensor/safetensors";
 import { tidy } from "../../src/tensor/scope";
 import { Tensor } from "../../src/tensor/tensor";

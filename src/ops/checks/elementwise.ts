@@ -1,16 +1,7 @@
 import { numel } from "../../tensor/tensor";
 import type { OpCase } from "../check";
-import {
-  add,
-  broadcastShape,
-  broadcastStrides,
-  broadcastTo,
-  div,
-  mul,
-  relu,
-  scale,
-  sub,
-} from "../elementwise";
+import { add, broadcastTo, div, mul, relu, scale, sub } from "../elementwise";
+import { broadcastShape, broadcastStrides } from "../elementwise_kernels";
 
 /** float64 broadcasting binary op on flat arrays. */
 function refBinary(f: (x: number, y: number) => number, sa: number[], sb: number[]) {

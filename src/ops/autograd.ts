@@ -5,10 +5,11 @@
 // pool as the walk goes: a node's output gradient once the node has run, a gradient once added to
 // another, what a node's backward made besides its gradients when it returns, and (with `retain`)
 // each tensor fn made once the last node that may read it has run.
-import { accumulate, add, full } from "../ops/elementwise";
-import { scoped, tidy } from "./scope";
-import { noGrad, withTape } from "./tape";
-import { shapeString, type Tensor } from "./tensor";
+import { scoped, tidy } from "../tensor/scope";
+import { noGrad, withTape } from "../tensor/tape";
+import { shapeString, type Tensor } from "../tensor/tensor";
+import { add } from "./elementwise";
+import { accumulate, full } from "./elementwise_kernels";
 
 export interface ValueAndGrad {
   value: Tensor;
@@ -33,7 +34,7 @@ export function valueAndGrad(
   retain?: () => Tensor[],
 ): ValueAndGrad {
   for (const t of wrt) t.requiresGrad = true;
-  const { result: value, nodes, made } = withTape(fn, retain !== undefined);
+  const { result: value, nodes, made } = withTape<Tensor, Tensor>(fn, retain !== undefined);
   if (!seed && value.size !== 1) {
     throw new Error(`valueAndGrad: the value has shape ${shapeString(value.shape)}; pass a seed gradient`);
   }

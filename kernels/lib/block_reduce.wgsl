@@ -1,6 +1,6 @@
 // Workgroup-wide sums and maxima for the row kernels (one workgroup of THREADS invocations per
-// row), prepended to their source by the op that loads them; the kernel declares THREADS, a power
-// of two. Four lanes, so that one tree carries a kernel's several sums (or maxima) at once.
+// row), included with `#include block_reduce`; the kernel declares THREADS, a power of two.
+// Four lanes, so that one tree carries a kernel's several sums (or maxima) at once.
 // Call from uniform control flow: every invocation of the workgroup must arrive, padding rows too.
 // The result reaches every invocation.
 

@@ -1,5 +1,5 @@
-// Activation functions shared by kernels (prepended to their source by the op that loads them;
-// this file declares no bindings). GELU is the exact erf form that ViTs and TIPS use.
+// Activation functions shared by kernels (`#include activation`; this file declares no
+// bindings). GELU is the exact erf form that ViTs and TIPS use.
 
 // erf by Abramowitz & Stegun 7.1.26 refined: |error| < 1.5e-7, below f32 resolution near 1.
 fn erf_approx(x: f32) -> f32 {
@@ -25,7 +25,7 @@ fn silu(x: f32) -> f32 {
   return x / (1.0 + exp(-x));
 }
 
-// Activation by code: 0 none, 1 relu, 2 gelu (matmul epilogues select with an override).
+// Activation by code: 0 none, 1 relu, 2 gelu (a matmul epilogue takes it as a parameter, a B-operand load as an override).
 fn activate(code: u32, x: f32) -> f32 {
   switch code {
     case 1u: { return max(x, 0.0); }
