@@ -90,6 +90,8 @@ export async function download(
     return err instanceof Error ? err : new Error(String(err));
   };
   try {
+    // Cancelled before this file started (the abort event has fired already).
+    if (signal.aborted) throw new Error("cancelled");
     watch();
     let res: Response;
     try {

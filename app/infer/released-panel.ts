@@ -59,7 +59,10 @@ export class ReleasedPanel {
       this.input(part).addEventListener("input", () => {
         select.value = "";
         clearTimeout(this.timer);
-        this.timer = setTimeout(() => this.inspect(), 500);
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          void this.inspect();
+        }, 500);
       });
     byId("infer-url-load").addEventListener("click", () => this.downloadAndLoad());
     byId("infer-url-cancel").addEventListener("click", () => this.transfer?.abort());
@@ -203,6 +206,11 @@ export class ReleasedPanel {
     }
     const transfer = new AbortController();
     this.transfer = transfer;
+    // A size check still pending from typing would rewrite the paragraph above the buttons while
+    // the transfer runs, moving Cancel under the pointer: it runs when the transfer ends instead.
+    const checkPending = this.timer !== undefined;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     const box = byId("infer-url-transfer");
     const status = byId("infer-url-progress-text");
     box.hidden = false;
@@ -241,6 +249,7 @@ export class ReleasedPanel {
       this.transfer = null;
       byId("infer-url-cancel").hidden = true;
       byId<HTMLButtonElement>("infer-url-load").disabled = byId("infer-url-info").dataset.fits === "false";
+      if (checkPending) void this.inspect();
     }
   }
 }
