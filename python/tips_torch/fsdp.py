@@ -8,9 +8,7 @@ from .model import ProjectionHead, TextBlock, VitBlock, engine_name, torch_name
 
 
 def wrap(student, device):
-    if not hasattr(FSDP, "optim_state_dict"):
-        raise RuntimeError(f"--fsdp needs PyTorch 2.0 or newer (this is {torch.__version__}): "
-                           "train with DDP (leave out --fsdp), or install a newer torch")
+    """The student sharded (train.check_fsdp has made sure this torch can)."""
     from torch.distributed.fsdp.wrap import ModuleWrapPolicy
 
     return FSDP(student, auto_wrap_policy=ModuleWrapPolicy({VitBlock, TextBlock, ProjectionHead}),

@@ -46,8 +46,24 @@ def parse(argv):
     return p.parse_args(argv)
 
 
+def check_fsdp():
+    """--fsdp needs torch >= 2.0 (FSDP.optim_state_dict); torch 1.13's FSDP does not even import
+    on Python 3.11 (a dataclass error inside torch)."""
+    try:
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+    except Exception as err:  # whatever torch raises there, the advice is the same
+        FSDP, cause = None, f"its FSDP does not load: {type(err).__name__}"
+    else:
+        cause = "its FSDP lacks optim_state_dict"
+    if FSDP is None or not hasattr(FSDP, "optim_state_dict"):
+        raise UsageError(f"--fsdp needs PyTorch 2.0 or newer; this is {torch.__version__} ({cause}): "
+                         "train with DDP (leave out --fsdp), or install a newer torch")
+
+
 def setup(args):
     """(device, parallel): one process per GPU under torchrun, NCCL on GPUs and gloo on CPUs."""
+    if args.fsdp:
+        check_fsdp()
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if device == "cuda":
