@@ -7,13 +7,20 @@
 import bufferCopyCode from "../../kernels/buffer_copy.wgsl?raw";
 import { type AcquiredDevice, acquireDevice, browserGpu, type DeviceInfo } from "./device";
 import { DeviceLostError, GpuError, KernelError } from "./errors";
-import { grid1d, type Kernel, kernel, type ParamTypes, type ParamValues, packParams } from "./kernel";
+import {
+  grid1d,
+  type Kernel,
+  kernel,
+  PARAM_SLOT,
+  type ParamTypes,
+  type ParamValues,
+  packParams,
+} from "./kernel";
 import { type KernelLayout, kernelLayout, layoutEntries } from "./layout";
 import { BufferPool, bufferId, sizeClass } from "./pool";
 import { Profiler } from "./profiler";
 import { nameSourceLines, sourceLine } from "./wgsl-lib";
 
-const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter
 const ARENA_BYTES = 1 << 20; // uniform parameters for up to 4096 dispatches per submission
 const MAP_READ = 0x0001;
 const bufferCopyKernel = kernel({

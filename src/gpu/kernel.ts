@@ -61,8 +61,11 @@ const TYPE_LAYOUT: Record<ParamType, { size: number; align: number }> = {
   "array<vec4u, 2>": { size: 32, align: 16 },
 };
 
-/** The most bytes of parameters a dispatch has (one slot of the parameter arena in gpu.ts). */
-const MAX_PARAM_BYTES = 256;
+/**
+ * Bytes of one dispatch's parameters: its slot in gpu.ts's parameter arena, whose dynamic offsets
+ * step by minUniformBufferOffsetAlignment (256 on every adapter).
+ */
+export const PARAM_SLOT = 256;
 
 export function kernel<const P extends ParamTypes = Record<never, ParamType>, const B extends string = never>(
   spec: KernelSpec<P, B>,
@@ -81,8 +84,8 @@ export function kernel<const P extends ParamTypes = Record<never, ParamType>, co
     fields.push({ name, type, offset });
     offset += layout.size;
   }
-  if (offset > MAX_PARAM_BYTES)
-    throw new KernelError(spec.name, `its parameters take ${offset} bytes, more than ${MAX_PARAM_BYTES}`);
+  if (offset > PARAM_SLOT)
+    throw new KernelError(spec.name, `its parameters take ${offset} bytes, more than ${PARAM_SLOT}`);
   const file = spec.file ?? spec.name;
   const sources = [{ file, text: spec.code }];
   if (spec.generated) sources.push({ file: `${file} (generated)`, text: spec.generated });
