@@ -18,6 +18,8 @@ struct Params {
   eps: f32,
   groups: u32,          // backward: workgroups, each owning rows_per_group consecutive rows
   rows_per_group: u32,
+  write_y: u32,         // forward: 0 writes the statistics only, for a product that normalises
+                        // as it loads (matmul.wgsl's a_norm, b_norm) instead of reading y
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -50,9 +52,11 @@ fn forward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u
     }
   }
   let rstd = inverseSqrt(block_sum(vec4f(q), lid).x / n + p.eps);
-  for (var k = 0u; k < PER_THREAD; k++) {
-    let c = k * THREADS + lid;
-    if (live && c < p.cols) { y[row * p.cols + c] = (v[k] - mean) * rstd * weight[c] + bias[c]; }
+  if (p.write_y != 0u) {
+    for (var k = 0u; k < PER_THREAD; k++) {
+      let c = k * THREADS + lid;
+      if (live && c < p.cols) { y[row * p.cols + c] = (v[k] - mean) * rstd * weight[c] + bias[c]; }
+    }
   }
   if (live && lid == 0u) {
     stats[2u * row] = mean;

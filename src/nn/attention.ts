@@ -1,6 +1,7 @@
 // Multi-head self-attention: one qkv projection (rows [q | k | v], each head-major, as both
 // official encoders store them), fused attention reading it in place, output projection.
 import { selfAttention } from "../ops/attention";
+import type { Normalized } from "../ops/layernorm";
 import type { ParameterStore } from "../tensor/params";
 import type { Rng } from "../tensor/rng";
 import type { Tensor } from "../tensor/tensor";
@@ -28,8 +29,8 @@ export class SelfAttention {
     this.proj = new Linear(params, names?.proj ?? `${name}.proj`, dim, dim, rng, init);
   }
 
-  /** x: [B, S, D]; keyMask: [B, S] u32, 1 for real tokens (text padding). */
-  forward(x: Tensor, keyMask?: Tensor): Tensor {
+  /** x: [B, S, D] (or a layernorm of it, deferred); keyMask: [B, S] u32, 1 for real tokens (text padding). */
+  forward(x: Tensor | Normalized, keyMask?: Tensor): Tensor {
     return this.proj.forward(selfAttention(this.qkv.forward(x), this.heads, { keyMask }));
   }
 }

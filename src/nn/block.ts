@@ -1,6 +1,7 @@
 // Pre-LN transformer block of the image encoder (DINOv2 layout, as TIPS ships it):
 //   x += ls1 * proj(attn(norm1(x)));  x += ls2 * ffn(norm2(x))
 // with LayerScale gammas and an exact-GELU MLP or a SwiGLU feed-forward (g/14).
+import type { Normalized } from "../ops/layernorm";
 import { addScaled } from "../ops/layerscale";
 import { swiglu } from "../ops/swiglu";
 import type { ParameterStore } from "../tensor/params";
@@ -33,7 +34,7 @@ class SwiGluFfn {
     this.w3 = new Linear(params, `${name}.w3`, hidden, dim, rng, init);
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor | Normalized): Tensor {
     return this.w3.forward(swiglu(this.w12.forward(x)));
   }
 }
@@ -68,7 +69,8 @@ export class VitBlock {
   }
 
   forward(x: Tensor): Tensor {
-    const h = addScaled(x, this.attn.forward(this.norm1.forward(x)), this.ls1);
-    return addScaled(h, this.mlp.forward(this.norm2.forward(h)), this.ls2);
+    // The norms are deferred to the products that read them (see LayerNorm.deferred).
+    const h = addScaled(x, this.attn.forward(this.norm1.deferred(x)), this.ls1);
+    return addScaled(h, this.mlp.forward(this.norm2.deferred(h)), this.ls2);
   }
 }

@@ -1,5 +1,5 @@
 // LayerNorm over the last axis with learned weight (ones) and bias (zeros), no weight decay.
-import { layerNorm } from "../ops/layernorm";
+import { layerNorm, layerNormDeferred, type Normalized } from "../ops/layernorm";
 import type { ParameterStore } from "../tensor/params";
 import type { Tensor } from "../tensor/tensor";
 
@@ -19,5 +19,10 @@ export class LayerNorm {
 
   forward(x: Tensor): Tensor {
     return layerNorm(x, this.weight, this.bias, this.eps);
+  }
+
+  /** LN(x) for a Linear to normalise as it loads x (ops/layernorm.ts): LN(x) is never written. */
+  deferred(x: Tensor): Normalized {
+    return layerNormDeferred(x, this.weight, this.bias, this.eps);
   }
 }

@@ -1,5 +1,6 @@
 // Linear layer with PyTorch's layout: weight (out, in), bias (out); y = x W^T + b, with an
 // optional activation fused into the matmul epilogue.
+import type { Normalized } from "../ops/layernorm";
 import { matmul } from "../ops/matmul";
 import type { ParameterStore } from "../tensor/params";
 import type { Rng } from "../tensor/rng";
@@ -47,7 +48,8 @@ export class Linear {
           );
   }
 
-  forward(x: Tensor, activation: Activation = "none"): Tensor {
+  /** x: a tensor, or a layernorm deferred to this product (LayerNorm.deferred). */
+  forward(x: Tensor | Normalized, activation: Activation = "none"): Tensor {
     return matmul(x, this.weight, { transB: true, bias: this.bias ?? undefined, activation });
   }
 }

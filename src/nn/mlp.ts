@@ -1,5 +1,6 @@
 // Two-layer feed-forward block: fc1 -> activation (fused into fc1's matmul) -> fc2, as in ViT
 // blocks (GELU) and the text encoder (ReLU); one autograd node (ops/mlp.ts).
+import type { Normalized } from "../ops/layernorm";
 import { mlp } from "../ops/mlp";
 import type { ParameterStore } from "../tensor/params";
 import type { Rng } from "../tensor/rng";
@@ -22,7 +23,7 @@ export class Mlp {
     this.fc2 = new Linear(params, `${name}.fc2`, dims.hidden, dims.output, rng, init);
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor | Normalized): Tensor {
     const weights = {
       w1: this.fc1.weight,
       b1: this.fc1.bias ?? undefined,

@@ -1,12 +1,14 @@
 // matmul(a, b): batched matrix products with the transposes done by the kernel's loads, an
 // optional bias and activation fused into the epilogue, and a backward made of more matmuls.
 // a: [...batch, M, K] ([...batch, K, M] with transA); b: [...batch, K, N] ([...batch, N, K] with
-// transB). Either operand may be 2-D and shared by every batch of the other (weights).
+// transB). Either operand may be 2-D and shared by every batch of the other (weights). A Linear's
+// input may be a layernorm deferred to it (Normalized): the product normalises as it loads.
 import code from "../../kernels/matmul.wgsl?raw";
 import type { Gpu } from "../gpu/gpu";
 import { ceilDiv, grid1d, kernel } from "../gpu/kernel";
 import { record, recording } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
+import { isNormalized, layerNormGrads, type Normalized, normalizedNeedsGrad } from "./layernorm";
 import { sum, sumToShape } from "./reduce";
 
 /** How the kernel reads quads of an operand: one vec4 load, or 4 bounds-checked f32 loads. */
@@ -69,8 +71,10 @@ function variant(a: Quads, b: Quads) {
       keep_pre: "u32",
       accumulate: "u32",
       activation_grad: "u32",
+      a_norm: "u32",
+      b_norm: "u32",
     },
-    bindings: ["a", "b", "bias", "c", "pre"],
+    bindings: ["a", "b", "bias", "c", "pre", "norm_stats", "norm_weight", "norm_bias"],
   });
 }
 
@@ -116,6 +120,19 @@ export interface MatmulOptions {
   rowSums?: Tensor;
   /** op(B) = act(B): B's elements pass through the activation as the product loads them. */
   bActivation?: Activation;
+  /** A = LN(a), normalised as the product loads a (untransposed, its rows the statistics' rows). */
+  aNorm?: NormLoad;
+  /** B = LN(b), likewise (b untransposed and 2-D, its rows the statistics' rows). */
+  bNorm?: NormLoad;
+}
+
+/** What a product needs to normalise an operand that holds a layernorm's input. */
+export type NormLoad = Pick<Normalized, "stats" | "weight" | "bias">;
+
+/** How the product's A was made from the tensor a (see matmulGrads). */
+export interface ALoad {
+  activation?: Activation;
+  norm?: NormLoad;
 }
 
 /** Below this many 128x128 workgroups, 64x64 tiles keep more of a large GPU busy. */
@@ -154,7 +171,8 @@ function resolveDims(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Di
   return { batch: aBatch.length ? aBatch : bBatch, m, n, k: ka };
 }
 
-export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+export function matmul(a: Tensor | Normalized, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  if (isNormalized(a)) return normalizedMatmul(a, b, opts);
   const { bias, activation = "none" } = opts;
   const inputs = bias ? [a, b, bias] : [a, b];
   const keepPre = activation !== "none" && recording() && inputs.some((t) => t.requiresGrad);
@@ -163,6 +181,47 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     const dZ = pre ? activationBackward(dOut, pre, activation) : dOut;
     return matmulGrads(a, b, dZ, opts, into);
   });
+}
+
+/**
+ * A Linear (b transposed, 2-D) of LN(x) that normalises x as it loads it: LN(x) is never written.
+ * The node's inputs are x, the layernorm's weight and bias, b and the bias.
+ */
+function normalizedMatmul(n: Normalized, b: Tensor, opts: MatmulOptions): Tensor {
+  const { bias, activation = "none" } = opts;
+  const inputs = [n.x, n.weight, n.bias, b, ...(bias ? [bias] : [])];
+  const keepPre = activation !== "none" && recording() && inputs.some((t) => t.requiresGrad);
+  const { out, pre } = product(n.x, b, { ...opts, aNorm: n }, { keepPre });
+  const node = record("matmul", inputs, out, (dOut, into) => {
+    const dZ = pre ? activationBackward(dOut, pre, activation) : dOut;
+    const [intoX, intoWeight, intoBias, ...rest] = into;
+    return normalizedLinearGrads(n, b, dZ, opts, [intoX, intoWeight, intoBias], rest);
+  });
+  if (!node.requiresGrad) n.stats.dispose(); // nothing will run the backward
+  return node;
+}
+
+/**
+ * The gradients of a Linear of LN(x) (y = LN(x) W^T + bias, normalised on load) given dZ:
+ * [dx, dLN weight, dLN bias, dW, dbias if a bias], through LN's backward from dLN(x) = dZ W.
+ * intoNorm and intoLinear are the `into` tensors of those two groups.
+ */
+export function normalizedLinearGrads(
+  n: Normalized,
+  w: Tensor,
+  dZ: Tensor,
+  opts: MatmulOptions,
+  intoNorm: (Tensor | undefined)[],
+  intoLinear: (Tensor | undefined)[],
+): (Tensor | null)[] {
+  const [, dW, dBias] = matmulGrads(n.x, w, dZ, opts, [undefined, ...intoLinear], { norm: n });
+  let normGrads: (Tensor | null)[] = [null, null, null];
+  if (normalizedNeedsGrad(n)) {
+    const dY = product(dZ, w, {}).out;
+    normGrads = layerNormGrads(n, dY, intoNorm);
+    dY.dispose();
+  }
+  return [...normGrads, dW, ...(opts.bias ? [dBias] : [])];
 }
 
 /** What a product may do besides act(op(A) op(B) + bias), for ops that record their own node. */
@@ -208,6 +267,7 @@ export function product(
   const fold = b.rank === 2 && !transA;
   const groups = fold ? 1 : numel(batch);
   const rows = fold ? numel(batch) * m : m;
+  const norm = checkNorm(opts, rows, n, k, groups, a.rank === 2 || fold, b.rank === 2);
   if (out.size > 0) {
     const constants = tileConstants(gpu, opts.tile ?? pickTile(rows, n, groups));
     const bm = 8 * constants.WG_M;
@@ -236,14 +296,19 @@ export function product(
         keep_pre: pre ? 1 : 0,
         accumulate: into ? 1 : 0,
         activation_grad: gradOf ? ACTIVATION_CODE[gradOf.activation] : 0,
+        a_norm: opts.aNorm ? 1 : 0,
+        b_norm: opts.bNorm ? 1 : 0,
       },
-      // Unused bindings: a read-only input stands in for the bias, the dummy for z.
+      // Unused bindings: a read-only input stands in for the bias and the layernorm's, the dummy for z.
       buffers: {
         a: a.binding,
         b: b.binding,
         bias: (bias ?? a).binding,
         c: out.binding,
         pre: (pre ?? rowSums ?? gradOf?.z)?.binding ?? gpu.dummy,
+        norm_stats: (norm?.stats ?? a).binding,
+        norm_weight: (norm?.weight ?? a).binding,
+        norm_bias: (norm?.bias ?? a).binding,
       },
       workgroups: [ceilDiv(n, bn), ceilDiv(rows, bm), groups],
     });
@@ -251,11 +316,38 @@ export function product(
   return { out, pre };
 }
 
+/** The layernorm an operand is loaded through, if any, checked against the product's shape. */
+function checkNorm(
+  opts: MatmulOptions,
+  rows: number,
+  n: number,
+  k: number,
+  groups: number,
+  aFlat: boolean,
+  bFlat: boolean,
+): NormLoad | undefined {
+  const { aNorm, bNorm } = opts;
+  if (!aNorm && !bNorm) return undefined;
+  const fits = (norm: NormLoad, statRows: number, cols: number) =>
+    norm.stats.size === 2 * statRows && norm.weight.size === cols && norm.bias.size === cols;
+  const aOk = !aNorm || (!opts.transA && aFlat && groups === 1 && fits(aNorm, rows, k));
+  const bOk = !bNorm || (!opts.transB && bFlat && groups === 1 && fits(bNorm, k, n));
+  if (aNorm && bNorm) throw new Error("matmul: only one operand can be normalised on load");
+  if (!aOk || !bOk) {
+    throw new Error(
+      "matmul: an operand normalised on load must be untransposed, unbatched, with statistics " +
+        "for each of its rows and a weight and bias for each of its columns",
+    );
+  }
+  return aNorm ?? bNorm;
+}
+
 /**
  * The gradients of a, b and the bias (where they need one) given dZ, the gradient of the product
- * before its activation; into[j], where given, is added to in place and returned. With
- * `aActivation`, the product's A was act(a) (a holding the pre-activation): b's gradient reads
- * act(a) as it loads a, and a gets no gradient. Only for b transposed, as in a Linear.
+ * before its activation; into[j], where given, is added to in place and returned. With `aLoad`,
+ * the product's A was act(a) (a holding the pre-activation) or LN(a) (a holding LN's input): b's
+ * gradient applies it as it loads a, and a gets no gradient here (its own is the caller's). Only
+ * for b transposed, as in a Linear.
  */
 export function matmulGrads(
   a: Tensor,
@@ -263,17 +355,16 @@ export function matmulGrads(
   dZ: Tensor,
   opts: MatmulOptions,
   into: (Tensor | undefined)[],
-  aActivation: Activation = "none",
+  aLoad: ALoad = {},
 ): (Tensor | null)[] {
   const { transA = false, transB = false, bias } = opts;
-  if (aActivation !== "none" && (!transB || a.requiresGrad)) {
-    throw new Error("matmulGrads: an activation of a needs b transposed and no gradient for a");
-  }
-  const dA = a.requiresGrad ? gradA(a, b, dZ, transA, transB, into[0]) : null;
-  const dB = () => (b.requiresGrad ? gradB(a, b, dZ, transA, transB, into[1], aActivation) : null);
+  const loaded = (aLoad.activation ?? "none") !== "none" || aLoad.norm !== undefined;
+  if (loaded && !transB) throw new Error("matmulGrads: an activation or layernorm of a needs b transposed");
+  const dA = a.requiresGrad && !loaded ? gradA(a, b, dZ, transA, transB, into[0]) : null;
+  const dB = () => (b.requiresGrad ? gradB(a, b, dZ, transA, transB, into[1], aLoad) : null);
   if (!bias) return [dA, dB()];
   const linear =
-    b.requiresGrad && bias.requiresGrad ? linearGrads(a, b, dZ, opts, into[1], into[2], aActivation) : null;
+    b.requiresGrad && bias.requiresGrad ? linearGrads(a, b, dZ, opts, into[1], into[2], aLoad) : null;
   if (linear) return [dA, ...linear];
   return [dA, dB(), bias.requiresGrad ? sumToShape(dZ, bias.shape, into[2]) : null];
 }
@@ -324,7 +415,7 @@ function linearGrads(
   opts: MatmulOptions,
   intoW?: Tensor,
   intoBias?: Tensor,
-  aActivation: Activation = "none",
+  aLoad: ALoad = {},
 ): [Tensor, Tensor] | null {
   if (
     !opts.transB ||
@@ -338,14 +429,19 @@ function linearGrads(
   const a2 = a.reshape([-1, k]);
   const dZ2 = dZ.reshape([-1, n]);
   const dBias = intoBias ?? Tensor.empty(a.gpu, [n]);
-  const dW = matmul(dZ2, a2, { transA: true, into: intoW, rowSums: dBias, bActivation: aActivation });
+  const dW = matmul(dZ2, a2, { transA: true, into: intoW, rowSums: dBias, ...bLoad(aLoad) });
   a2.dispose();
   dZ2.dispose();
   return [dW, dBias];
 }
 
+/** The product options that apply aLoad to its B operand (a, loaded for a weight gradient). */
+function bLoad(aLoad: ALoad): MatmulOptions {
+  return { bActivation: aLoad.activation, bNorm: aLoad.norm };
+}
+
 // dB = op(A)^T dZ, or dZ^T op(A) when B is stored transposed; added to `into` where given.
-// With aActivation (B transposed only), op(A) = act(a), applied as the product loads a.
+// With aLoad (B transposed only), op(A) = act(a) or LN(a), applied as the product loads a.
 function gradB(
   a: Tensor,
   b: Tensor,
@@ -353,14 +449,14 @@ function gradB(
   transA: boolean,
   transB: boolean,
   into?: Tensor,
-  aActivation: Activation = "none",
+  aLoad: ALoad = {},
 ): Tensor {
   if (b.rank === 2 && a.rank > 2 && !transA) {
     // Shared weights: fold the batch into M so the batch sum happens inside one product.
     const a2 = a.reshape([-1, a.shape[a.rank - 1]]);
     const dZ2 = dZ.reshape([-1, dZ.shape[dZ.rank - 1]]);
     const d = transB
-      ? matmul(dZ2, a2, { transA: true, into, bActivation: aActivation })
+      ? matmul(dZ2, a2, { transA: true, into, ...bLoad(aLoad) })
       : matmul(a2, dZ2, { transA: true, into });
     a2.dispose();
     dZ2.dispose();
@@ -368,7 +464,7 @@ function gradB(
   }
   const direct = b.rank >= Math.max(a.rank, dZ.rank) ? into : undefined; // no batch axes to sum first
   const d = transB
-    ? matmul(dZ, a, { transA: true, transB: transA, into: direct, bActivation: aActivation })
+    ? matmul(dZ, a, { transA: true, transB: transA, into: direct, ...bLoad(aLoad) })
     : matmul(a, dZ, { transA: !transA, into: direct });
   if (direct || !into) return sumBatches(d, b.rank);
   return sumToShape(d, b.shape, into);

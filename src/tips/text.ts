@@ -1,13 +1,14 @@
 // The TIPS text encoder (parameter names as the official release): token embedding times
 // sqrt(D) plus fixed sinusoids [sin | cos]; pre-LN bidirectional blocks (torch
-// MultiheadAttention with a key-padding mask; ReLU MLP whose hidden and output are zeroed at
-// padding); ln_final; mean over real tokens.
+// MultiheadAttention with a key-padding mask; ReLU MLP whose output is zeroed at padding);
+// ln_final; mean over real tokens.
 import type { Gpu } from "../gpu/gpu";
 import { SelfAttention } from "../nn/attention";
 import { LayerNorm } from "../nn/layernorm";
 import { Linear } from "../nn/linear";
 import { add, div, mul, scale } from "../ops/elementwise";
 import { embedding } from "../ops/embedding";
+import { mlp } from "../ops/mlp";
 import { sum } from "../ops/reduce";
 import type { ParameterStore } from "../tensor/params";
 import type { Rng } from "../tensor/rng";
@@ -110,9 +111,18 @@ class TextBlock {
   }
 
   forward(x: Tensor, batch: TextBatch): Tensor {
-    const h = add(x, this.attn.forward(this.ln1.forward(x), batch.keyMask));
-    const hidden = mul(this.fc.forward(this.ln2.forward(h), "relu"), batch.tokenMask);
-    return add(h, mul(this.proj.forward(hidden), batch.tokenMask));
+    // The norms are deferred to the products that read them (see LayerNorm.deferred).
+    const h = add(x, this.attn.forward(this.ln1.deferred(x), batch.keyMask));
+    // One mlp node (ops/mlp.ts). The official block also zeroes the hidden layer at padding; the
+    // output's mask alone gives the same values and gradients, since it zeroes the padding rows
+    // and with them everything those rows' hidden values reach.
+    const weights = {
+      w1: this.fc.weight,
+      b1: this.fc.bias ?? undefined,
+      w2: this.proj.weight,
+      b2: this.proj.bias ?? undefined,
+    };
+    return add(h, mul(mlp(this.ln2.deferred(h), weights, "relu"), batch.tokenMask));
   }
 }
 

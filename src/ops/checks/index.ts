@@ -12,7 +12,7 @@ import { clipLossCases } from "./loss_clip";
 import { distillCases } from "./loss_distill";
 import { rilsCases } from "./loss_rils";
 import { sparcCases } from "./loss_sparc";
-import { matmulCases, mlpCases } from "./matmul";
+import { matmulCases, mlpCases, normalizedCases } from "./matmul";
 import { normalizeCases } from "./normalize";
 import { patchifyCases } from "./patchify";
 import { reduceCases } from "./reduce";
@@ -38,7 +38,7 @@ export const opFamilies: Record<string, OpCase[]> = {
   normalize: normalizeCases,
   embedding: embeddingCases,
   copy: copyCases,
-  matmul: [...matmulCases, ...mlpCases],
+  matmul: [...matmulCases, ...mlpCases, ...normalizedCases],
 };
 
 export type OnCheckResult = (family: string, index: number, result: CheckResult) => void;

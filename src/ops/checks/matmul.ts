@@ -1,8 +1,10 @@
 import { numel } from "../../tensor/tensor";
 import type { OpCase } from "../check";
+import { layerNormDeferred } from "../layernorm";
 import { type Activation, matmul } from "../matmul";
 import { mlp } from "../mlp";
 import { erf64 } from "./gelu";
+import { refLayerNorm } from "./layernorm";
 
 interface Config {
   /** Batch axes of a and of b ([] for a 2-D operand shared by every batch). */
@@ -150,4 +152,83 @@ function mlpCase(
 export const mlpCases: OpCase[] = [
   mlpCase(2, 7, 13, 37, 11, "gelu", true),
   mlpCase(1, 5, 6, 9, 3, "relu", false),
+];
+
+const EPS = 1e-6;
+
+/**
+ * A Linear of LN(x), the layernorm deferred to the product, which normalises x as it loads it
+ * (forward) and again for the weight gradient (dW = dZ^T LN(x)); x's gradient goes through LN's
+ * backward. Inputs: x [...batch, rows, k], LN weight and bias [k], W [n, k], bias [n].
+ */
+function normalizedLinearCase(
+  batch: number[],
+  rows: number,
+  k: number,
+  n: number,
+  bias: boolean,
+  activation: Activation,
+  tile?: 64 | 128,
+): OpCase {
+  const m = numel(batch) * rows;
+  const linear = refMatmul({ m, k, n, transB: true, bias, activation });
+  const norm = refLayerNorm(k, EPS);
+  return {
+    name: `LN(x) [${[...batch, rows, k]}] @ W^T [${n},${k}]${bias ? " + bias" : ""} ${activation}${tile ? ` tile ${tile}` : ""}, normalised on load`,
+    inputs: [
+      { shape: [...batch, rows, k] },
+      { shape: [k] },
+      { shape: [k] },
+      { shape: [n, k] },
+      ...(bias ? [{ shape: [n] }] : []),
+    ],
+    run: ([x, lnWeight, lnBias, w, b]) =>
+      matmul(layerNormDeferred(x, lnWeight, lnBias, EPS), w, { transB: true, bias: b, activation, tile }),
+    reference: ([x, lnWeight, lnBias, w, b]) => linear([norm([x, lnWeight, lnBias]), w, b]),
+    atol: 1e-4,
+    rtol: 1e-4,
+  };
+}
+
+/** mlp(LN(x)), the layernorm deferred to the first product, as a ViT block's second half. */
+function normalizedMlpCase(
+  batch: number,
+  tokens: number,
+  input: number,
+  hidden: number,
+  output: number,
+): OpCase {
+  const rows = batch * tokens;
+  const fc1 = refMatmul({ m: rows, k: input, n: hidden, transB: true, bias: true, activation: "gelu" });
+  const fc2 = refMatmul({ m: rows, k: hidden, n: output, transB: true, bias: true });
+  const norm = refLayerNorm(input, EPS);
+  return {
+    name: `mlp(LN(x)) [${batch},${tokens},${input}] -> ${hidden} gelu -> ${output}, normalised on load`,
+    inputs: [
+      { shape: [batch, tokens, input] },
+      { shape: [input] },
+      { shape: [input] },
+      { shape: [hidden, input] },
+      { shape: [hidden] },
+      { shape: [output, hidden] },
+      { shape: [output] },
+    ],
+    run: ([x, lnWeight, lnBias, w1, b1, w2, b2]) =>
+      mlp(layerNormDeferred(x, lnWeight, lnBias, EPS), { w1, b1, w2, b2 }, "gelu"),
+    reference: ([x, lnWeight, lnBias, w1, b1, w2, b2]) =>
+      fc2([fc1([norm([x, lnWeight, lnBias]), w1, b1]), w2, b2]),
+    atol: 1e-4,
+    rtol: 1e-4,
+  };
+}
+
+// Odd sizes (partial tiles, f32 quads), K a multiple of 4 (vec4 quads), a 2-D x over several
+// 128-wide tiles with no bias (the weight gradient's plain product rather than the one that also
+// sums the bias gradient), and an activation after the normalised product.
+export const normalizedCases: OpCase[] = [
+  normalizedLinearCase([2], 9, 13, 11, true, "none"),
+  normalizedLinearCase([2], 5, 36, 20, true, "none"),
+  normalizedLinearCase([], 70, 33, 67, false, "gelu", 128),
+  normalizedLinearCase([3], 4, 7, 5, true, "relu"),
+  normalizedMlpCase(2, 7, 13, 37, 11),
 ];
