@@ -13,6 +13,7 @@ struct Params {
   rows: u32,
   cols: u32,
   eps: f32,
+  accumulate: u32,   // backward: dx += the gradient (a parameter's, summed in place)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -86,7 +87,12 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3
     if (tiles > 1u) { load_x_dy(row, t, lid); }
     for (var k = 0u; k < PER_THREAD; k++) {
       let c = column(t, k, lid);
-      if (row < p.rows && c < p.cols) { dx[row * p.cols + c] = g[k] * inv - v[k] * along; }
+      if (row < p.rows && c < p.cols) {
+        let at = row * p.cols + c;
+        var d = g[k] * inv - v[k] * along;
+        if (p.accumulate != 0u) { d += dx[at]; }
+        dx[at] = d;
+      }
     }
   }
 }

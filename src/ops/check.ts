@@ -1,5 +1,6 @@
 // Checks an op against its float64 reference: forward within tolerance on seeded inputs, and
-// its backward against central finite differences of the reference (on a sample of entries).
+// its backward against central finite differences of the reference (on a sample of entries), and
+// (addedInPlace) the same backward adding its gradients to tensors that already hold values.
 // Runs the same in Node (vitest) and in the browser (the app's self-check).
 import type { Gpu } from "../gpu/gpu";
 import { Rng } from "../tensor/rng";
@@ -72,7 +73,66 @@ export function compare(got: ArrayLike<number>, want: ArrayLike<number>, atol: n
   return { error, at };
 }
 
-export async function checkOp(gpu: Gpu, c: OpCase, seed = 1): Promise<CheckResult> {
+/**
+ * The backward again, each gradient now added in place to a tensor that already holds values (as
+ * a parameter's gradient slab, or a gradient summed over several uses, receives it: the kernels'
+ * accumulate paths): each must come back as what it held plus the gradient of the first pass.
+ * Returns the worst error, normalised as the gradient check's.
+ */
+async function checkInto(
+  gpu: Gpu,
+  c: OpCase,
+  tensors: Tensor[],
+  gradInputs: number[],
+  seedGrad: Float64Array,
+  grads: Float32Array[],
+  rng: Rng,
+): Promise<{ error: number; message: string }> {
+  const held = gradInputs.map((i) => makeInput({ shape: c.inputs[i].shape }, rng));
+  const into = gradInputs.map((i, g) => Tensor.from(gpu, held[g], c.inputs[i].shape));
+  try {
+    tidy(() => {
+      valueAndGrad(
+        () => c.run(tensors),
+        gradInputs.map((i) => tensors[i]),
+        (value) => Tensor.from(gpu, seedGrad, value.shape),
+        into,
+      );
+    });
+    const sums = await Promise.all(into.map(async (t) => Float32Array.from(await t.read())));
+    let worst = { error: 0, message: "" };
+    sums.forEach((sum, g) => {
+      const added = sum.map((v, k) => v - held[g][k]);
+      const r = compare(
+        added,
+        grads[g],
+        c.gradAtol ?? (c.atol ?? 1e-5) * 10,
+        c.gradRtol ?? (c.rtol ?? 1e-4) * 10,
+      );
+      if (!(r.error <= worst.error)) {
+        worst = {
+          error: Number.isNaN(r.error) ? Number.POSITIVE_INFINITY : r.error,
+          message: `; added in place, error ${r.error.toFixed(3)} in input ${gradInputs[g]}[${r.at}] (added ${added[r.at]}, alone ${grads[g][r.at]})`,
+        };
+      }
+    });
+    return worst;
+  } finally {
+    for (const t of into) t.dispose();
+  }
+}
+
+export interface CheckOptions {
+  /** Also check the gradients added in place (checkInto): the unit tests do; the page's quicker self-check does not. */
+  addedInPlace?: boolean;
+}
+
+export async function checkOp(
+  gpu: Gpu,
+  c: OpCase,
+  seed = 1,
+  options: CheckOptions = {},
+): Promise<CheckResult> {
   const rng = new Rng(seed);
   const atol = c.atol ?? 1e-5;
   const rtol = c.rtol ?? 1e-4;
@@ -86,6 +146,7 @@ export async function checkOp(gpu: Gpu, c: OpCase, seed = 1): Promise<CheckResul
   const tensors = c.inputs.map((s, i) => Tensor.from(gpu, data[i], s.shape, s.dtype ?? "f32"));
   let got: Float32Array;
   let grads: Float32Array[] = [];
+  let intoError: { error: number; message: string } | null = null;
   try {
     const { out, dIn } = tidy(() => {
       if (!gradInputs.length) return { out: c.run(tensors), dIn: [] as Tensor[] };
@@ -101,6 +162,8 @@ export async function checkOp(gpu: Gpu, c: OpCase, seed = 1): Promise<CheckResul
     grads = await Promise.all(dIn.map(async (t) => Float32Array.from(await t.read())));
     out.dispose();
     for (const t of dIn) t.dispose();
+    if (gradInputs.length && options.addedInPlace)
+      intoError = await checkInto(gpu, c, tensors, gradInputs, seedGrad, grads, new Rng(seed + 1));
   } finally {
     for (const t of tensors) t.dispose();
   }
@@ -138,6 +201,10 @@ export async function checkOp(gpu: Gpu, c: OpCase, seed = 1): Promise<CheckResul
         }
       }
     });
+  }
+  if (intoError && gradError !== null && !(intoError.error <= gradError)) {
+    gradError = intoError.error;
+    worstGrad = intoError.message;
   }
   const message = message0 + worstGrad;
   const ok = fwd.error <= 1 && (gradError === null || gradError <= 1);

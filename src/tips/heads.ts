@@ -2,8 +2,7 @@
 // a bottleneck, L2-normalised, then a weight-normalised linear layer (each prototype row of unit
 // norm, no bias) to K prototype logits.
 import { Linear } from "../nn/linear";
-import { matmul } from "../ops/matmul";
-import { l2Normalize } from "../ops/normalize";
+import { l2Normalize, normalizedLinear } from "../ops/normalize";
 import type { ParameterStore } from "../tensor/params";
 import type { Rng } from "../tensor/rng";
 import type { Tensor } from "../tensor/tensor";
@@ -42,6 +41,6 @@ export class ProjectionHead {
     // DINOv2's eps (fp32): at init a small head's bottleneck output has a norm well below the
     // 1e-3 the CLIP embeddings use, and that eps would squash every logit towards uniform.
     const z = l2Normalize(l2.forward(l1.forward(l0.forward(x, "gelu"), "gelu")), HEAD_EPS);
-    return matmul(z, l2Normalize(this.prototypes, HEAD_EPS), { transB: true });
+    return normalizedLinear(z, this.prototypes, HEAD_EPS);
   }
 }

@@ -1,4 +1,5 @@
-// Every op against its float64 reference, forward and finite-difference gradient.
+// Every op against its float64 reference, forward and finite-difference gradient, and its
+// gradients added in place to tensors that already hold values (a gradient slab's path).
 import { describe, expect, it } from "vitest";
 import { checkOp } from "../../src/ops/check";
 import { opFamilies } from "../../src/ops/checks";
@@ -13,7 +14,7 @@ for (const [family, cases] of Object.entries(opFamilies)) {
     for (const c of cases) {
       it(c.name, async () => {
         const gpu = await testGpu();
-        const r = await checkOp(gpu, c);
+        const r = await checkOp(gpu, c, 1, { addedInPlace: true });
         expect(r.ok, r.message).toBe(true);
       });
     }

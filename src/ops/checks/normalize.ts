@@ -1,6 +1,7 @@
 import type { OpCase } from "../check";
 import { mul, scale } from "../elementwise";
-import { l2Normalize } from "../normalize";
+import { l2Normalize, normalizedLinear } from "../normalize";
+import { refMatmul } from "./matmul";
 
 /** float64 x / max(||x||, eps) over rows of `cols`, each row first multiplied by rowScale(r). */
 export function refL2Normalize(cols: number, eps: number, rowScale: (r: number) => number = () => 1) {
@@ -62,4 +63,25 @@ export const normalizeCases: OpCase[] = [
     run: ([x]) => l2Normalize(scale(x, 0.01), 0.5),
     reference: ([x]) => refL2Normalize(129, 0.5, () => 0.01)(x),
   },
+  // DINO's last layer: x [..., K] times prototypes [N, K] of unit rows, the normalised weight
+  // made by the forward and again by the backward; a 3-D x (rows of every batch in dW), and a
+  // 2-D one over a 128-wide N with a K not a multiple of 4.
+  ...(
+    [
+      [[2, 7, 13], 19],
+      [[9, 6], 130],
+    ] as [number[], number][]
+  ).map(([xShape, n]): OpCase => {
+    const k = xShape[xShape.length - 1];
+    const rows = xShape.slice(0, -1).reduce((a, b) => a * b, 1);
+    const product = refMatmul({ m: rows, k, n, transB: true });
+    return {
+      name: `normalizedLinear x [${xShape}] w [${n},${k}]`,
+      inputs: [{ shape: xShape }, { shape: [n, k] }],
+      run: ([x, w]) => normalizedLinear(x, w, 1e-12),
+      reference: ([x, w]) => product([x, refL2Normalize(k, 1e-12)(w)]),
+      atol: 1e-4,
+      rtol: 1e-4,
+    };
+  }),
 ];
