@@ -26,12 +26,25 @@ it("npm run bench -- peers --small runs every workload in all three libraries, e
     "matmul-odd-dw",
     "attention-small",
     "mlp-step",
+    "vit-small-forward",
   ]);
   for (const row of rows) {
     for (const ms of [row.oursMs, row.jaxjsMs, row.tfjsMs]) expect(ms).toBeGreaterThan(0);
   }
-  expect(r.stdout).toContain("| workload        | ours ms | jax-js ms | tfjs ms | ours/jax-js | ours/tfjs |");
+  expect(r.stdout).toContain(
+    "| workload          | ours ms | jax-js ms | tfjs ms | ours/jax-js | ours/tfjs |",
+  );
   await rm(dir, { recursive: true });
+});
+
+it("peers --only with an unknown row name stops in one line listing the rows", () => {
+  const r = spawnSync(process.execPath, ["scripts/bench.mjs", "peers", "--small", "--only", "mlp-step,vit"], {
+    encoding: "utf8",
+  });
+  expect(r.status).toBe(2);
+  expect(r.stderr.trim()).toBe(
+    "bench: --only: no peers workload named vit with --small; known: matmul-odd, matmul-odd-dw, attention-small, mlp-step, vit-small-forward",
+  );
 });
 
 it("the MLP step's check rejects a step 1% too long and a wrong loss", () => {
