@@ -1,5 +1,6 @@
 // `npm run bench -- [matmul|attention|step|data ...] [--small] [--json FILE] [--reference FILE]`
-// or `npm run bench -- counts [--json FILE]`, or `npm run bench -- peers [--small] [--repeats N] [--json FILE]`
+// or `npm run bench -- counts [--json FILE]`, or
+// `npm run bench -- peers [--small] [--repeats N] [--only NAME[,NAME]] [--json FILE]`
 // Times our kernels on this machine's GPU and prints one table per group; `data` (asked for by
 // name; it needs no GPU) times the data pipeline on the CPU instead. With --reference (the
 // JSON that bench/reference/bench.py writes on the same GPU) each row shows PyTorch's figure and
@@ -11,8 +12,8 @@
 // counts what a training step records on a dry Gpu (no workgroups run; any adapter) and the cost
 // of one dispatch; its --json file is an array of rows (bench/counts.ts). `peers` (alone) sets our
 // kernels beside jax-js and tfjs-backend-webgpu on the same adapter (bench/peers.ts); --repeats
-// (default 5) is how many interleaved samples each library gets, and its --json file is an array
-// of {workload, oursMs, jaxjsMs, tfjsMs}.
+// (default 5) is how many interleaved samples each library gets, --only runs the named rows, and
+// its --json file is an array of {workload, oursMs, jaxjsMs, tfjsMs}.
 import { readFileSync, writeFileSync } from "node:fs";
 import { DRY_DAWN_FLAGS, dawnGpu, FAST_DAWN_FLAGS } from "../src/gpu/dawn";
 import { Gpu } from "../src/gpu/gpu";
@@ -20,7 +21,7 @@ import { type AttentionShape, benchAttention } from "./attention";
 import { COUNTED, countStep, countsRow, dispatchCost, formatCounts, type StepCounts } from "./counts";
 import { benchData, type Consumer, consumersOf, type DataRow, formatDataTable } from "./data";
 import { benchMatmul, type MatmulShape } from "./matmul";
-import { benchPeers, formatPeers, PEER_SHAPES, type PeerRow } from "./peers";
+import { benchPeers, formatPeers, PEER_SHAPES, type PeerRow, peerWorkloadNames } from "./peers";
 import shapes from "./shapes.json";
 import { benchStep, type StepShape, stepConfig } from "./step";
 import { type Failure, formatTables, type Reference, type Row } from "./table";
@@ -54,6 +55,7 @@ function parse(argv: string[]) {
   let scenesOnly = false;
   let dataWorkers: number | undefined;
   let repeats = 5;
+  let only: string[] | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--small") small = true;
@@ -70,10 +72,13 @@ function parse(argv: string[]) {
       repeats = Number(argv[++i]);
       if (!(Number.isInteger(repeats) && repeats >= 1 && repeats <= 100))
         fail(`--repeats takes an integer from 1 to 100, got "${argv[i]}"`);
+    } else if (a === "--only") {
+      only = (argv[++i] ?? "").split(",").filter((name) => name);
+      if (!only.length) fail("--only takes workload names separated by commas, e.g. --only vit-s14-forward");
     } else if ((GROUPS as readonly string[]).includes(a)) groups.push(a as Group);
     else
       fail(
-        `unknown argument "${a}"; groups: ${GROUPS.join(", ")}; options: --small --json FILE --reference FILE --write-step-configs FILE --steps-from FILE --scenes-only --data-workers N --repeats N`,
+        `unknown argument "${a}"; groups: ${GROUPS.join(", ")}; options: --small --json FILE --reference FILE --write-step-configs FILE --steps-from FILE --scenes-only --data-workers N --repeats N --only NAME[,NAME]`,
       );
   }
   return {
@@ -86,6 +91,7 @@ function parse(argv: string[]) {
     scenesOnly,
     dataWorkers,
     repeats,
+    only,
   };
 }
 
@@ -113,18 +119,33 @@ if (o.groups.includes("counts")) {
 const size = o.small ? "small" : "full";
 if (o.groups.includes("peers")) {
   if (o.groups.length > 1 || o.reference)
-    fail("peers runs alone: npm run bench -- peers [--small] [--repeats N] [--json FILE]");
+    fail(
+      "peers runs alone: npm run bench -- peers [--small] [--repeats N] [--only NAME[,NAME]] [--json FILE]",
+    );
+  const known = peerWorkloadNames(PEER_SHAPES[size]);
+  const unknown = o.only?.filter((name) => !known.includes(name)) ?? [];
+  if (unknown.length)
+    fail(
+      `--only: no peers workload named ${unknown.join(", ")}${o.small ? " with --small" : ""}; known: ${known.join(", ")}`,
+    );
   const dawn = await dawnGpu(FAST_DAWN_FLAGS, 0);
   const gpu = await Gpu.create({ gpu: dawn });
   console.log(
     `# peers ${new Date().toISOString().slice(0, 10)} on ${gpu.info.description || gpu.info.vendor}, ${o.repeats} interleaved samples each${o.small ? ", small shapes: figures mean nothing" : ""}`,
   );
   const done: PeerRow[] = [];
-  const result = await benchPeers(gpu, dawn, PEER_SHAPES[size], o.repeats, (row) => {
-    done.push(row);
-    console.log(JSON.stringify(row));
-    if (o.json) writeFileSync(o.json, JSON.stringify(done, null, 2)); // kept if a later row fails
-  });
+  const result = await benchPeers(
+    gpu,
+    dawn,
+    PEER_SHAPES[size],
+    o.repeats,
+    (row) => {
+      done.push(row);
+      console.log(JSON.stringify(row));
+      if (o.json) writeFileSync(o.json, JSON.stringify(done, null, 2)); // kept if a later row fails
+    },
+    o.only,
+  );
   console.log(formatPeers(result));
   if (o.json) writeFileSync(o.json, JSON.stringify(result.rows, null, 2));
   if (result.failures.length) process.exitCode = 1;

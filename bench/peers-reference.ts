@@ -39,7 +39,7 @@ export function mlpHost(s: MlpShape): MlpHost {
 }
 
 // erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), as the kernels compute it.
-function erf(x: number): number {
+export function erf(x: number): number {
   const a = Math.abs(x);
   const t = 1 / (1 + 0.3275911 * a);
   const y =

@@ -24,6 +24,7 @@ import {
   mlpHost,
   mlpStepReference,
 } from "./peers-reference";
+import type { VitCase } from "./peers-vit";
 import { checkAttention, checkProduct } from "./verify";
 
 export interface Contender {
@@ -63,12 +64,13 @@ export interface PeerShapes {
   matmul: MatmulCase[];
   attention: AttentionCase;
   mlp: MlpShape & { name: string };
+  vit: VitCase;
 }
 
 export const MLP_LR = 0.1;
 
 /** Our side of a contender: results of run() are released by tidy(), sync() drains the queue. */
-function oursContender(
+export function oursContender(
   gpu: Gpu,
   run: () => void,
   check: () => Promise<string | null>,
@@ -85,7 +87,7 @@ function oursContender(
 }
 
 /** jax-js: each run's outputs are kept until sync() has waited for them, then released. */
-function jaxContender(
+export function jaxContender(
   peers: Peers,
   run: () => JaxArray[],
   check: () => Promise<string | null>,
@@ -108,7 +110,7 @@ function jaxContender(
 }
 
 /** tfjs: outputs kept until sync() has submitted tfjs's batched commands and the queue is drained. */
-function tfContender(
+export function tfContender(
   gpu: Gpu,
   peers: Peers,
   run: () => TfTensor[],

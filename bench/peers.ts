@@ -5,7 +5,9 @@
 // GPU work, and a row shows the medians and ours/peer (above 1: ours is faster). A contender whose
 // check fails keeps a null time and the row says why.
 import type { Gpu } from "../src/gpu/gpu";
+import { PRESETS, type VisionConfig } from "../src/tips/config";
 import { startPeers } from "./peers-libraries";
+import { vitWorkload } from "./peers-vit";
 import {
   attentionWorkload,
   type Contender,
@@ -14,6 +16,30 @@ import {
   type PeerShapes,
   type Workload,
 } from "./peers-workloads";
+
+/**
+ * tips-s14's image encoder at 224 px (a 16 x 16 grid, so the position grid is 16: no resize);
+ * linear weights at std 1 / sqrt(width) rather than 0.02, so that attention logits have unit
+ * scale and the softmax is not nearly uniform (a wrong attention would pass unnoticed).
+ */
+const VIT_S14_224: VisionConfig = {
+  ...PRESETS["tips-s14"].vision,
+  imageSize: 224,
+  posGrid: 16,
+  initStd: 1 / Math.sqrt(384),
+};
+
+/** A tiny ViT of the same layout: 28 px, patch 14 (4 patches), width 32, 2 heads, 2 blocks. */
+const VIT_SMALL: VisionConfig = {
+  ...VIT_S14_224,
+  imageSize: 28,
+  posGrid: 2,
+  width: 32,
+  depth: 2,
+  heads: 2,
+  mlpHidden: 64,
+  initStd: 1 / Math.sqrt(32),
+};
 
 export const PEER_SHAPES: Record<"full" | "small", PeerShapes> = {
   full: {
@@ -28,6 +54,7 @@ export const PEER_SHAPES: Record<"full" | "small", PeerShapes> = {
     // ViT-S/14 at 224 px: 256 patches and the class token, 6 heads of 64.
     attention: { name: "attention-vits", batch: 1, heads: 6, seq: 257, dim: 64 },
     mlp: { name: "mlp-step", tokens: 512, width: 384, hidden: 1536 },
+    vit: { name: "vit-s14-forward", vision: VIT_S14_224 },
   },
   small: {
     matmul: [
@@ -36,6 +63,7 @@ export const PEER_SHAPES: Record<"full" | "small", PeerShapes> = {
     ],
     attention: { name: "attention-small", batch: 2, heads: 2, seq: 19, dim: 8 },
     mlp: { name: "mlp-step", tokens: 20, width: 12, hidden: 24 },
+    vit: { name: "vit-small-forward", vision: VIT_SMALL },
   },
 };
 
@@ -80,22 +108,34 @@ async function measure(w: Workload, repeats: number, failures: string[]): Promis
   return { workload: w.name, oursMs: ms("ours"), jaxjsMs: ms("jaxjs"), tfjsMs: ms("tfjs") };
 }
 
+/** The rows' names, in the order they run. */
+export const peerWorkloadNames = (shapes: PeerShapes) => [
+  ...shapes.matmul.map((c) => c.name),
+  shapes.attention.name,
+  shapes.mlp.name,
+  shapes.vit.name,
+];
+
+/** Runs every row, or those named in `only`. */
 export async function benchPeers(
   gpu: Gpu,
   dawn: GPU,
   shapes: PeerShapes,
   repeats: number,
   onRow: (row: PeerRow) => void = () => {},
+  only: string[] | null = null,
 ): Promise<PeerResult> {
   const peers = await startPeers(gpu, dawn);
-  const makers: (() => Workload)[] = [
-    ...shapes.matmul.map((c) => () => matmulWorkload(gpu, peers, c)),
-    () => attentionWorkload(gpu, peers, shapes.attention),
-    () => mlpWorkload(gpu, peers, shapes.mlp),
+  const makers: [string, () => Workload | Promise<Workload>][] = [
+    ...shapes.matmul.map((c): [string, () => Workload] => [c.name, () => matmulWorkload(gpu, peers, c)]),
+    [shapes.attention.name, () => attentionWorkload(gpu, peers, shapes.attention)],
+    [shapes.mlp.name, () => mlpWorkload(gpu, peers, shapes.mlp)],
+    [shapes.vit.name, () => vitWorkload(gpu, peers, shapes.vit)],
   ];
   const result: PeerResult = { rows: [], notes: {}, failures: [] };
-  for (const make of makers) {
-    const w = make();
+  for (const [name, make] of makers) {
+    if (only && !only.includes(name)) continue;
+    const w = await make();
     result.notes[w.name] = w.what;
     result.rows.push(await measure(w, repeats, result.failures));
     for (const library of LIBRARIES) w[library].dispose();

@@ -9,7 +9,7 @@ import { expect, it } from "vitest";
 import { PEER_SHAPES, type PeerRow } from "../../bench/peers";
 import { checkMlpStep, mlpHost, mlpStepReference } from "../../bench/peers-reference";
 
-it("npm run bench -- peers --small runs every workload in all three libraries, each checked against float64", async () => {
+it("npm run bench -- peers --small runs every workload in all three libraries, each checked against float64; --only names the rows", async () => {
   const dir = await mkdtemp(join(tmpdir(), "tips-peers-"));
   const out = join(dir, "peers.json");
   const r = spawnSync(
@@ -26,12 +26,26 @@ it("npm run bench -- peers --small runs every workload in all three libraries, e
     "matmul-odd-dw",
     "attention-small",
     "mlp-step",
+    "vit-small-forward",
   ]);
   for (const row of rows) {
     for (const ms of [row.oursMs, row.jaxjsMs, row.tfjsMs]) expect(ms).toBeGreaterThan(0);
   }
-  expect(r.stdout).toContain("| workload        | ours ms | jax-js ms | tfjs ms | ours/jax-js | ours/tfjs |");
+  expect(r.stdout).toContain(
+    "| workload          | ours ms | jax-js ms | tfjs ms | ours/jax-js | ours/tfjs |",
+  );
   await rm(dir, { recursive: true });
+
+  // The bundle scripts/bench.mjs built above: --only with an unknown name stops in one line.
+  const only = spawnSync(
+    process.execPath,
+    ["dist/bench/bench.mjs", "peers", "--small", "--only", "mlp-step,vit"],
+    { encoding: "utf8" },
+  );
+  expect(only.status).toBe(2);
+  expect(only.stderr.trim()).toBe(
+    "bench: --only: no peers workload named vit with --small; known: matmul-odd, matmul-odd-dw, attention-small, mlp-step, vit-small-forward",
+  );
 });
 
 it("the MLP step's check rejects a step 1% too long and a wrong loss", () => {
