@@ -188,6 +188,11 @@ export function matmul(a: Tensor | Normalized, b: Tensor, opts: MatmulOptions = 
  * The node's inputs are x, the layernorm's weight and bias, b and the bias.
  */
 function normalizedMatmul(n: Normalized, b: Tensor, opts: MatmulOptions): Tensor {
+  if (!opts.transB || opts.transA || b.rank !== 2) {
+    throw new Error(
+      `matmul: a layernorm deferred to a product needs a Linear's layout (b a 2-D weight [N, K], transB), got b ${b.describe()}`,
+    );
+  }
   const { bias, activation = "none" } = opts;
   const inputs = [n.x, n.weight, n.bias, b, ...(bias ? [bias] : [])];
   const keepPre = activation !== "none" && recording() && inputs.some((t) => t.requiresGrad);

@@ -21,17 +21,13 @@ export interface MlpWeights {
 export function mlp(x: Tensor | Normalized, { w1, b1, w2, b2 }: MlpWeights, activation: Activation): Tensor {
   const weights = [w1, b1, w2, b2].filter((t): t is Tensor => t !== undefined);
   const norm = isNormalized(x) ? x : null;
-  const xInputs = norm ? [norm.x, norm.weight, norm.bias] : [x as Tensor];
+  const input = isNormalized(x) ? x.x : x; // what the first product reads
+  const xInputs = norm ? [norm.x, norm.weight, norm.bias] : [input];
   const inputs = [...xInputs, ...weights];
   const keepPre = activation !== "none" && recording() && inputs.some((t) => t.requiresGrad);
   const fc1 = { transB: true, bias: b1, activation };
   const fc2 = { transB: true, bias: b2 };
-  const { out: h, pre } = product(
-    norm ? norm.x : (x as Tensor),
-    w1,
-    { ...fc1, aNorm: norm ?? undefined },
-    { keepPre },
-  );
+  const { out: h, pre } = product(input, w1, { ...fc1, aNorm: norm ?? undefined }, { keepPre });
   const { out: y } = product(h, w2, fc2);
   // What dW2 reads: Z1 (act applied as it loads), or h itself when there is no activation.
   const hidden = pre ?? h;
@@ -45,18 +41,17 @@ export function mlp(x: Tensor | Normalized, { w1, b1, w2, b2 }: MlpWeights, acti
     const [, dW2, dB2] = matmulGrads(hidden, w2, dY, fc2, [undefined, intoW2, intoB2], {
       activation: pre ? activation : "none",
     });
-    const xNeedsGrad = norm ? normalizedNeedsGrad(norm) : (x as Tensor).requiresGrad;
+    const xNeedsGrad = norm ? normalizedNeedsGrad(norm) : input.requiresGrad;
     const fc1NeedsGrad = xNeedsGrad || w1.requiresGrad || (b1?.requiresGrad ?? false);
     const activationGradOf = pre ? { z: pre, activation } : undefined;
     const dZ1 = fc1NeedsGrad ? product(dY, w2, {}, { activationGradOf }).out : null;
-    const fc1Grads = !dZ1
-      ? [...xInputs.map(() => null), null, ...(b1 ? [null] : [])]
-      : norm
-        ? normalizedLinearGrads(norm, w1, dZ1, fc1, intoNorm, [intoW1, intoB1])
-        : (() => {
-            const [dX, dW1, dB1] = matmulGrads(x as Tensor, w1, dZ1, fc1, [intoNorm[0], intoW1, intoB1]);
-            return [dX, dW1, ...(b1 ? [dB1] : [])];
-          })();
+    let fc1Grads: (Tensor | null)[];
+    if (!dZ1) fc1Grads = [...xInputs.map(() => null), null, ...(b1 ? [null] : [])];
+    else if (norm) fc1Grads = normalizedLinearGrads(norm, w1, dZ1, fc1, intoNorm, [intoW1, intoB1]);
+    else {
+      const [dX, dW1, dB1] = matmulGrads(input, w1, dZ1, fc1, [intoNorm[0], intoW1, intoB1]);
+      fc1Grads = [dX, dW1, ...(b1 ? [dB1] : [])];
+    }
     return [...fc1Grads, dW2, ...(b2 ? [dB2] : [])];
   });
   if (norm && !node.requiresGrad) norm.stats.dispose(); // nothing will run the backward

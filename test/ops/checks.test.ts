@@ -3,8 +3,10 @@
 import { describe, expect, it } from "vitest";
 import { checkOp } from "../../src/ops/check";
 import { opFamilies } from "../../src/ops/checks";
+import { layerNormDeferred } from "../../src/ops/layernorm";
 import { rilsLoss, rilsTargets } from "../../src/ops/loss_rils";
 import { sparcContrast, sparcLoss, sparcWeights } from "../../src/ops/loss_sparc";
+import { matmul, product } from "../../src/ops/matmul";
 import { tidy } from "../../src/tensor/scope";
 import { Tensor } from "../../src/tensor/tensor";
 import { testGpu } from "../helpers/gpu";
@@ -43,6 +45,24 @@ describe("SPARC and RILS refuse inputs of the wrong shape, saying which", () => 
       ).toThrow(/targets \[6, 3\] and weights \[6\] expected, got \[6, 3\] and \[5\]/);
       expect(() => rilsLoss(t([6, 8]), t([6, 3]), t([3, 8]), t([6]), { student: 0.1, teacher: 0 })).toThrow(
         /temperatures must be positive/,
+      );
+    });
+  });
+});
+
+describe("a layernorm deferred to a product", () => {
+  it("is refused, saying why, by a product that is not a Linear's or whose operand it does not fit", async () => {
+    const gpu = await testGpu();
+    const t = (shape: number[]) => Tensor.empty(gpu, shape);
+    tidy(() => {
+      const n = layerNormDeferred(t([5, 4]), t([4]), t([4]));
+      // Square, so that without the check the forward would run and the backward be wrong.
+      expect(() => matmul(n, t([4, 4]))).toThrow(
+        /needs a Linear's layout \(b a 2-D weight \[N, K\], transB\)/,
+      );
+      expect(() => matmul(n, t([2, 3, 4]), { transB: true })).toThrow(/needs a Linear's layout/);
+      expect(() => product(t([5, 6]), t([3, 6]), { transB: true, aNorm: n })).toThrow(
+        /an operand normalised on load must be untransposed, unbatched, with statistics for each of its rows/,
       );
     });
   });
