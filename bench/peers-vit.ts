@@ -20,7 +20,14 @@ import {
   vitForwardReference,
   vitHostOf,
 } from "./peers-vit-reference";
-import { type Contender, jaxContender, oursContender, tfContender, type Workload } from "./peers-workloads";
+import {
+  type Contender,
+  jaxContender,
+  oursContender,
+  tfContender,
+  tfGelu,
+  type Workload,
+} from "./peers-workloads";
 
 export interface VitCase {
   name: string;
@@ -232,7 +239,7 @@ export async function vitWorkload(gpu: Gpu, peers: Peers, s: VitCase): Promise<W
         const attended = tf.reshape(tf.transpose(tf.matMul(weights, vh), [1, 0, 2]), [tokens, d]);
         const h = tf.add(x, tf.mul(tf.add(tf.matMul(attended, b.projW), b.projB), b.ls1));
         const z = tf.add(tf.matMul(tfNorm(h, b.norm2w, b.norm2b), b.fc1W), b.fc1B);
-        const hidden = tf.mul(tf.mul(z, 0.5), tf.add(tf.erf(tf.mul(z, Math.SQRT1_2)), 1));
+        const hidden = tfGelu(tf, z);
         x = tf.add(h, tf.mul(tf.add(tf.matMul(hidden, b.fc2W), b.fc2B), b.ls2));
       }
       return tf.reshape(tfNorm(x, q.normW, q.normB), [1, tokens, d]);

@@ -267,6 +267,11 @@ function transposed(m: ArrayLike<number>, rows: number, cols: number): Float32Ar
   return out;
 }
 
+/** Exact GELU in tfjs, which has none: z/2 (1 + erf(z / sqrt 2)). */
+export function tfGelu(tf: Peers["tf"], z: TfTensor): TfTensor {
+  return tf.mul(tf.mul(z, 0.5), tf.add(tf.erf(tf.mul(z, Math.SQRT1_2)), 1));
+}
+
 export function mlpWorkload(gpu: Gpu, peers: Peers, s: PeerShapes["mlp"]): Workload {
   const { jax, tf } = peers;
   const np = jax.numpy;
@@ -379,7 +384,7 @@ export function mlpWorkload(gpu: Gpu, peers: Peers, s: PeerShapes["mlp"]): Workl
   const optimizer = tf.train.sgd(MLP_LR);
   const tfLoss = () => {
     const z = tf.add(tf.matMul(tx, vars[0]), vars[1]);
-    const hidden = tf.mul(tf.mul(z, 0.5), tf.add(tf.erf(tf.mul(z, Math.SQRT1_2)), 1));
+    const hidden = tfGelu(tf, z);
     const d = tf.sub(tf.add(tf.matMul(hidden, vars[2]), vars[3]), tt);
     return tf.mean(tf.square(d)) as ReturnType<typeof tf.scalar>;
   };

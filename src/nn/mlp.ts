@@ -18,9 +18,11 @@ export class Mlp {
     readonly activation: Activation,
     rng: Rng,
     init: LinearInit = {},
+    /** The two layers' names, where they are not `${name}.fc1` and `${name}.fc2`. */
+    names: { fc1: string; fc2: string } = { fc1: `${name}.fc1`, fc2: `${name}.fc2` },
   ) {
-    this.fc1 = new Linear(params, `${name}.fc1`, dims.input, dims.hidden, rng, init);
-    this.fc2 = new Linear(params, `${name}.fc2`, dims.hidden, dims.output, rng, init);
+    this.fc1 = new Linear(params, names.fc1, dims.input, dims.hidden, rng, init);
+    this.fc2 = new Linear(params, names.fc2, dims.hidden, dims.output, rng, init);
   }
 
   forward(x: Tensor | Normalized): Tensor {

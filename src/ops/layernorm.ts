@@ -79,7 +79,8 @@ export function normalizedNeedsGrad(n: Normalized): boolean {
   return n.x.requiresGrad || n.weight.requiresGrad || n.bias.requiresGrad;
 }
 
-function checkInputs(x: Tensor, weight: Tensor, bias: Tensor): void {
+/** The inputs checked, with an empty tensor for the rows' statistics. */
+function prepare(x: Tensor, weight: Tensor, bias: Tensor, eps: number): Normalized {
   const cols = x.shape[x.rank - 1];
   const vector = (t: Tensor) => t.rank === 1 && t.shape[0] === cols;
   if (x.rank === 0 || cols === 0 || cols > MAX_LAYERNORM_DIM || !vector(weight) || !vector(bias)) {
@@ -88,6 +89,7 @@ function checkInputs(x: Tensor, weight: Tensor, bias: Tensor): void {
         `${shapeString(x.shape)}, ${shapeString(weight.shape)}, ${shapeString(bias.shape)}`,
     );
   }
+  return { x, weight, bias, stats: Tensor.empty(x.gpu, [numel(x.shape.slice(0, -1)), 2]), eps };
 }
 
 function rowConstants(cols: number) {
@@ -119,9 +121,7 @@ function forward(n: Normalized, y: Tensor | null): void {
 
 /** LN(x) as its statistics only (one dispatch), for a product to normalise on load. Records nothing. */
 export function layerNormDeferred(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): Normalized {
-  checkInputs(x, weight, bias);
-  const stats = Tensor.empty(x.gpu, [numel(x.shape.slice(0, -1)), 2]);
-  const n = { x, weight, bias, stats, eps };
+  const n = prepare(x, weight, bias, eps);
   forward(n, null);
   return n;
 }
@@ -172,9 +172,8 @@ export function layerNormGrads(n: Normalized, dy: Tensor, into: (Tensor | undefi
 }
 
 export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-6): Tensor {
-  checkInputs(x, weight, bias);
+  const n = prepare(x, weight, bias, eps);
   const y = Tensor.empty(x.gpu, x.shape);
-  const n = { x, weight, bias, stats: Tensor.empty(x.gpu, [numel(x.shape.slice(0, -1)), 2]), eps };
   forward(n, y);
   const out = record("layerNorm", [x, weight, bias], y, (dy, into) => layerNormGrads(n, dy, into));
   if (!out.requiresGrad) n.stats.dispose(); // nothing will run the backward

@@ -28,7 +28,7 @@ const backwardKernel = kernel({
 /** Row values a thread keeps in registers (the kernels' CACHE); longer rows go in tiles. */
 const MAX_PER_THREAD = 16;
 
-function rowsOf(x: Tensor, eps: number) {
+function rowsOf(x: Tensor, eps: number, accumulate = false) {
   const cols = x.shape[x.rank - 1];
   const rows = numel(x.shape.slice(0, -1));
   const threads = rowThreads(cols);
@@ -36,7 +36,11 @@ function rowsOf(x: Tensor, eps: number) {
     THREADS: threads,
     PER_THREAD: Math.min(MAX_PER_THREAD, Math.max(1, Math.ceil(cols / threads))),
   };
-  return { constants, params: { rows, cols, eps, accumulate: 0 }, workgroups: grid1d(rows, 1) };
+  return {
+    constants,
+    params: { rows, cols, eps, accumulate: accumulate ? 1 : 0 },
+    workgroups: grid1d(rows, 1),
+  };
 }
 
 /** The forward kernel alone: y = x / max(||x||, eps) per row, recording nothing. */
@@ -51,11 +55,9 @@ function normalizeRows(x: Tensor, eps: number): Tensor {
 function normalizeRowsGrad(x: Tensor, dy: Tensor, eps: number, into?: Tensor): Tensor {
   const dx = into ?? Tensor.empty(x.gpu, x.shape);
   if (dx.size) {
-    const rows = rowsOf(x, eps);
     x.gpu.dispatch({
       kernel: backwardKernel,
-      ...rows,
-      params: { ...rows.params, accumulate: into ? 1 : 0 },
+      ...rowsOf(x, eps, into !== undefined),
       buffers: { x: x.binding, dy: dy.binding, dx: dx.binding },
     });
   }

@@ -5,10 +5,9 @@
 import type { Gpu } from "../gpu/gpu";
 import { SelfAttention } from "../nn/attention";
 import { LayerNorm } from "../nn/layernorm";
-import { Linear } from "../nn/linear";
+import { Mlp } from "../nn/mlp";
 import { add, div, mul, scale } from "../ops/elementwise";
 import { embedding } from "../ops/embedding";
-import { mlp } from "../ops/mlp";
 import { sum } from "../ops/reduce";
 import type { ParameterStore } from "../tensor/params";
 import type { Rng } from "../tensor/rng";
@@ -88,8 +87,7 @@ class TextBlock {
   readonly ln1: LayerNorm;
   readonly attn: SelfAttention;
   readonly ln2: LayerNorm;
-  readonly fc: Linear;
-  readonly proj: Linear;
+  readonly mlp: Mlp;
 
   constructor(params: ParameterStore, name: string, c: TextConfig, rng: Rng) {
     this.ln1 = new LayerNorm(params, `${name}.ln_1`, c.width, c.eps);
@@ -106,23 +104,24 @@ class TextBlock {
       },
     );
     this.ln2 = new LayerNorm(params, `${name}.ln_2`, c.width, c.eps);
-    this.fc = new Linear(params, `${name}.mlp.c_fc`, c.width, c.mlpHidden, rng);
-    this.proj = new Linear(params, `${name}.mlp.c_proj`, c.mlpHidden, c.width, rng);
+    this.mlp = new Mlp(
+      params,
+      `${name}.mlp`,
+      { input: c.width, hidden: c.mlpHidden, output: c.width },
+      "relu",
+      rng,
+      {},
+      { fc1: `${name}.mlp.c_fc`, fc2: `${name}.mlp.c_proj` },
+    );
   }
 
   forward(x: Tensor, batch: TextBatch): Tensor {
     // The norms are deferred to the products that read them (see LayerNorm.deferred).
     const h = add(x, this.attn.forward(this.ln1.deferred(x), batch.keyMask));
-    // One mlp node (ops/mlp.ts). The official block also zeroes the hidden layer at padding; the
-    // output's mask alone gives the same values and gradients, since it zeroes the padding rows
-    // and with them everything those rows' hidden values reach.
-    const weights = {
-      w1: this.fc.weight,
-      b1: this.fc.bias ?? undefined,
-      w2: this.proj.weight,
-      b2: this.proj.bias ?? undefined,
-    };
-    return add(h, mul(mlp(this.ln2.deferred(h), weights, "relu"), batch.tokenMask));
+    // The official block also zeroes the hidden layer at padding; the output's mask alone gives
+    // the same values and gradients, since it zeroes the padding rows and with them everything
+    // those rows' hidden values reach.
+    return add(h, mul(this.mlp.forward(this.ln2.deferred(h)), batch.tokenMask));
   }
 }
 
