@@ -73,6 +73,11 @@ export class ParameterStore {
     if (typed.length) this.gpu.write(t.buffer, typed, t.offset);
   }
 
+  /** Frees the slab's spare room once every parameter exists (see Slab.fit). */
+  fit(): void {
+    this.slab.fit();
+  }
+
   /** A zero-filled slab with this store's layout, and its views in parameter order. */
   mirror(): { slab: Slab; views: Tensor[] } {
     const slab = new Slab(this.gpu, Math.max(this.slab.used, 256));

@@ -199,7 +199,7 @@ export class Slab {
   /** A new view of `shape` at the end of the slab (growing it if needed). Not scope-tracked. */
   push(shape: readonly number[], dtype: DType = "f32"): Tensor {
     const bytes = Math.ceil(Math.max(4, numel(shape) * 4) / VIEW_ALIGN) * VIEW_ALIGN;
-    if (this.used + bytes > this.buffer.size) this.grow(Math.max(2 * this.buffer.size, this.used + bytes));
+    if (this.used + bytes > this.buffer.size) this.resize(Math.max(2 * this.buffer.size, this.used + bytes));
     const t = Tensor.slabView(this.storage, shape, dtype, this.used);
     this.used += bytes;
     return t;
@@ -210,7 +210,16 @@ export class Slab {
     return Tensor.slabView(this.storage, [this.length], "f32", 0);
   }
 
-  private grow(bytes: number): void {
+  /**
+   * Gives back the spare room growth left (up to half the buffer): called once a model's last
+   * parameter exists, so a store holds what it uses, like the mirrors made from it.
+   */
+  fit(): void {
+    const bytes = Math.max(this.used, VIEW_ALIGN);
+    if (bytes < this.buffer.size) this.resize(bytes);
+  }
+
+  private resize(bytes: number): void {
     const old = this.storage.buffer;
     const next = Slab.create(this.gpu, Math.ceil(bytes / VIEW_ALIGN) * VIEW_ALIGN);
     if (this.used) this.gpu.copy(old, next, this.used);

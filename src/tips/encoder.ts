@@ -54,6 +54,7 @@ export class TipsEncoder {
     this.text = new TextTower(gpu, params, textConfig, rng);
     try {
       loadArrays(params, arrays);
+      params.fit();
     } catch (err) {
       params.dispose();
       throw err;

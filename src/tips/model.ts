@@ -70,6 +70,8 @@ export class TipsModel {
       ibotHead,
       ema: new EmaTeacher(teacherParams, this.params),
     };
+    this.params.fit();
+    teacherParams.fit();
     const k = config.head.prototypes;
     this.dinoCentre = keep(Tensor.from(gpu, new Float32Array(k), [k]));
     this.ibotCentre = keep(Tensor.from(gpu, new Float32Array(k), [k]));

@@ -207,6 +207,7 @@ export class Trainer {
     const micro = o.batch / o.accumulate;
     const present = TERMS.filter((t) => o.weights[t] > 0);
 
+    this.gpu.pool.beginStep();
     const metrics = tidy(() => {
       let sums: Tensor[] | null = null;
       for (let a = 0; a < o.accumulate; a++) {
@@ -256,6 +257,7 @@ export class Trainer {
       // The loss terms and the optimiser's squared gradient norm, in one buffer to read back.
       return keep(concat([...mean, this.optimizer.stats.reshape([4])], 0));
     });
+    this.gpu.pool.endStep();
     this.step++;
     this.gpu.flush();
     return metrics.read().then((v) => {

@@ -7,7 +7,7 @@ import { acquireDevice, browserGpu } from "../../src/gpu/device";
 import { DeviceLostError, KernelError, NoWebGPUError } from "../../src/gpu/errors";
 import { Gpu } from "../../src/gpu/gpu";
 import { grid1d, kernel } from "../../src/gpu/kernel";
-import { sizeClass } from "../../src/gpu/pool";
+import { FIT_RATIO, sizeClass } from "../../src/gpu/pool";
 import { add, scale } from "../../src/ops/elementwise";
 import { full } from "../../src/ops/elementwise_kernels";
 import { matmul } from "../../src/ops/matmul";
@@ -140,6 +140,52 @@ describe("memory and dispatch", () => {
     const handedOut = [gpu.alloc(40_000), gpu.alloc(40_000), gpu.alloc(40_000)];
     expect(handedOut.map((buffer) => [a, b, c].indexOf(buffer))).toEqual([0, 1, 2]);
     for (const buffer of [a, b, c]) gpu.release(buffer);
+  });
+
+  it(`hands a request the smallest free buffer that fits, up to ${FIT_RATIO}x its size class`, async () => {
+    const gpu = await testGpu();
+    const MiB = 2 ** 20;
+    gpu.pool.trim(); // the shared Gpu's free buffers from earlier tests would serve these requests
+    const created = gpu.pool.created;
+    const [big, bigger] = [gpu.alloc(2.75 * MiB), gpu.alloc(3.5 * MiB)];
+    gpu.release(bigger);
+    gpu.release(big);
+    const inUse = gpu.pool.bytesInUse;
+    // 2.5 MiB: both fit; the smaller is taken.
+    const a = gpu.alloc(2.5 * MiB);
+    expect(a).toBe(big);
+    // 2 MiB: 3.5 MiB is more than 1.5x its class, so a new buffer is made beside it.
+    const b = gpu.alloc(2 * MiB);
+    expect(b).not.toBe(bigger);
+    expect(gpu.pool.created).toBe(created + 3);
+    for (const buffer of [a, b]) gpu.release(buffer);
+    expect(gpu.pool.bytesInUse).toBe(inUse);
+  });
+
+  it("hands a training step the buffers the step before got, where the size-class choice would differ", async () => {
+    const gpu = await testGpu();
+    const MiB = 2 ** 20;
+    gpu.pool.trim();
+    const step = () => {
+      gpu.pool.beginStep();
+      const first = gpu.alloc(2.75 * MiB);
+      gpu.release(first);
+      const [a, b] = [gpu.alloc(2 * MiB), gpu.alloc(2 * MiB)];
+      gpu.release(a);
+      gpu.release(b);
+      gpu.pool.endStep();
+      return [first, a, b];
+    };
+    // The first step: a takes the free 2.75 MiB buffer, b finds nothing free and gets a new 2 MiB.
+    const [big, a1, b1] = step();
+    expect(a1).toBe(big);
+    expect(b1.size).toBe(2 * MiB);
+    const created = gpu.pool.created;
+    // By size class alone, a would now take b's smaller buffer and b the larger: same buffers,
+    // other bind groups. The second step gets the first step's, request by request.
+    const [big2, a2, b2] = step();
+    expect([big2 === big, a2 === a1, b2 === b1]).toEqual([true, true, true]);
+    expect(gpu.pool.created).toBe(created);
   });
 
   it("makes a bind group once for the same buffers, and forgets it when a buffer is destroyed", async () => {

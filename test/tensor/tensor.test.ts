@@ -258,4 +258,21 @@ describe("ParameterStore", () => {
     expect(bit(bias.offset / 4)).toBe(0);
     ps.dispose();
   });
+
+  it("fit() gives back the room growth left and keeps every value", async () => {
+    const gpu = await testGpu();
+    const ps = new ParameterStore(gpu);
+    for (let i = 0; i < 300; i++) ps.create(`p${i}`, [7, 11], new Float32Array(77).fill(i));
+    const before = gpu.pool.bytesCreated;
+    const spare = ps.slab.buffer.size - ps.slab.used;
+    expect(spare).toBeGreaterThan(0); // growth doubles the buffer
+    ps.fit();
+    expect(ps.slab.buffer.size).toBe(ps.slab.used);
+    expect(gpu.pool.bytesCreated).toBe(before - spare);
+    expect((await ps.get("p0").read())[0]).toBe(0);
+    expect((await ps.get("p299").read())[76]).toBe(299);
+    ps.fit(); // nothing to give back: the same buffer
+    expect(gpu.pool.bytesCreated).toBe(before - spare);
+    ps.dispose();
+  });
 });
