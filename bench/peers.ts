@@ -50,6 +50,9 @@ export const PEER_SHAPES: Record<"full" | "small", PeerShapes> = {
       { name: "matmul-vitb-qkv", m: 197, k: 768, n: 2304 },
       { name: "matmul-vitb-mlp-down", m: 197, k: 3072, n: 768 },
       { name: "matmul-vitb-dw-mlp-up", m: 768, k: 197, n: 3072, transA: true },
+      // The vit-s14-forward row's products at their shapes (258 tokens): the MLP's up and down.
+      { name: "matmul-vits-mlp-up", m: 258, k: 384, n: 1536 },
+      { name: "matmul-vits-mlp-down", m: 258, k: 1536, n: 384 },
     ],
     // ViT-S/14 at 224 px: 256 patches and the class token, 6 heads of 64.
     attention: { name: "attention-vits", batch: 1, heads: 6, seq: 257, dim: 64 },
