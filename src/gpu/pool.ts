@@ -9,10 +9,10 @@
 //
 // A training step asks for the same sizes in the same order as the step before, and its bind
 // groups can be reused only if it gets the same buffers. So the pool remembers the buffers it
-// handed out between beginStep() and endStep(), and in the next step hands request k the buffer request k got
-// last time, when that buffer is free and fits; otherwise it chooses as above. Once one step has
-// run, the next gets exactly its buffers: each was free at that point of the step before, and the
-// same releases have happened since the step began.
+// handed out between beginStep() and endStep(), and in the next step hands request k the buffer
+// request k got last time, when that buffer is free and fits; otherwise it chooses as above.
+// Once one step has run, the next gets exactly its buffers: each was free at that point of the
+// step before, and the same releases have happened since the step began.
 
 const STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST, as numbers so no global is needed at import
 
@@ -81,11 +81,12 @@ export class BufferPool {
   }
 
   private takeAsLastStep(size: number): GPUBuffer | null {
-    const planned = this.lastStep[this.thisStep?.length ?? -1];
+    if (!this.thisStep) return null;
+    const planned = this.lastStep[this.thisStep.length];
     if (!planned || planned.size < size || planned.size > size * FIT_RATIO) return null;
     const list = this.free.get(planned.size);
     const at = list ? list.indexOf(planned) : -1;
-    if (!list || at < 0) return null; // in use, or destroyed by trim()
+    if (!list || at < 0) return null; // still in use
     this.takeFrom(list, at);
     return planned;
   }
