@@ -9,7 +9,7 @@
 //
 // A training step asks for the same sizes in the same order as the step before, and its bind
 // groups can be reused only if it gets the same buffers. So the pool remembers the buffers it
-// handed out between beginStep() and endStep(), and in the next step hands request k the buffer
+// handed out while step() recorded one, and in the next step hands request k the buffer
 // request k got last time, when that buffer is free and fits; otherwise it chooses as above.
 // Once one step has run, the next gets exactly its buffers: each was free at that point of the
 // step before, and the same releases have happened since the step began.
@@ -61,15 +61,18 @@ export class BufferPool {
     private destroyed: (buffer: GPUBuffer) => void = () => {},
   ) {}
 
-  /** A training step starts: its requests are matched to the last step's, in order. */
-  beginStep(): void {
+  /**
+   * Runs `record`, a training step's recording: its requests are matched to the last step's, in
+   * order, and what it is handed is what the next step will be offered (also when it throws).
+   */
+  step<T>(record: () => T): T {
     this.thisStep = [];
-  }
-
-  /** The step's recording is over: what it was handed is what the next step will be offered. */
-  endStep(): void {
-    if (this.thisStep) this.lastStep = this.thisStep;
-    this.thisStep = null;
+    try {
+      return record();
+    } finally {
+      this.lastStep = this.thisStep;
+      this.thisStep = null;
+    }
   }
 
   acquire(bytes: number): GPUBuffer {

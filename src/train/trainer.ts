@@ -207,57 +207,58 @@ export class Trainer {
     const micro = o.batch / o.accumulate;
     const present = TERMS.filter((t) => o.weights[t] > 0);
 
-    this.gpu.pool.beginStep();
-    const metrics = tidy(() => {
-      let sums: Tensor[] | null = null;
-      for (let a = 0; a < o.accumulate; a++) {
-        // Each micro-batch's activations are released before the next one runs.
-        const values = tidy(() => {
-          const part = examples.slice(a * micro, (a + 1) * micro);
-          const plan = planViews(part, o.config, this.rng, o.views);
-          const batch = makeBatch(
-            this.gpu,
-            o.captions === "sample" ? sampleCaptions(part, this.rng) : part,
-            plan,
-            o.config,
-            this.tokenizer,
-          );
-          let terms: LossTerms | null = null;
-          // Every micro-batch's gradients are added in place to the grad slab, zeroed first.
-          if (a === 0) this.optimizer.zeroGrads();
-          valueAndGrad(
-            () => {
-              terms = tipsLoss(this.model, batch, lossOptions);
-              return terms.total;
-            },
-            this.model.params.tensors,
-            (v) => full(v, v.shape, 1 / o.accumulate),
-            this.optimizer.grads,
-            // Read below; everything else the loss made goes during the backward.
-            () => {
-              const t = terms as unknown as LossTerms;
-              return [...present.map((name) => t[name] as Tensor), t.teacherCls, t.teacherPatches].filter(
-                (x): x is Tensor => x !== null,
-              );
-            },
-          );
-          const t = terms as unknown as LossTerms;
-          if (o.centring === "centre") {
-            if (t.teacherCls) updateCentre(this.model.dinoCentre, t.teacherCls);
-            if (t.teacherPatches) updateCentre(this.model.ibotCentre, t.teacherPatches);
-          }
-          return [t.total, ...present.map((name) => (t[name] as Tensor).reshape([1]))];
-        });
-        sums = sums ? sums.map((s, i) => add(s, values[i])) : values;
-      }
-      this.optimizer.step(lr);
-      this.model.clampLogitScale();
-      this.model.teacher.ema.update(momentum);
-      const mean = (sums as Tensor[]).map((s) => (o.accumulate === 1 ? s : scale(s, 1 / o.accumulate)));
-      // The loss terms and the optimiser's squared gradient norm, in one buffer to read back.
-      return keep(concat([...mean, this.optimizer.stats.reshape([4])], 0));
-    });
-    this.gpu.pool.endStep();
+    // One pool step: this step is handed the buffers the last one got, so its bind groups are reused.
+    const metrics = this.gpu.pool.step(() =>
+      tidy(() => {
+        let sums: Tensor[] | null = null;
+        for (let a = 0; a < o.accumulate; a++) {
+          // Each micro-batch's activations are released before the next one runs.
+          const values = tidy(() => {
+            const part = examples.slice(a * micro, (a + 1) * micro);
+            const plan = planViews(part, o.config, this.rng, o.views);
+            const batch = makeBatch(
+              this.gpu,
+              o.captions === "sample" ? sampleCaptions(part, this.rng) : part,
+              plan,
+              o.config,
+              this.tokenizer,
+            );
+            let terms: LossTerms | null = null;
+            // Every micro-batch's gradients are added in place to the grad slab, zeroed first.
+            if (a === 0) this.optimizer.zeroGrads();
+            valueAndGrad(
+              () => {
+                terms = tipsLoss(this.model, batch, lossOptions);
+                return terms.total;
+              },
+              this.model.params.tensors,
+              (v) => full(v, v.shape, 1 / o.accumulate),
+              this.optimizer.grads,
+              // Read below; everything else the loss made goes during the backward.
+              () => {
+                const t = terms as unknown as LossTerms;
+                return [...present.map((name) => t[name] as Tensor), t.teacherCls, t.teacherPatches].filter(
+                  (x): x is Tensor => x !== null,
+                );
+              },
+            );
+            const t = terms as unknown as LossTerms;
+            if (o.centring === "centre") {
+              if (t.teacherCls) updateCentre(this.model.dinoCentre, t.teacherCls);
+              if (t.teacherPatches) updateCentre(this.model.ibotCentre, t.teacherPatches);
+            }
+            return [t.total, ...present.map((name) => (t[name] as Tensor).reshape([1]))];
+          });
+          sums = sums ? sums.map((s, i) => add(s, values[i])) : values;
+        }
+        this.optimizer.step(lr);
+        this.model.clampLogitScale();
+        this.model.teacher.ema.update(momentum);
+        const mean = (sums as Tensor[]).map((s) => (o.accumulate === 1 ? s : scale(s, 1 / o.accumulate)));
+        // The loss terms and the optimiser's squared gradient norm, in one buffer to read back.
+        return keep(concat([...mean, this.optimizer.stats.reshape([4])], 0));
+      }),
+    );
     this.step++;
     this.gpu.flush();
     return metrics.read().then((v) => {

@@ -166,16 +166,15 @@ describe("memory and dispatch", () => {
     const gpu = await testGpu();
     const MiB = 2 ** 20;
     gpu.pool.trim();
-    const step = () => {
-      gpu.pool.beginStep();
-      const first = gpu.alloc(2.75 * MiB);
-      gpu.release(first);
-      const [a, b] = [gpu.alloc(2 * MiB), gpu.alloc(2 * MiB)];
-      gpu.release(a);
-      gpu.release(b);
-      gpu.pool.endStep();
-      return [first, a, b];
-    };
+    const step = () =>
+      gpu.pool.step(() => {
+        const first = gpu.alloc(2.75 * MiB);
+        gpu.release(first);
+        const [a, b] = [gpu.alloc(2 * MiB), gpu.alloc(2 * MiB)];
+        gpu.release(a);
+        gpu.release(b);
+        return [first, a, b];
+      });
     // The first step: a takes the free 2.75 MiB buffer, b finds nothing free and gets a new 2 MiB.
     const [big, a1, b1] = step();
     expect(a1).toBe(big);
