@@ -144,16 +144,10 @@ export class BufferPool {
       this.free.set(buffer.size, list);
     }
     if (!list.length) this.freeClasses.splice(lowerBound(this.freeClasses, buffer.size), 0, buffer.size);
-    // Kept in descending id order, so pop() hands out the oldest.
+    // Kept in descending id order, so the last is the oldest (what takeFree hands out).
     const id = bufferId(buffer);
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (bufferId(list[mid]) > id) lo = mid + 1;
-      else hi = mid;
-    }
-    list.splice(lo, 0, buffer);
+    const at = firstIndex(list.length, (i) => bufferId(list[i]) > id);
+    list.splice(at, 0, buffer);
   }
 
   /** Destroys every pooled (free) buffer, e.g. after a large one-off job. */
@@ -174,11 +168,16 @@ export class BufferPool {
 
 /** The first index of ascending `xs` whose value is at least `x`. */
 function lowerBound(xs: number[], x: number): number {
+  return firstIndex(xs.length, (i) => xs[i] < x);
+}
+
+/** Binary search over [0, n): the first index where `before` is false (true for all that precede it). */
+function firstIndex(n: number, before: (i: number) => boolean): number {
   let lo = 0;
-  let hi = xs.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (xs[mid] < x) lo = mid + 1;
+    if (before(mid)) lo = mid + 1;
     else hi = mid;
   }
   return lo;
