@@ -2,7 +2,8 @@
 // new GPUBuffer, the bytes in use and the peak do not move, and the process's resident memory
 // grows by less than a stated bound. The resident memory settles over the first 100 or so steps
 // (measured every 25 steps from step 10: +33, +9, +15, +2, then about 1.5 MiB a window, with the
-// engine before and after 2026-12-05's pool changes alike), so it is measured from there. The soak (10,000 steps) is the same test with
+// engine before and after 2026-12-05's pool changes alike), so it is measured from there. The
+// soak (10,000 steps) is the same test with
 // TIPS_MEMORY_STEPS=10000 (docs/reliability.md), not part of the suite.
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -24,7 +25,7 @@ const RSS_BOUND_MIB = 48;
  * The JS heap in use after a full collection may grow this much, and so may the ArrayBuffers
  * alive then (outside the heap: staging copies, uploads). Both are exact where the resident memory
  * is not: 256 KiB of Float32Array kept each step raised the resident memory by 12.6 MiB over 150
- * steps, the allocator reusing what it had freed, but raises the ArrayBuffers by 37.5 MiB.
+ * steps, the allocator reusing what it had freed, but raised the ArrayBuffers by 37.4 MiB.
  */
 const HEAP_BOUND_MIB = 8;
 
