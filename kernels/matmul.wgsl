@@ -1,14 +1,23 @@
 // Register-tiled matmul: C[z] = act(op(A[z]) @ op(B[z]) + bias), op(X) = X or X^T by override
 // (the loads do the index math; no transpose is materialised). Includes lib/activation.wgsl.
+// Two entry points share the loads and the epilogue: `main`, tiled in workgroup memory, which GPUs
+// run, and `direct`, which reads storage only, for CPU adapters (Gpu.productKernel).
 //
-// A workgroup of WG_N x WG_M threads computes a BM x BN tile of C (BM = 8 WG_M, BN = 8 WG_N).
+// Why two: on SwiftShader (a CPU adapter, what Chrome gives a machine without a usable GPU) a
+// read of workgroup memory costs several times a read of storage, and a barrier makes each
+// workgroup a set of coroutines. `main` spends 3x the time of `direct` at 258 x 384 x 1536 for the
+// same 8 x 8 outputs a thread and the same reads per FMA (docs/performance.md). On a GPU the
+// tiles are what make the product fast (every element of a staged tile is read by a whole row of
+// threads from on-chip memory), so GPUs keep `main`: `direct` changes nothing on a GPU.
+//
+// `main`: a workgroup of WG_N x WG_M threads computes a BM x BN tile of C (BM = 8 WG_M, BN = 8 WG_N).
 // Each thread owns 8 x 8 outputs, 16 vec4 accumulators indexed only by constants (so they stay
 // in registers): rows 4 ty .. 4 ty + 3 and BM/2 + 4 ty .. BM/2 + 4 ty + 3, columns likewise, so
 // that neighbouring threads read neighbouring vec4s of the staged tiles. K is walked in slabs of
 // BK held in workgroup memory as [k][m] and [k][n] (vec4 fragment reads), in two stages: the next
 // slab is fetched into registers while the current one is multiplied, then stored into the other
-// stage, with one barrier per slab. Every global read and write is bounds-checked, so any M, N, K
-// work; K = 0 gives act(bias).
+// stage, with one barrier per slab. Every global read and write is bounds-checked (a read past an
+// edge is zero, by select), so any M, N, K work; K = 0 gives act(bias).
 //
 // Each operand is read in quads of 4 elements along its contiguous axis (a_quad, b_quad, with
 // `alias AElem`, `BElem`, written by src/ops/matmul.ts): as one vec4 load with one bounds check
@@ -30,7 +39,7 @@
 // not act(Z1) too: one tensor of the block's widest shape less held from the forward to the
 // backward, for a few activations per loaded element (each workgroup along M loads them again).
 //
-// a_norm, b_norm (a Linear reading a layernorm's output, y = LN(x) W^T, and its weight gradient
+// A_NORM, B_NORM (a Linear reading a layernorm's output, y = LN(x) W^T, and its weight gradient
 // dW = dY^T LN(x)): the operand holds x, untransposed, and each element is normalised as the
 // tiles load it, from the rows' saved mean and rstd and the layernorm's weight and bias, by the
 // layernorm kernel's own expression. LN(x), as large as x, is then never written: the forward
@@ -54,8 +63,6 @@ struct Params {
   keep_pre: u32,          // pre = the product before the activation
   accumulate: u32,        // C += result (gradients summed in place)
   activation_grad: u32,   // C = result * act'(pre), by activation code (see the header)
-  a_norm: u32,            // A = LN(a): a untransposed and unbatched, LN by norm_* (see the header)
-  b_norm: u32,            // B = LN(b): b untransposed and unbatched
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -64,8 +71,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;       // [N] if has_bias
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;    // [M, N]
 @group(0) @binding(5) var<storage, read_write> pre: array<f32>;  // [M, N] before act, if keep_pre or activation_grad; [M] if ROW_SUMS
-@group(0) @binding(6) var<storage, read> norm_stats: array<f32>;   // a_norm: [M, 2], b_norm: [K, 2] (mean, rstd)
-@group(0) @binding(7) var<storage, read> norm_weight: array<f32>;  // a_norm: [K], b_norm: [N]
+@group(0) @binding(6) var<storage, read> norm_stats: array<f32>;   // A_NORM: [M, 2], B_NORM: [K, 2] (mean, rstd)
+@group(0) @binding(7) var<storage, read> norm_weight: array<f32>;  // A_NORM: [K], B_NORM: [N]
 @group(0) @binding(8) var<storage, read> norm_bias: array<f32>;
 
 override WG_M: u32 = 16u;   // threads along M
@@ -75,6 +82,11 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override ROW_SUMS: bool = false;     // pre[m] = sum_k op(A)[m, k] (see the header)
 override B_ACTIVATION: u32 = 0u;     // op(B) = act(B) (see the header)
+// A = LN(a), B = LN(b), normalised by norm_* as they load (see the header); a, b untransposed and
+// unbatched. Constants, not parameters: a branch on a parameter in the direct kernel's loop costs
+// a CPU adapter 4x (it cannot know the branch is uniform).
+override A_NORM: bool = false;
+override B_NORM: bool = false;
 
 override BM: u32 = 8u * WG_M;
 override BN: u32 = 8u * WG_N;
@@ -103,17 +115,33 @@ fn normalize_quad(v: vec4f, row: u32, rows: u32, col: u32, cols: u32) -> vec4f {
   return y;
 }
 
+// op(A)'s quad at (m, k) (4 ks of row m, or with TRANS_A rows m .. m + 3 at k), normalised where
+// a holds a layernorm's input.
+fn load_a(base: u32, m: u32, k: u32) -> vec4f {
+  let v = a_quad(base, m, k);
+  if (A_NORM) { return normalize_quad(v, m, p.m, k, p.k); }
+  return v;
+}
+
+// op(B)'s quad at (k, n) (4 columns at k, or with TRANS_B ks k .. k + 3 of column n), normalised
+// where b holds a layernorm's input, and through B_ACTIVATION.
+fn load_b(base: u32, k: u32, n: u32) -> vec4f {
+  var v = b_quad(base, k, n);
+  if (B_NORM) { v = normalize_quad(v, k, p.k, n, p.n); }
+  if (B_ACTIVATION != 0u) {   // act(0) = 0: quads past the edge stay zero
+    v = vec4f(activate(B_ACTIVATION, v.x), activate(B_ACTIVATION, v.y), activate(B_ACTIVATION, v.z),
+              activate(B_ACTIVATION, v.w));
+  }
+  return v;
+}
+
 // Quad q of a slab is 4 consecutive elements along the operand's contiguous axis, and
 // consecutive threads take consecutive quads: coalesced reads, conflict-free stores.
 fn fetch_a(q: u32, row0: u32, k0: u32, base: u32) -> vec4f {
   if (TRANS_A) {   // 4 rows at one k
-    return a_quad(base, row0 + 4u * (q % (BM / 4u)), k0 + q / (BM / 4u));
+    return load_a(base, row0 + 4u * (q % (BM / 4u)), k0 + q / (BM / 4u));
   }
-  let m = row0 + q % BM;   // 4 ks of one row
-  let k = k0 + 4u * (q / BM);
-  let v = a_quad(base, m, k);
-  if (p.a_norm != 0u) { return normalize_quad(v, m, p.m, k, p.k); }
-  return v;
+  return load_a(base, row0 + q % BM, k0 + 4u * (q / BM));   // 4 ks of one row
 }
 
 fn stash_a(q: u32, stage: u32, v: vec4f) {
@@ -131,20 +159,10 @@ fn stash_a(q: u32, stage: u32, v: vec4f) {
 }
 
 fn fetch_b(q: u32, col0: u32, k0: u32, base: u32) -> vec4f {
-  var v: vec4f;
   if (TRANS_B) {   // 4 ks of one column
-    v = b_quad(base, k0 + 4u * (q / BN), col0 + q % BN);
-  } else {   // 4 columns at one k
-    let k = k0 + q / (BN / 4u);
-    let n = col0 + 4u * (q % (BN / 4u));
-    v = b_quad(base, k, n);
-    if (p.b_norm != 0u) { v = normalize_quad(v, k, p.k, n, p.n); }
+    return load_b(base, k0 + 4u * (q / BN), col0 + q % BN);
   }
-  if (B_ACTIVATION != 0u) {   // act(0) = 0: quads past the edge stay zero
-    v = vec4f(activate(B_ACTIVATION, v.x), activate(B_ACTIVATION, v.y), activate(B_ACTIVATION, v.z),
-              activate(B_ACTIVATION, v.w));
-  }
-  return v;
+  return load_b(base, k0 + q / (BN / 4u), col0 + 4u * (q % (BN / 4u)));   // 4 columns at one k
 }
 
 fn stash_b(q: u32, stage: u32, v: vec4f) {
@@ -166,6 +184,10 @@ fn bias_at(n: u32) -> f32 {
   return bias[n];
 }
 
+fn bias_quad(n: u32) -> vec4f {
+  return vec4f(bias_at(n), bias_at(n + 1u), bias_at(n + 2u), bias_at(n + 3u));
+}
+
 // Writes 4 outputs of row `m` from column `n` on (bias already added), skipping those outside C.
 fn write_quad(row_at: u32, n: u32, v: vec4f) {
   for (var j = 0u; j < 4u; j++) {
@@ -179,11 +201,12 @@ fn write_quad(row_at: u32, n: u32, v: vec4f) {
   }
 }
 
-fn write_row(c_base: u32, m: u32, n: u32, lo: vec4f, hi: vec4f) {
+// Writes a thread's 8 outputs of row m: 4 from column n_lo on, 4 from n_hi on.
+fn write_row(c_base: u32, m: u32, n_lo: u32, lo: vec4f, n_hi: u32, hi: vec4f) {
   if (m >= p.m) { return; }
   let row_at = c_base + m * p.n;
-  write_quad(row_at, n, lo);
-  write_quad(row_at, n + BN / 2u, hi);
+  write_quad(row_at, n_lo, lo);
+  write_quad(row_at, n_hi, hi);
 }
 
 // One k of the thread's 8 x 8 outputs: two vec4s of A's column and two of B's row from the
@@ -276,19 +299,19 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
 
   let m = row0 + 4u * ty;
   let n = col0 + 4u * tx;
-  let bias_lo = vec4f(bias_at(n), bias_at(n + 1u), bias_at(n + 2u), bias_at(n + 3u));
   let nh = n + BN / 2u;
-  let bias_hi = vec4f(bias_at(nh), bias_at(nh + 1u), bias_at(nh + 2u), bias_at(nh + 3u));
+  let bias_lo = bias_quad(n);
+  let bias_hi = bias_quad(nh);
   let c_base = wg.z * p.m * p.n;
   let mh = m + BM / 2u;
-  write_row(c_base, m, n, acc[0] + bias_lo, acc[1] + bias_hi);
-  write_row(c_base, m + 1u, n, acc[2] + bias_lo, acc[3] + bias_hi);
-  write_row(c_base, m + 2u, n, acc[4] + bias_lo, acc[5] + bias_hi);
-  write_row(c_base, m + 3u, n, acc[6] + bias_lo, acc[7] + bias_hi);
-  write_row(c_base, mh, n, acc[8] + bias_lo, acc[9] + bias_hi);
-  write_row(c_base, mh + 1u, n, acc[10] + bias_lo, acc[11] + bias_hi);
-  write_row(c_base, mh + 2u, n, acc[12] + bias_lo, acc[13] + bias_hi);
-  write_row(c_base, mh + 3u, n, acc[14] + bias_lo, acc[15] + bias_hi);
+  write_row(c_base, m, n, acc[0] + bias_lo, nh, acc[1] + bias_hi);
+  write_row(c_base, m + 1u, n, acc[2] + bias_lo, nh, acc[3] + bias_hi);
+  write_row(c_base, m + 2u, n, acc[4] + bias_lo, nh, acc[5] + bias_hi);
+  write_row(c_base, m + 3u, n, acc[6] + bias_lo, nh, acc[7] + bias_hi);
+  write_row(c_base, mh, n, acc[8] + bias_lo, nh, acc[9] + bias_hi);
+  write_row(c_base, mh + 1u, n, acc[10] + bias_lo, nh, acc[11] + bias_hi);
+  write_row(c_base, mh + 2u, n, acc[12] + bias_lo, nh, acc[13] + bias_hi);
+  write_row(c_base, mh + 3u, n, acc[14] + bias_lo, nh, acc[15] + bias_hi);
   if (sums_rows) {
     write_row_sums(m, sum_lo);
     write_row_sums(mh, sum_hi);
@@ -302,6 +325,142 @@ fn write_row_sums(m: u32, v: vec4f) {
       if (p.accumulate != 0u) { s += pre[m + j]; }
       pre[m + j] = s;
     }
+  }
+}
+
+// The direct product (entry point `direct`), for CPU adapters (see the header): each thread of a
+// DIRECT_WG_N x DIRECT_WG_M workgroup computes an 8 x 8 block of C, rows m0 .. m0 + 7 and columns
+// n0 .. n0 + 7, from operand quads read straight from storage, 4 ks at a time, with no workgroup
+// memory and no barrier. The loads, the epilogue and ROW_SUMS are the tiled kernel's. Only for
+// vec4 quads of both operands: src/ops/matmul.ts runs the others tiled.
+const DIRECT_WG_M = 4u;
+const DIRECT_WG_N = 16u;
+
+// x[r] = op(A)[m0 + r, k .. k + 3], for r = 0 .. 7.
+fn direct_a(x: ptr<function, array<vec4f, 8>>, base: u32, m0: u32, k: u32) {
+  if (TRANS_A) {   // quads run along M: rows m0 .. m0 + 3 (l) and m0 + 4 .. m0 + 7 (h) at each k
+    let l0 = load_a(base, m0, k);
+    let l1 = load_a(base, m0, k + 1u);
+    let l2 = load_a(base, m0, k + 2u);
+    let l3 = load_a(base, m0, k + 3u);
+    let h0 = load_a(base, m0 + 4u, k);
+    let h1 = load_a(base, m0 + 4u, k + 1u);
+    let h2 = load_a(base, m0 + 4u, k + 2u);
+    let h3 = load_a(base, m0 + 4u, k + 3u);
+    (*x)[0] = vec4f(l0.x, l1.x, l2.x, l3.x);
+    (*x)[1] = vec4f(l0.y, l1.y, l2.y, l3.y);
+    (*x)[2] = vec4f(l0.z, l1.z, l2.z, l3.z);
+    (*x)[3] = vec4f(l0.w, l1.w, l2.w, l3.w);
+    (*x)[4] = vec4f(h0.x, h1.x, h2.x, h3.x);
+    (*x)[5] = vec4f(h0.y, h1.y, h2.y, h3.y);
+    (*x)[6] = vec4f(h0.z, h1.z, h2.z, h3.z);
+    (*x)[7] = vec4f(h0.w, h1.w, h2.w, h3.w);
+    return;
+  }
+  (*x)[0] = load_a(base, m0, k);
+  (*x)[1] = load_a(base, m0 + 1u, k);
+  (*x)[2] = load_a(base, m0 + 2u, k);
+  (*x)[3] = load_a(base, m0 + 3u, k);
+  (*x)[4] = load_a(base, m0 + 4u, k);
+  (*x)[5] = load_a(base, m0 + 5u, k);
+  (*x)[6] = load_a(base, m0 + 6u, k);
+  (*x)[7] = load_a(base, m0 + 7u, k);
+}
+
+// y[2 j + h] = op(B)[k + j, n0 + 4 h .. n0 + 4 h + 3], for j = 0 .. 3 and h = 0, 1.
+fn direct_b(y: ptr<function, array<vec4f, 8>>, base: u32, k: u32, n0: u32) {
+  if (TRANS_B) {   // quads run along K: ks k .. k + 3 of each of the 8 columns
+    let c0 = load_b(base, k, n0);
+    let c1 = load_b(base, k, n0 + 1u);
+    let c2 = load_b(base, k, n0 + 2u);
+    let c3 = load_b(base, k, n0 + 3u);
+    let c4 = load_b(base, k, n0 + 4u);
+    let c5 = load_b(base, k, n0 + 5u);
+    let c6 = load_b(base, k, n0 + 6u);
+    let c7 = load_b(base, k, n0 + 7u);
+    (*y)[0] = vec4f(c0.x, c1.x, c2.x, c3.x);
+    (*y)[1] = vec4f(c4.x, c5.x, c6.x, c7.x);
+    (*y)[2] = vec4f(c0.y, c1.y, c2.y, c3.y);
+    (*y)[3] = vec4f(c4.y, c5.y, c6.y, c7.y);
+    (*y)[4] = vec4f(c0.z, c1.z, c2.z, c3.z);
+    (*y)[5] = vec4f(c4.z, c5.z, c6.z, c7.z);
+    (*y)[6] = vec4f(c0.w, c1.w, c2.w, c3.w);
+    (*y)[7] = vec4f(c4.w, c5.w, c6.w, c7.w);
+    return;
+  }
+  (*y)[0] = load_b(base, k, n0);
+  (*y)[1] = load_b(base, k, n0 + 4u);
+  (*y)[2] = load_b(base, k + 1u, n0);
+  (*y)[3] = load_b(base, k + 1u, n0 + 4u);
+  (*y)[4] = load_b(base, k + 2u, n0);
+  (*y)[5] = load_b(base, k + 2u, n0 + 4u);
+  (*y)[6] = load_b(base, k + 3u, n0);
+  (*y)[7] = load_b(base, k + 3u, n0 + 4u);
+}
+
+// Row x's 4 ks times the 4 rows of B's column half h: one row of outputs' 4 k steps.
+fn dot4(x: vec4f, y0: vec4f, y1: vec4f, y2: vec4f, y3: vec4f) -> vec4f {
+  return x.x * y0 + x.y * y1 + x.z * y2 + x.w * y3;
+}
+
+fn sum4(v: vec4f) -> f32 {
+  return v.x + v.y + v.z + v.w;
+}
+
+@compute @workgroup_size(DIRECT_WG_N, DIRECT_WG_M)
+fn direct(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let m0 = 8u * (wg.y * DIRECT_WG_M + lid.y);
+  let n0 = 8u * (wg.x * DIRECT_WG_N + lid.x);
+  if (m0 >= p.m || n0 >= p.n) { return; }
+  let a_base = wg.z * p.a_batch_stride;
+  let b_base = wg.z * p.b_batch_stride;
+  let sums_rows = ROW_SUMS && wg.z == 0u && n0 == 0u;
+
+  var acc: array<vec4f, 16>;   // acc[2 r + h]: row m0 + r, columns n0 + 4 h ..
+  var sum_lo = vec4f(0.0);     // ROW_SUMS: rows m0 .. m0 + 3
+  var sum_hi = vec4f(0.0);     // and m0 + 4 .. m0 + 7
+  var x: array<vec4f, 8>;
+  var y: array<vec4f, 8>;
+  for (var k = 0u; k < p.k; k += 4u) {
+    direct_a(&x, a_base, m0, k);
+    direct_b(&y, b_base, k, n0);
+    acc[0] += dot4(x[0], y[0], y[2], y[4], y[6]);
+    acc[1] += dot4(x[0], y[1], y[3], y[5], y[7]);
+    acc[2] += dot4(x[1], y[0], y[2], y[4], y[6]);
+    acc[3] += dot4(x[1], y[1], y[3], y[5], y[7]);
+    acc[4] += dot4(x[2], y[0], y[2], y[4], y[6]);
+    acc[5] += dot4(x[2], y[1], y[3], y[5], y[7]);
+    acc[6] += dot4(x[3], y[0], y[2], y[4], y[6]);
+    acc[7] += dot4(x[3], y[1], y[3], y[5], y[7]);
+    acc[8] += dot4(x[4], y[0], y[2], y[4], y[6]);
+    acc[9] += dot4(x[4], y[1], y[3], y[5], y[7]);
+    acc[10] += dot4(x[5], y[0], y[2], y[4], y[6]);
+    acc[11] += dot4(x[5], y[1], y[3], y[5], y[7]);
+    acc[12] += dot4(x[6], y[0], y[2], y[4], y[6]);
+    acc[13] += dot4(x[6], y[1], y[3], y[5], y[7]);
+    acc[14] += dot4(x[7], y[0], y[2], y[4], y[6]);
+    acc[15] += dot4(x[7], y[1], y[3], y[5], y[7]);
+    if (sums_rows) {
+      sum_lo += vec4f(sum4(x[0]), sum4(x[1]), sum4(x[2]), sum4(x[3]));
+      sum_hi += vec4f(sum4(x[4]), sum4(x[5]), sum4(x[6]), sum4(x[7]));
+    }
+  }
+
+  let nh = n0 + 4u;
+  let bias_lo = bias_quad(n0);
+  let bias_hi = bias_quad(nh);
+  let c_base = wg.z * p.m * p.n;
+  write_row(c_base, m0, n0, acc[0] + bias_lo, nh, acc[1] + bias_hi);
+  write_row(c_base, m0 + 1u, n0, acc[2] + bias_lo, nh, acc[3] + bias_hi);
+  write_row(c_base, m0 + 2u, n0, acc[4] + bias_lo, nh, acc[5] + bias_hi);
+  write_row(c_base, m0 + 3u, n0, acc[6] + bias_lo, nh, acc[7] + bias_hi);
+  write_row(c_base, m0 + 4u, n0, acc[8] + bias_lo, nh, acc[9] + bias_hi);
+  write_row(c_base, m0 + 5u, n0, acc[10] + bias_lo, nh, acc[11] + bias_hi);
+  write_row(c_base, m0 + 6u, n0, acc[12] + bias_lo, nh, acc[13] + bias_hi);
+  write_row(c_base, m0 + 7u, n0, acc[14] + bias_lo, nh, acc[15] + bias_hi);
+  if (sums_rows) {
+    write_row_sums(m0, sum_lo);
+    write_row_sums(m0 + 4u, sum_hi);
   }
 }
 

@@ -22,6 +22,8 @@ export interface DeviceInfo {
   vendor: string;
   architecture: string;
   description: string;
+  /** The adapter is a fallback (a CPU implementation such as SwiftShader), by its isFallbackAdapter. */
+  fallback: boolean;
   features: string[];
   limits: Record<string, number>;
 }
@@ -88,6 +90,7 @@ export async function acquireDevice(
       vendor: ai?.vendor ?? "",
       architecture: ai?.architecture ?? "",
       description: ai?.description ?? "",
+      fallback: ai?.isFallbackAdapter ?? false,
       features: [...device.features].filter((f) => OPTIONAL_FEATURES.includes(f as GPUFeatureName)).sort(),
       limits,
     },

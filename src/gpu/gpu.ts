@@ -87,6 +87,12 @@ export interface GpuOptions {
   /** Pretend the adapter lacks these features (tests of the fallback paths). */
   disabledFeatures?: GPUFeatureName[];
   /**
+   * Which matmul kernel runs the products: by default "tiled" on a GPU and "direct" on a fallback
+   * (CPU) adapter, where workgroup memory is slow (kernels/matmul.wgsl's header says why). Tests
+   * name each to check both on one adapter.
+   */
+  productKernel?: ProductKernel;
+  /**
    * Dry run: every call is recorded and submitted as usual, but each dispatch runs no workgroups,
    * so only the CPU's side of the work costs time (`npm run bench -- counts`). Results are garbage.
    */
@@ -107,10 +113,14 @@ export interface GpuCounts {
   pipelines: number;
 }
 
+/** The two matmul kernels of kernels/matmul.wgsl: workgroup tiles, or 8 x 8 blocks from storage. */
+export type ProductKernel = "tiled" | "direct";
+
 export class Gpu {
   readonly device: GPUDevice;
   readonly adapter: GPUAdapter;
   readonly info: DeviceInfo;
+  readonly productKernel: ProductKernel;
   readonly pool: BufferPool;
   readonly profiler: Profiler | null;
   /** A small read-only buffer for bindings a kernel variant does not read. */
@@ -160,7 +170,8 @@ export class Gpu {
   static async create(options: GpuOptions = {}): Promise<Gpu> {
     const gpu = options.gpu ?? browserGpu();
     const device = await acquireDevice(gpu, { ...options, browser: !options.gpu });
-    return new Gpu(gpu, device, options.dry ?? false);
+    const productKernel = options.productKernel ?? (device.info.fallback ? "direct" : "tiled");
+    return new Gpu(gpu, device, options.dry ?? false, productKernel);
   }
 
   private constructor(
@@ -169,8 +180,10 @@ export class Gpu {
     readonly implementation: GPU,
     { device, adapter, info }: AcquiredDevice,
     dry: boolean,
+    productKernel: ProductKernel,
   ) {
     this.dry = dry;
+    this.productKernel = productKernel;
     this.adapter = adapter;
     this.device = device;
     this.info = info;

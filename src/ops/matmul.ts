@@ -11,13 +11,18 @@ import { numel, shapeString, Tensor } from "../tensor/tensor";
 import { isNormalized, layerNormGrads, type Normalized, normalizedNeedsGrad } from "./layernorm";
 import { sum, sumToShape } from "./reduce";
 
-/** How the kernel reads quads of an operand: one vec4 load, or 4 bounds-checked f32 loads. */
+/**
+ * How the kernel reads quads of an operand: one vec4 load, or 4 f32 loads. Past an edge a quad is
+ * zero, by select rather than a branch: no divergent control flow (which a CPU adapter runs as
+ * masked lanes, twice as slow in the direct kernel), and the index is 0 there, so that a load
+ * never leaves the binding even where Dawn's robustness is off (the benchmarks).
+ */
 const A_QUADS = {
   f32: `alias AElem = f32;
 fn a_at(base: u32, m: u32, k: u32) -> f32 {
-  if (m >= p.m || k >= p.k) { return 0.0; }
-  if (TRANS_A) { return a[base + k * p.m + m]; }
-  return a[base + m * p.k + k];
+  let inside = m < p.m && k < p.k;
+  let i = select(base + m * p.k + k, base + k * p.m + m, TRANS_A);
+  return select(0.0, a[select(0u, i, inside)], inside);
 }
 fn a_quad(base: u32, m: u32, k: u32) -> vec4f {   // rows m .. m + 3 at k, or ks k .. k + 3 of row m
   if (TRANS_A) { return vec4f(a_at(base, m, k), a_at(base, m + 1u, k), a_at(base, m + 2u, k), a_at(base, m + 3u, k)); }
@@ -26,18 +31,18 @@ fn a_quad(base: u32, m: u32, k: u32) -> vec4f {   // rows m .. m + 3 at k, or ks
 `,
   vec4: `alias AElem = vec4f;
 fn a_quad(base: u32, m: u32, k: u32) -> vec4f {
-  if (m >= p.m || k >= p.k) { return vec4f(0.0); }
-  if (TRANS_A) { return a[(base + k * p.m + m) / 4u]; }
-  return a[(base + m * p.k + k) / 4u];
+  let inside = m < p.m && k < p.k;
+  let i = select(base + m * p.k + k, base + k * p.m + m, TRANS_A) / 4u;
+  return select(vec4f(0.0), a[select(0u, i, inside)], inside);
 }
 `,
 };
 const B_QUADS = {
   f32: `alias BElem = f32;
 fn b_at(base: u32, k: u32, n: u32) -> f32 {
-  if (k >= p.k || n >= p.n) { return 0.0; }
-  if (TRANS_B) { return b[base + n * p.k + k]; }
-  return b[base + k * p.n + n];
+  let inside = k < p.k && n < p.n;
+  let i = select(base + k * p.n + n, base + n * p.k + k, TRANS_B);
+  return select(0.0, b[select(0u, i, inside)], inside);
 }
 fn b_quad(base: u32, k: u32, n: u32) -> vec4f {   // ks k .. k + 3 of column n, or columns n .. n + 3 at k
   if (TRANS_B) { return vec4f(b_at(base, k, n), b_at(base, k + 1u, n), b_at(base, k + 2u, n), b_at(base, k + 3u, n)); }
@@ -46,19 +51,20 @@ fn b_quad(base: u32, k: u32, n: u32) -> vec4f {   // ks k .. k + 3 of column n, 
 `,
   vec4: `alias BElem = vec4f;
 fn b_quad(base: u32, k: u32, n: u32) -> vec4f {
-  if (k >= p.k || n >= p.n) { return vec4f(0.0); }
-  if (TRANS_B) { return b[(base + n * p.k + k) / 4u]; }
-  return b[(base + k * p.n + n) / 4u];
+  let inside = k < p.k && n < p.n;
+  let i = select(base + k * p.n + n, base + n * p.k + k, TRANS_B) / 4u;
+  return select(vec4f(0.0), b[select(0u, i, inside)], inside);
 }
 `,
 };
 type Quads = keyof typeof A_QUADS;
 
-function variant(a: Quads, b: Quads) {
+function variant(entryPoint: "main" | "direct", a: Quads, b: Quads) {
   return kernel({
-    name: `matmul a:${a} b:${b}`,
+    name: `matmul${entryPoint === "direct" ? " direct" : ""} a:${a} b:${b}`,
     file: "matmul.wgsl",
     code,
+    entryPoint,
     generated: A_QUADS[a] + B_QUADS[b],
     params: {
       m: "u32",
@@ -71,18 +77,26 @@ function variant(a: Quads, b: Quads) {
       keep_pre: "u32",
       accumulate: "u32",
       activation_grad: "u32",
-      a_norm: "u32",
-      b_norm: "u32",
     },
     bindings: ["a", "b", "bias", "c", "pre", "norm_stats", "norm_weight", "norm_bias"],
   });
 }
 
-/** The product's four variants, by how A's and B's quads are read. */
+/**
+ * The product's kernels (Gpu.productKernel): the tiled one in four variants by how A's and B's
+ * quads are read, the direct one for vec4 quads only (a product with an operand of f32 quads
+ * runs tiled: SwiftShader's compiler does not finish the direct kernel's f32 variants).
+ */
 export const matmulKernels = {
-  f32: { f32: variant("f32", "f32"), vec4: variant("f32", "vec4") },
-  vec4: { f32: variant("vec4", "f32"), vec4: variant("vec4", "vec4") },
+  tiled: {
+    f32: { f32: variant("main", "f32", "f32"), vec4: variant("main", "f32", "vec4") },
+    vec4: { f32: variant("main", "vec4", "f32"), vec4: variant("main", "vec4", "vec4") },
+  },
+  direct: variant("direct", "vec4", "vec4"),
 };
+/** Rows and columns of C a workgroup of the direct kernel computes (DIRECT_WG_M x DIRECT_WG_N blocks of 8 x 8). */
+const DIRECT_ROWS = 32;
+const DIRECT_COLS = 128;
 export const activationGradKernel = kernel({
   name: "matmul.activation_backward",
   file: "matmul.wgsl",
@@ -93,9 +107,12 @@ export const activationGradKernel = kernel({
   bindings: ["dy", "z_saved", "dz"],
 });
 
-/** vec4 quads where the operand's contiguous axis has a multiple of 4 elements and its view starts on 16 bytes. */
+/**
+ * vec4 quads where the operand's contiguous axis has a multiple of 4 elements and its view starts
+ * on 16 bytes. An empty axis (K = 0) takes f32 quads: its binding is 4 bytes, too short for a vec4.
+ */
 function quads(t: Tensor, contiguousLength: number): Quads {
-  return contiguousLength % 4 === 0 && t.offset % 16 === 0 ? "vec4" : "f32";
+  return contiguousLength > 0 && contiguousLength % 4 === 0 && t.offset % 16 === 0 ? "vec4" : "f32";
 }
 
 export type Activation = "none" | "relu" | "gelu";
@@ -109,7 +126,10 @@ export interface MatmulOptions {
   /** [N], added before the activation. */
   bias?: Tensor;
   activation?: Activation;
-  /** Workgroup tile edge; by default 128, or 64 when 128 would leave the GPU short of workgroups. */
+  /**
+   * Workgroup tile edge of the tiled kernel; by default 128, or 64 when 128 would leave the GPU
+   * short of workgroups. The direct kernel (Gpu.productKernel) has no tiles and ignores it.
+   */
   tile?: 64 | 128;
   /** Adds the result to this tensor in place (beta = 1) and returns it (gradients in a slab). */
   into?: Tensor;
@@ -274,21 +294,26 @@ export function product(
   const rows = fold ? numel(batch) * m : m;
   const norm = checkNorm(opts, rows, n, k, groups, a.rank === 2 || fold, b.rank === 2);
   if (out.size > 0) {
-    const constants = tileConstants(gpu, opts.tile ?? pickTile(rows, n, groups));
-    const bm = 8 * constants.WG_M;
-    const bn = 8 * constants.WG_N;
+    const qa = quads(a, transA ? m : k);
+    const qb = quads(b, transB ? k : n);
+    const direct = gpu.productKernel === "direct" && qa === "vec4" && qb === "vec4";
+    const tiles = direct ? {} : tileConstants(gpu, opts.tile ?? pickTile(rows, n, groups));
+    const bm = "WG_M" in tiles ? 8 * (tiles.WG_M as number) : DIRECT_ROWS;
+    const bn = "WG_N" in tiles ? 8 * (tiles.WG_N as number) : DIRECT_COLS;
     const maxGroups = gpu.info.limits.maxComputeWorkgroupsPerDimension;
     if (ceilDiv(rows, bm) > maxGroups || groups > maxGroups) {
       throw new Error(`matmul: ${rows} rows in ${groups} batches exceed the device's workgroup grid`);
     }
     gpu.dispatch({
-      kernel: matmulKernels[quads(a, transA ? m : k)][quads(b, transB ? k : n)],
+      kernel: direct ? matmulKernels.direct : matmulKernels.tiled[qa][qb],
       constants: {
-        ...constants,
+        ...tiles,
         TRANS_A: transA ? 1 : 0,
         TRANS_B: transB ? 1 : 0,
         ROW_SUMS: rowSums ? 1 : 0,
         B_ACTIVATION: ACTIVATION_CODE[opts.bActivation ?? "none"],
+        A_NORM: opts.aNorm ? 1 : 0,
+        B_NORM: opts.bNorm ? 1 : 0,
       },
       params: {
         m: rows,
@@ -301,8 +326,6 @@ export function product(
         keep_pre: pre ? 1 : 0,
         accumulate: into ? 1 : 0,
         activation_grad: gradOf ? ACTIVATION_CODE[gradOf.activation] : 0,
-        a_norm: opts.aNorm ? 1 : 0,
-        b_norm: opts.bNorm ? 1 : 0,
       },
       // Unused bindings: a read-only input stands in for the bias and the layernorm's, the dummy for z.
       buffers: {

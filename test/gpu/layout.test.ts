@@ -33,10 +33,11 @@ describe("kernel layouts", () => {
     expect(entryPoints).toBeGreaterThan(30);
   });
 
-  it("matmul's variants (vec4 or f32 quads of each operand) each have a layout", () => {
-    const variants = [...Object.values(matmulKernels).flatMap((v) => Object.values(v)), activationGradKernel];
+  it("matmul's variants (tiled with vec4 or f32 quads of each operand, direct) each have a layout", () => {
+    const tiled = Object.values(matmulKernels.tiled).flatMap((v) => Object.values(v));
+    const variants = [...tiled, matmulKernels.direct, activationGradKernel];
     for (const k of variants) expect(() => kernelLayout(k), k.name).not.toThrow();
-    expect(variants.length).toBe(5);
+    expect(variants.length).toBe(6);
   });
 
   it("attention's kernels, as generated for a head dim, each have a layout", () => {

@@ -1,6 +1,8 @@
 // Every op against its float64 reference, forward and finite-difference gradient, and its
 // gradients added in place to tensors that already hold values (a gradient slab's path).
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { dawnGpu } from "../../src/gpu/dawn";
+import { Gpu } from "../../src/gpu/gpu";
 import { checkOp } from "../../src/ops/check";
 import { opFamilies } from "../../src/ops/checks";
 import { layerNormDeferred } from "../../src/ops/layernorm";
@@ -22,6 +24,27 @@ for (const [family, cases] of Object.entries(opFamilies)) {
     }
   });
 }
+
+// The products again with the other matmul kernel than the adapter's own (Gpu.productKernel):
+// on a CPU adapter (CI) the tiled kernel that GPUs run, on a GPU the direct one.
+describe("matmul, with the other product kernel", () => {
+  let other: Promise<Gpu> | null = null;
+  const otherGpu = async () => {
+    const own = (await testGpu()).productKernel;
+    other ??= dawnGpu().then((gpu) =>
+      Gpu.create({ gpu, productKernel: own === "direct" ? "tiled" : "direct" }),
+    );
+    return other;
+  };
+  afterAll(async () => (await other)?.destroy());
+  for (const c of opFamilies.matmul) {
+    it(c.name, async () => {
+      const gpu = await otherGpu();
+      const r = await checkOp(gpu, c, 1, { addedInPlace: true });
+      expect(r.ok, `${gpu.productKernel}: ${r.message}`).toBe(true);
+    });
+  }
+});
 
 describe("SPARC and RILS refuse inputs of the wrong shape, saying which", () => {
   it("names the shapes expected and given", async () => {

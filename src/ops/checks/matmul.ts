@@ -115,6 +115,14 @@ export const matmulCases: OpCase[] = [
   matmulCase({ aBatch: [3], bBatch: [3], m: 7, k: 5, n: 6, transA: true, activation: "gelu" }),
   matmulCase({ m: 70, k: 33, n: 67, bias: true, activation: "gelu", tile: 128 }),
   matmulCase({ m: 3, k: 5, n: 7, transA: true, transB: true, bias: true, activation: "relu" }),
+  // The direct kernel's shapes (every contiguous axis a multiple of 4, vec4 quads): rows and
+  // columns that end inside a thread's 8 x 8 block and a workgroup's 32 x 128, each transpose.
+  ...transposes.map(([transA, transB]) =>
+    matmulCase({ aBatch: [2], bBatch: [2], m: 20, k: 12, n: 44, transA, transB }),
+  ),
+  matmulCase({ m: 70, k: 36, n: 132, bias: true, activation: "gelu" }),
+  // A Linear's weight and bias gradients in one product (row sums) from 69 rows, K = 64.
+  matmulCase({ aBatch: [3], m: 23, k: 64, n: 68, transB: true, bias: true }),
 ];
 
 /** mlp(x) = act(x W1^T + b1) W2^T + b2 over [batch, tokens, input] (one node, ops/mlp.ts). */
@@ -152,6 +160,7 @@ function mlpCase(
 export const mlpCases: OpCase[] = [
   mlpCase(2, 7, 13, 37, 11, "gelu", true),
   mlpCase(1, 5, 6, 9, 3, "relu", false),
+  mlpCase(2, 9, 12, 36, 8, "gelu", true), // vec4 quads throughout (the direct kernel)
 ];
 
 const EPS = 1e-6;
