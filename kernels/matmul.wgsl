@@ -128,10 +128,7 @@ fn load_a(base: u32, m: u32, k: u32) -> vec4f {
 fn load_b(base: u32, k: u32, n: u32) -> vec4f {
   var v = b_quad(base, k, n);
   if (B_NORM) { v = normalize_quad(v, k, p.k, n, p.n); }
-  if (B_ACTIVATION != 0u) {   // act(0) = 0: quads past the edge stay zero
-    v = vec4f(activate(B_ACTIVATION, v.x), activate(B_ACTIVATION, v.y), activate(B_ACTIVATION, v.z),
-              activate(B_ACTIVATION, v.w));
-  }
+  if (B_ACTIVATION != 0u) { v = activate_quad(v); }   // act(0) = 0: quads past the edge stay zero
   return v;
 }
 
@@ -336,17 +333,17 @@ fn write_row_sums(m: u32, v: vec4f) {
 const DIRECT_WG_M = 4u;
 const DIRECT_WG_N = 16u;
 
-// x[r] = op(A)[m0 + r, k .. k + 3], for r = 0 .. 7.
+// x[r] = op(A)[m0 + r, k .. k + 3], for r = 0 .. 7, as stored (the caller normalises).
 fn direct_a(x: ptr<function, array<vec4f, 8>>, base: u32, m0: u32, k: u32) {
   if (TRANS_A) {   // quads run along M: rows m0 .. m0 + 3 (l) and m0 + 4 .. m0 + 7 (h) at each k
-    let l0 = load_a(base, m0, k);
-    let l1 = load_a(base, m0, k + 1u);
-    let l2 = load_a(base, m0, k + 2u);
-    let l3 = load_a(base, m0, k + 3u);
-    let h0 = load_a(base, m0 + 4u, k);
-    let h1 = load_a(base, m0 + 4u, k + 1u);
-    let h2 = load_a(base, m0 + 4u, k + 2u);
-    let h3 = load_a(base, m0 + 4u, k + 3u);
+    let l0 = a_quad(base, m0, k);
+    let l1 = a_quad(base, m0, k + 1u);
+    let l2 = a_quad(base, m0, k + 2u);
+    let l3 = a_quad(base, m0, k + 3u);
+    let h0 = a_quad(base, m0 + 4u, k);
+    let h1 = a_quad(base, m0 + 4u, k + 1u);
+    let h2 = a_quad(base, m0 + 4u, k + 2u);
+    let h3 = a_quad(base, m0 + 4u, k + 3u);
     (*x)[0] = vec4f(l0.x, l1.x, l2.x, l3.x);
     (*x)[1] = vec4f(l0.y, l1.y, l2.y, l3.y);
     (*x)[2] = vec4f(l0.z, l1.z, l2.z, l3.z);
@@ -357,27 +354,27 @@ fn direct_a(x: ptr<function, array<vec4f, 8>>, base: u32, m0: u32, k: u32) {
     (*x)[7] = vec4f(h0.w, h1.w, h2.w, h3.w);
     return;
   }
-  (*x)[0] = load_a(base, m0, k);
-  (*x)[1] = load_a(base, m0 + 1u, k);
-  (*x)[2] = load_a(base, m0 + 2u, k);
-  (*x)[3] = load_a(base, m0 + 3u, k);
-  (*x)[4] = load_a(base, m0 + 4u, k);
-  (*x)[5] = load_a(base, m0 + 5u, k);
-  (*x)[6] = load_a(base, m0 + 6u, k);
-  (*x)[7] = load_a(base, m0 + 7u, k);
+  (*x)[0] = a_quad(base, m0, k);
+  (*x)[1] = a_quad(base, m0 + 1u, k);
+  (*x)[2] = a_quad(base, m0 + 2u, k);
+  (*x)[3] = a_quad(base, m0 + 3u, k);
+  (*x)[4] = a_quad(base, m0 + 4u, k);
+  (*x)[5] = a_quad(base, m0 + 5u, k);
+  (*x)[6] = a_quad(base, m0 + 6u, k);
+  (*x)[7] = a_quad(base, m0 + 7u, k);
 }
 
-// y[2 j + h] = op(B)[k + j, n0 + 4 h .. n0 + 4 h + 3], for j = 0 .. 3 and h = 0, 1.
+// y[2 j + h] = op(B)[k + j, n0 + 4 h .. n0 + 4 h + 3], for j = 0 .. 3 and h = 0, 1, as stored.
 fn direct_b(y: ptr<function, array<vec4f, 8>>, base: u32, k: u32, n0: u32) {
   if (TRANS_B) {   // quads run along K: ks k .. k + 3 of each of the 8 columns
-    let c0 = load_b(base, k, n0);
-    let c1 = load_b(base, k, n0 + 1u);
-    let c2 = load_b(base, k, n0 + 2u);
-    let c3 = load_b(base, k, n0 + 3u);
-    let c4 = load_b(base, k, n0 + 4u);
-    let c5 = load_b(base, k, n0 + 5u);
-    let c6 = load_b(base, k, n0 + 6u);
-    let c7 = load_b(base, k, n0 + 7u);
+    let c0 = b_quad(base, k, n0);
+    let c1 = b_quad(base, k, n0 + 1u);
+    let c2 = b_quad(base, k, n0 + 2u);
+    let c3 = b_quad(base, k, n0 + 3u);
+    let c4 = b_quad(base, k, n0 + 4u);
+    let c5 = b_quad(base, k, n0 + 5u);
+    let c6 = b_quad(base, k, n0 + 6u);
+    let c7 = b_quad(base, k, n0 + 7u);
     (*y)[0] = vec4f(c0.x, c1.x, c2.x, c3.x);
     (*y)[1] = vec4f(c4.x, c5.x, c6.x, c7.x);
     (*y)[2] = vec4f(c0.y, c1.y, c2.y, c3.y);
@@ -388,14 +385,83 @@ fn direct_b(y: ptr<function, array<vec4f, 8>>, base: u32, k: u32, n0: u32) {
     (*y)[7] = vec4f(c4.w, c5.w, c6.w, c7.w);
     return;
   }
-  (*y)[0] = load_b(base, k, n0);
-  (*y)[1] = load_b(base, k, n0 + 4u);
-  (*y)[2] = load_b(base, k + 1u, n0);
-  (*y)[3] = load_b(base, k + 1u, n0 + 4u);
-  (*y)[4] = load_b(base, k + 2u, n0);
-  (*y)[5] = load_b(base, k + 2u, n0 + 4u);
-  (*y)[6] = load_b(base, k + 3u, n0);
-  (*y)[7] = load_b(base, k + 3u, n0 + 4u);
+  (*y)[0] = b_quad(base, k, n0);
+  (*y)[1] = b_quad(base, k, n0 + 4u);
+  (*y)[2] = b_quad(base, k + 1u, n0);
+  (*y)[3] = b_quad(base, k + 1u, n0 + 4u);
+  (*y)[4] = b_quad(base, k + 2u, n0);
+  (*y)[5] = b_quad(base, k + 2u, n0 + 4u);
+  (*y)[6] = b_quad(base, k + 3u, n0);
+  (*y)[7] = b_quad(base, k + 3u, n0 + 4u);
+}
+
+// The direct kernel's layernorm on load, without a branch (a branch in its loop costs a CPU
+// adapter several times over): statistics, weights and biases past their edge are zero, and are
+// read at index 0 there. A row's statistics are the same at every k and a column's weight at
+// every row, so each is read once per thread, not once per element as the tiled kernel does.
+
+// (mean, rstd) of row r of the normalised operand.
+fn norm_stat(r: u32, rows: u32) -> vec2f {
+  let inside = r < rows;
+  let i = select(0u, 2u * r, inside);
+  return select(vec2f(0.0), vec2f(norm_stats[i], norm_stats[i + 1u]), inside);
+}
+
+// Indices c .. c + 3, each 0 past `cols`, and which of them are inside.
+fn quad_indices(c: u32, cols: u32) -> vec4u {
+  let i = vec4u(c) + vec4u(0u, 1u, 2u, 3u);
+  return select(vec4u(0u), i, i < vec4u(cols));
+}
+
+// The layernorm's weight at columns c .. c + 3.
+fn norm_weight_quad(c: u32, cols: u32) -> vec4f {
+  let j = quad_indices(c, cols);
+  let v = vec4f(norm_weight[j.x], norm_weight[j.y], norm_weight[j.z], norm_weight[j.w]);
+  return select(vec4f(0.0), v, vec4u(c) + vec4u(0u, 1u, 2u, 3u) < vec4u(cols));
+}
+
+// The layernorm's bias at columns c .. c + 3.
+fn norm_bias_quad(c: u32, cols: u32) -> vec4f {
+  let j = quad_indices(c, cols);
+  let v = vec4f(norm_bias[j.x], norm_bias[j.y], norm_bias[j.z], norm_bias[j.w]);
+  return select(vec4f(0.0), v, vec4u(c) + vec4u(0u, 1u, 2u, 3u) < vec4u(cols));
+}
+
+// A_NORM: x[r] = (x[r] - mean_r) rstd_r w + b, with row r's statistics in (mean, rstd)[r % 4] of
+// the lo (r < 4) or hi pair, and w, b the weight and bias at the block's 4 ks.
+fn normalize_a_block(x: ptr<function, array<vec4f, 8>>, mean_lo: vec4f, rstd_lo: vec4f, mean_hi: vec4f,
+                     rstd_hi: vec4f, w: vec4f, b: vec4f) {
+  (*x)[0] = ((*x)[0] - mean_lo.x) * rstd_lo.x * w + b;
+  (*x)[1] = ((*x)[1] - mean_lo.y) * rstd_lo.y * w + b;
+  (*x)[2] = ((*x)[2] - mean_lo.z) * rstd_lo.z * w + b;
+  (*x)[3] = ((*x)[3] - mean_lo.w) * rstd_lo.w * w + b;
+  (*x)[4] = ((*x)[4] - mean_hi.x) * rstd_hi.x * w + b;
+  (*x)[5] = ((*x)[5] - mean_hi.y) * rstd_hi.y * w + b;
+  (*x)[6] = ((*x)[6] - mean_hi.z) * rstd_hi.z * w + b;
+  (*x)[7] = ((*x)[7] - mean_hi.w) * rstd_hi.w * w + b;
+}
+
+// B_NORM: y[2 j + h] = (y[2 j + h] - mean_(k + j)) rstd_(k + j) w_h + b_h, the rows' statistics
+// read here, the columns' weights and biases (w_lo, b_lo at n0, w_hi, b_hi at n0 + 4) given.
+fn normalize_b_block(y: ptr<function, array<vec4f, 8>>, k: u32, w_lo: vec4f, b_lo: vec4f, w_hi: vec4f,
+                     b_hi: vec4f) {
+  let s0 = norm_stat(k, p.k);
+  let s1 = norm_stat(k + 1u, p.k);
+  let s2 = norm_stat(k + 2u, p.k);
+  let s3 = norm_stat(k + 3u, p.k);
+  (*y)[0] = ((*y)[0] - s0.x) * s0.y * w_lo + b_lo;
+  (*y)[1] = ((*y)[1] - s0.x) * s0.y * w_hi + b_hi;
+  (*y)[2] = ((*y)[2] - s1.x) * s1.y * w_lo + b_lo;
+  (*y)[3] = ((*y)[3] - s1.x) * s1.y * w_hi + b_hi;
+  (*y)[4] = ((*y)[4] - s2.x) * s2.y * w_lo + b_lo;
+  (*y)[5] = ((*y)[5] - s2.x) * s2.y * w_hi + b_hi;
+  (*y)[6] = ((*y)[6] - s3.x) * s3.y * w_lo + b_lo;
+  (*y)[7] = ((*y)[7] - s3.x) * s3.y * w_hi + b_hi;
+}
+
+fn activate_quad(v: vec4f) -> vec4f {
+  return vec4f(activate(B_ACTIVATION, v.x), activate(B_ACTIVATION, v.y), activate(B_ACTIVATION, v.z),
+               activate(B_ACTIVATION, v.w));
 }
 
 // Row x's 4 ks times the 4 rows of B's column half h: one row of outputs' 4 k steps.
@@ -421,9 +487,53 @@ fn direct(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: v
   var sum_hi = vec4f(0.0);     // and m0 + 4 .. m0 + 7
   var x: array<vec4f, 8>;
   var y: array<vec4f, 8>;
+  var mean_lo = vec4f(0.0);   // A_NORM: rows m0 .. m0 + 3
+  var rstd_lo = vec4f(0.0);
+  var mean_hi = vec4f(0.0);   // and m0 + 4 .. m0 + 7
+  var rstd_hi = vec4f(0.0);
+  if (A_NORM) {
+    let r0 = norm_stat(m0, p.m);
+    let r1 = norm_stat(m0 + 1u, p.m);
+    let r2 = norm_stat(m0 + 2u, p.m);
+    let r3 = norm_stat(m0 + 3u, p.m);
+    let r4 = norm_stat(m0 + 4u, p.m);
+    let r5 = norm_stat(m0 + 5u, p.m);
+    let r6 = norm_stat(m0 + 6u, p.m);
+    let r7 = norm_stat(m0 + 7u, p.m);
+    mean_lo = vec4f(r0.x, r1.x, r2.x, r3.x);
+    rstd_lo = vec4f(r0.y, r1.y, r2.y, r3.y);
+    mean_hi = vec4f(r4.x, r5.x, r6.x, r7.x);
+    rstd_hi = vec4f(r4.y, r5.y, r6.y, r7.y);
+  }
+  var w_lo = vec4f(0.0);   // B_NORM: the columns' weights and biases
+  var b_lo = vec4f(0.0);
+  var w_hi = vec4f(0.0);
+  var b_hi = vec4f(0.0);
+  if (B_NORM) {
+    w_lo = norm_weight_quad(n0, p.n);
+    b_lo = norm_bias_quad(n0, p.n);
+    w_hi = norm_weight_quad(n0 + 4u, p.n);
+    b_hi = norm_bias_quad(n0 + 4u, p.n);
+  }
   for (var k = 0u; k < p.k; k += 4u) {
     direct_a(&x, a_base, m0, k);
+    if (A_NORM) {   // past K, w and b are 0: the ks there stay zero
+      let w = norm_weight_quad(k, p.k);
+      let b = norm_bias_quad(k, p.k);
+      normalize_a_block(&x, mean_lo, rstd_lo, mean_hi, rstd_hi, w, b);
+    }
     direct_b(&y, b_base, k, n0);
+    if (B_NORM) { normalize_b_block(&y, k, w_lo, b_lo, w_hi, b_hi); }   // past K, A's ks are zero
+    if (B_ACTIVATION != 0u) {
+      y[0] = activate_quad(y[0]);
+      y[1] = activate_quad(y[1]);
+      y[2] = activate_quad(y[2]);
+      y[3] = activate_quad(y[3]);
+      y[4] = activate_quad(y[4]);
+      y[5] = activate_quad(y[5]);
+      y[6] = activate_quad(y[6]);
+      y[7] = activate_quad(y[7]);
+    }
     acc[0] += dot4(x[0], y[0], y[2], y[4], y[6]);
     acc[1] += dot4(x[0], y[1], y[3], y[5], y[7]);
     acc[2] += dot4(x[1], y[0], y[2], y[4], y[6]);

@@ -25,6 +25,38 @@ for (const [family, cases] of Object.entries(opFamilies)) {
   });
 }
 
+describe("the product kernel", () => {
+  it("is the direct one on a fallback adapter for vec4 operands, else the tiled one", async () => {
+    const own = await testGpu();
+    const tiled = await Gpu.create({ gpu: await dawnGpu(), productKernel: "tiled" });
+    expect(own.productKernel).toBe(own.info.fallback ? "direct" : "tiled");
+    const kernels = async (gpu: Gpu, shapes: [number[], number[]][]) => {
+      if (!gpu.profiler) return null;
+      gpu.profiler.reset();
+      gpu.profiler.enabled = true;
+      for (const [a, b] of shapes) tidy(() => product(Tensor.empty(gpu, a), Tensor.empty(gpu, b), {}));
+      await gpu.sync();
+      gpu.profiler.enabled = false;
+      return (await gpu.profiler.report()).map((r) => r.kernel).sort();
+    };
+    const vec4: [number[], number[]] = [
+      [20, 12],
+      [12, 44],
+    ];
+    const odd: [number[], number[]] = [
+      [3, 5],
+      [5, 7],
+    ];
+    const ownKernels = await kernels(own, [vec4, odd]);
+    if (ownKernels && own.productKernel === "direct") {
+      expect(ownKernels).toEqual(["matmul a:f32 b:f32", "matmul direct a:vec4 b:vec4"]);
+    }
+    const tiledKernels = await kernels(tiled, [vec4, odd]);
+    if (tiledKernels) expect(tiledKernels).toEqual(["matmul a:f32 b:f32", "matmul a:vec4 b:vec4"]);
+    tiled.destroy();
+  });
+});
+
 // The products again with the other matmul kernel than the adapter's own (Gpu.productKernel):
 // on a CPU adapter (CI) the tiled kernel that GPUs run, on a GPU the direct one.
 describe("matmul, with the other product kernel", () => {

@@ -240,4 +240,7 @@ export const normalizedCases: OpCase[] = [
   normalizedLinearCase([], 70, 33, 67, false, "gelu", 128),
   normalizedLinearCase([3], 4, 7, 5, true, "relu"),
   normalizedMlpCase(2, 7, 13, 37, 11),
+  // vec4 quads throughout (the direct kernel): rows and columns ending inside a thread's block.
+  normalizedLinearCase([3], 7, 20, 44, true, "gelu"),
+  normalizedMlpCase(2, 9, 12, 36, 8),
 ];
