@@ -335,23 +335,19 @@ const DIRECT_WG_N = 16u;
 
 // x[r] = op(A)[m0 + r, k .. k + 3], for r = 0 .. 7, as stored (the caller normalises).
 fn direct_a(x: ptr<function, array<vec4f, 8>>, base: u32, m0: u32, k: u32) {
-  if (TRANS_A) {   // quads run along M: rows m0 .. m0 + 3 (l) and m0 + 4 .. m0 + 7 (h) at each k
-    let l0 = a_quad(base, m0, k);
-    let l1 = a_quad(base, m0, k + 1u);
-    let l2 = a_quad(base, m0, k + 2u);
-    let l3 = a_quad(base, m0, k + 3u);
-    let h0 = a_quad(base, m0 + 4u, k);
-    let h1 = a_quad(base, m0 + 4u, k + 1u);
-    let h2 = a_quad(base, m0 + 4u, k + 2u);
-    let h3 = a_quad(base, m0 + 4u, k + 3u);
-    (*x)[0] = vec4f(l0.x, l1.x, l2.x, l3.x);
-    (*x)[1] = vec4f(l0.y, l1.y, l2.y, l3.y);
-    (*x)[2] = vec4f(l0.z, l1.z, l2.z, l3.z);
-    (*x)[3] = vec4f(l0.w, l1.w, l2.w, l3.w);
-    (*x)[4] = vec4f(h0.x, h1.x, h2.x, h3.x);
-    (*x)[5] = vec4f(h0.y, h1.y, h2.y, h3.y);
-    (*x)[6] = vec4f(h0.z, h1.z, h2.z, h3.z);
-    (*x)[7] = vec4f(h0.w, h1.w, h2.w, h3.w);
+  if (TRANS_A) {   // quads run along M: rows m0 .. m0 + 3 and m0 + 4 .. m0 + 7 at each k
+    let lo = transpose(mat4x4f(a_quad(base, m0, k), a_quad(base, m0, k + 1u), a_quad(base, m0, k + 2u),
+                               a_quad(base, m0, k + 3u)));
+    let hi = transpose(mat4x4f(a_quad(base, m0 + 4u, k), a_quad(base, m0 + 4u, k + 1u),
+                               a_quad(base, m0 + 4u, k + 2u), a_quad(base, m0 + 4u, k + 3u)));
+    (*x)[0] = lo[0];
+    (*x)[1] = lo[1];
+    (*x)[2] = lo[2];
+    (*x)[3] = lo[3];
+    (*x)[4] = hi[0];
+    (*x)[5] = hi[1];
+    (*x)[6] = hi[2];
+    (*x)[7] = hi[3];
     return;
   }
   (*x)[0] = a_quad(base, m0, k);
@@ -366,23 +362,19 @@ fn direct_a(x: ptr<function, array<vec4f, 8>>, base: u32, m0: u32, k: u32) {
 
 // y[2 j + h] = op(B)[k + j, n0 + 4 h .. n0 + 4 h + 3], for j = 0 .. 3 and h = 0, 1, as stored.
 fn direct_b(y: ptr<function, array<vec4f, 8>>, base: u32, k: u32, n0: u32) {
-  if (TRANS_B) {   // quads run along K: ks k .. k + 3 of each of the 8 columns
-    let c0 = b_quad(base, k, n0);
-    let c1 = b_quad(base, k, n0 + 1u);
-    let c2 = b_quad(base, k, n0 + 2u);
-    let c3 = b_quad(base, k, n0 + 3u);
-    let c4 = b_quad(base, k, n0 + 4u);
-    let c5 = b_quad(base, k, n0 + 5u);
-    let c6 = b_quad(base, k, n0 + 6u);
-    let c7 = b_quad(base, k, n0 + 7u);
-    (*y)[0] = vec4f(c0.x, c1.x, c2.x, c3.x);
-    (*y)[1] = vec4f(c4.x, c5.x, c6.x, c7.x);
-    (*y)[2] = vec4f(c0.y, c1.y, c2.y, c3.y);
-    (*y)[3] = vec4f(c4.y, c5.y, c6.y, c7.y);
-    (*y)[4] = vec4f(c0.z, c1.z, c2.z, c3.z);
-    (*y)[5] = vec4f(c4.z, c5.z, c6.z, c7.z);
-    (*y)[6] = vec4f(c0.w, c1.w, c2.w, c3.w);
-    (*y)[7] = vec4f(c4.w, c5.w, c6.w, c7.w);
+  if (TRANS_B) {   // quads run along K: ks k .. k + 3 of columns n0 .. n0 + 3 and n0 + 4 .. n0 + 7
+    let lo = transpose(mat4x4f(b_quad(base, k, n0), b_quad(base, k, n0 + 1u), b_quad(base, k, n0 + 2u),
+                               b_quad(base, k, n0 + 3u)));
+    let hi = transpose(mat4x4f(b_quad(base, k, n0 + 4u), b_quad(base, k, n0 + 5u), b_quad(base, k, n0 + 6u),
+                               b_quad(base, k, n0 + 7u)));
+    (*y)[0] = lo[0];
+    (*y)[1] = hi[0];
+    (*y)[2] = lo[1];
+    (*y)[3] = hi[1];
+    (*y)[4] = lo[2];
+    (*y)[5] = hi[2];
+    (*y)[6] = lo[3];
+    (*y)[7] = hi[3];
     return;
   }
   (*y)[0] = b_quad(base, k, n0);
