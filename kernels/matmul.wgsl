@@ -1,7 +1,7 @@
 // Register-tiled matmul: C[z] = act(op(A[z]) @ op(B[z]) + bias), op(X) = X or X^T by override
 // (the loads do the index math; no transpose is materialised). Includes lib/activation.wgsl.
 // Two entry points share the loads and the epilogue: `main`, tiled in workgroup memory, which GPUs
-// run, and `direct`, which reads storage only, for CPU adapters (Gpu.productKernel).
+// run, and `direct`, which reads storage only, for CPU adapters (Gpu.kernelTarget "cpu").
 //
 // Why two: on SwiftShader (a CPU adapter, what Chrome gives a machine without a usable GPU) a
 // read of workgroup memory costs several times a read of storage, and a barrier makes each

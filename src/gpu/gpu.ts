@@ -87,11 +87,12 @@ export interface GpuOptions {
   /** Pretend the adapter lacks these features (tests of the fallback paths). */
   disabledFeatures?: GPUFeatureName[];
   /**
-   * Which matmul kernel runs the products: by default "tiled" on a GPU and "direct" on a fallback
-   * (CPU) adapter, where workgroup memory is slow (kernels/matmul.wgsl's header says why). Tests
-   * name each to check both on one adapter.
+   * Which kind of device the kernels are shaped for: by default "cpu" on a fallback (CPU) adapter
+   * such as SwiftShader, "gpu" on any other. On "cpu" the products read straight from storage
+   * (kernels/matmul.wgsl's `direct`) and attention holds more rows a thread, with its head-dim
+   * loops written out (src/ops/attention.ts). Tests name each to check both on one adapter.
    */
-  productKernel?: ProductKernel;
+  kernelTarget?: KernelTarget;
   /**
    * Dry run: every call is recorded and submitted as usual, but each dispatch runs no workgroups,
    * so only the CPU's side of the work costs time (`npm run bench -- counts`). Results are garbage.
@@ -113,14 +114,14 @@ export interface GpuCounts {
   pipelines: number;
 }
 
-/** The two matmul kernels of kernels/matmul.wgsl: workgroup tiles, or 8 x 8 blocks from storage. */
-export type ProductKernel = "tiled" | "direct";
+/** The kind of device that kernels with a choice are shaped for (GpuOptions.kernelTarget). */
+export type KernelTarget = "gpu" | "cpu";
 
 export class Gpu {
   readonly device: GPUDevice;
   readonly adapter: GPUAdapter;
   readonly info: DeviceInfo;
-  readonly productKernel: ProductKernel;
+  readonly kernelTarget: KernelTarget;
   readonly pool: BufferPool;
   readonly profiler: Profiler | null;
   /** A small read-only buffer for bindings a kernel variant does not read. */
@@ -170,8 +171,8 @@ export class Gpu {
   static async create(options: GpuOptions = {}): Promise<Gpu> {
     const gpu = options.gpu ?? browserGpu();
     const device = await acquireDevice(gpu, { ...options, browser: !options.gpu });
-    const productKernel = options.productKernel ?? (device.info.fallback ? "direct" : "tiled");
-    return new Gpu(gpu, device, options.dry ?? false, productKernel);
+    const kernelTarget = options.kernelTarget ?? (device.info.fallback ? "cpu" : "gpu");
+    return new Gpu(gpu, device, options.dry ?? false, kernelTarget);
   }
 
   private constructor(
@@ -180,10 +181,10 @@ export class Gpu {
     readonly implementation: GPU,
     { device, adapter, info }: AcquiredDevice,
     dry: boolean,
-    productKernel: ProductKernel,
+    kernelTarget: KernelTarget,
   ) {
     this.dry = dry;
-    this.productKernel = productKernel;
+    this.kernelTarget = kernelTarget;
     this.adapter = adapter;
     this.device = device;
     this.info = info;

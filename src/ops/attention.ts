@@ -6,7 +6,7 @@
 //   (rows [q | k | v], each head-major), out written merged as [B, S, H * Dh], and the gradient
 //   written into one [B, S, 3 * H * Dh] tensor: no head split or merge copies either way.
 import code from "../../kernels/attention.wgsl?raw";
-import type { Gpu } from "../gpu/gpu";
+import type { Gpu, KernelTarget } from "../gpu/gpu";
 import { ceilDiv, grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { shapeString, Tensor } from "../tensor/tensor";
@@ -15,9 +15,16 @@ import { shapeString, Tensor } from "../tensor/tensor";
 const ROWS = 64;
 /** Rows are held in registers as ceil(Dh / 4) vec4s, R of them a thread: bounded here. */
 export const MAX_HEAD_DIM = 128;
-/** vec4s of rows a thread holds per operand: R * ceil(Dh / 4) stays within these. */
-const QUERY_VEC4S = 16;
-const KEY_VEC4S = 12;
+/**
+ * vec4s of rows a thread holds per operand: R * ceil(Dh / 4) stays within these. A GPU thread's
+ * registers bound them; a CPU adapter (Gpu.kernelTarget "cpu") spills to its caches instead,
+ * and there more rows a thread means fewer reads of K and V per FMA: with the head-dim loops
+ * written out too, 1.4x on SwiftShader's attention at ViT-S/14 (either alone, no gain).
+ */
+const ROW_VEC4S: Record<KernelTarget, { query: number; key: number }> = {
+  gpu: { query: 16, key: 12 },
+  cpu: { query: 64, key: 64 },
+};
 
 /** The Params struct of attention.wgsl, shared by its four entry points. */
 const PARAMS = {
@@ -86,26 +93,50 @@ function unrollRows(source: string, counts: Record<string, number>): string {
   );
 }
 
+/**
+ * Writes each loop `for (var c = 0u; c < DH4; c++) { ... }` of the kernel DH4 times, c a
+ * constant in each, so that a row's vec4s are indexed by constants (for a CPU adapter, whose
+ * compiler would otherwise keep the rows' arrays in memory; a GPU's compiler unrolls by itself).
+ */
+function unrollHeadDim(source: string, dh4: number): string {
+  const head = "for (var c = 0u; c < DH4; c++) {";
+  let out = "";
+  let at = 0;
+  for (let i = source.indexOf(head); i >= 0; i = source.indexOf(head, at)) {
+    let depth = 1;
+    let end = i + head.length;
+    for (; depth > 0; end++) {
+      if (source[end] === "{") depth++;
+      else if (source[end] === "}") depth--;
+    }
+    const body = source.slice(i + head.length, end - 1);
+    out += source.slice(at, i);
+    out += Array.from({ length: dh4 }, (_, c) => `{${body.replace(/\bc\b/g, `${c}u`)}}`).join("\n");
+    at = end;
+  }
+  return out + source.slice(at);
+}
+
 const kernelSets = new Map<string, ReturnType<typeof makeKernels>>();
 
 /**
  * The kernels for one head dim, with its constants compiled in (WGSL sizes function arrays only
- * by constants), and vec4 or f32 access to the rows (vec4 where every row starts at a multiple
- * of 4 elements).
+ * by constants), vec4 or f32 access to the rows (vec4 where every row starts at a multiple of 4
+ * elements), shaped for a GPU or for a CPU adapter (ROW_VEC4S).
  */
-export function attentionKernels(headDim: number, vec4: boolean) {
-  const key = `${headDim}${vec4 ? " vec4" : ""}`;
+export function attentionKernels(headDim: number, vec4: boolean, target: KernelTarget) {
+  const key = `${headDim}${vec4 ? " vec4" : ""}${target === "cpu" ? " cpu" : ""}`;
   const known = kernelSets.get(key);
   if (known) return known;
-  const made = makeKernels(headDim, vec4, key);
+  const made = makeKernels(headDim, vec4, target, key);
   kernelSets.set(key, made);
   return made;
 }
 
-function makeKernels(headDim: number, vec4: boolean, key: string) {
+function makeKernels(headDim: number, vec4: boolean, target: KernelTarget, key: string) {
   const dh4 = Math.ceil(headDim / 4);
-  const rq = rowsPerThread(dh4, QUERY_VEC4S);
-  const rk = rowsPerThread(dh4, KEY_VEC4S);
+  const rq = rowsPerThread(dh4, ROW_VEC4S[target].query);
+  const rk = rowsPerThread(dh4, ROW_VEC4S[target].key);
   const generated =
     `const DH: u32 = ${headDim}u;\nconst DH4: u32 = ${dh4}u;\nconst R_Q: u32 = ${rq}u;\nconst R_K: u32 = ${rk}u;\n` +
     `alias Elem = ${vec4 ? "vec4f" : "f32"};\n` +
@@ -119,7 +150,8 @@ function makeKernels(headDim: number, vec4: boolean, key: string) {
     storer("store_dq", "dq", "", vec4) +
     storer("store_dk", "dkv", "p.dk_off", vec4) +
     storer("store_dv", "dkv", "p.dv_off", vec4);
-  const text = unrollRows(code, { R_Q: rq, R_K: rk });
+  const rows = unrollRows(code, { R_Q: rq, R_K: rk });
+  const text = target === "cpu" ? unrollHeadDim(rows, dh4) : rows;
   const file = "attention.wgsl (rows unrolled)";
   return {
     forward: kernel({
@@ -358,7 +390,7 @@ function run(p: Problem): Forward {
   const [gy, gz] = grid1d(bh, 1);
   const out = Tensor.empty(gpu, p.outShape);
   const lse = Tensor.empty(gpu, [bh * p.sq]);
-  const kernels = attentionKernels(p.headDim, aligned(p));
+  const kernels = attentionKernels(p.headDim, aligned(p), p.q.gpu.kernelTarget);
   gpu.dispatch({
     kernel: kernels.forward,
     constants: constants(p, kernels.rq),
@@ -391,7 +423,7 @@ function backward(
   const [gy, gz] = grid1d(bh, 1);
   const all = params(p, dkOff, dvOff);
   const stats = Tensor.empty(gpu, [bh * p.sq, 2]); // (L, rowsum(dO * O)) per query row
-  const kernels = attentionKernels(p.headDim, aligned(p, dkOff, dvOff));
+  const kernels = attentionKernels(p.headDim, aligned(p, dkOff, dvOff), p.q.gpu.kernelTarget);
   gpu.dispatch({
     kernel: kernels.delta,
     params: all,

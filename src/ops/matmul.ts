@@ -83,9 +83,9 @@ function variant(entryPoint: "main" | "direct", a: Quads, b: Quads) {
 }
 
 /**
- * The product's kernels (Gpu.productKernel): the tiled one in four variants by how A's and B's
- * quads are read, the direct one for vec4 quads only (a product with an operand of f32 quads
- * runs tiled: SwiftShader's compiler does not finish the direct kernel's f32 variants).
+ * The product's kernels: the tiled one, in four variants by how A's and B's quads are read, and
+ * where Gpu.kernelTarget is "cpu" the direct one, for vec4 quads only (a product with an operand
+ * of f32 quads runs tiled: SwiftShader's compiler does not finish the direct kernel's f32 variants).
  */
 export const matmulKernels = {
   tiled: {
@@ -128,7 +128,7 @@ export interface MatmulOptions {
   activation?: Activation;
   /**
    * Workgroup tile edge of the tiled kernel; by default 128, or 64 when 128 would leave the GPU
-   * short of workgroups. The direct kernel (Gpu.productKernel) has no tiles and ignores it.
+   * short of workgroups. The direct kernel (Gpu.kernelTarget "cpu") has no tiles and ignores it.
    */
   tile?: 64 | 128;
   /** Adds the result to this tensor in place (beta = 1) and returns it (gradients in a slab). */
@@ -296,7 +296,7 @@ export function product(
   if (out.size > 0) {
     const qa = quads(a, transA ? m : k);
     const qb = quads(b, transB ? k : n);
-    const direct = gpu.productKernel === "direct" && qa === "vec4" && qb === "vec4";
+    const direct = gpu.kernelTarget === "cpu" && qa === "vec4" && qb === "vec4";
     const tiles = direct ? {} : tileConstants(gpu, opts.tile ?? pickTile(rows, n, groups));
     const bm = "WG_M" in tiles ? 8 * (tiles.WG_M as number) : DIRECT_ROWS;
     const bn = "WG_N" in tiles ? 8 * (tiles.WG_N as number) : DIRECT_COLS;

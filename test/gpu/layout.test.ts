@@ -40,15 +40,17 @@ describe("kernel layouts", () => {
     expect(variants.length).toBe(6);
   });
 
-  it("attention's kernels, as generated for a head dim, each have a layout", () => {
+  it("attention's kernels, as generated for a head dim and for a GPU or a CPU, each have a layout", () => {
     for (const [headDim, vec4] of [
       [64, true],
       [6, false],
       [128, true],
     ] as const) {
-      const set = attentionKernels(headDim, vec4);
-      for (const k of [set.forward, set.delta, set.dkv, set.dq]) {
-        expect(() => kernelLayout(k), `${k.name}`).not.toThrow();
+      for (const target of ["gpu", "cpu"] as const) {
+        const set = attentionKernels(headDim, vec4, target);
+        for (const k of [set.forward, set.delta, set.dkv, set.dq]) {
+          expect(() => kernelLayout(k), `${k.name}`).not.toThrow();
+        }
       }
     }
   });

@@ -25,11 +25,11 @@ for (const [family, cases] of Object.entries(opFamilies)) {
   });
 }
 
-describe("the product kernel", () => {
-  it("is the direct one on a fallback adapter for vec4 operands, else the tiled one", async () => {
+describe("the kernels chosen for the adapter", () => {
+  it("on a CPU adapter: the direct product for vec4 operands, else tiled; on a GPU: tiled", async () => {
     const own = await testGpu();
-    const tiled = await Gpu.create({ gpu: await dawnGpu(), productKernel: "tiled" });
-    expect(own.productKernel).toBe(own.info.fallback ? "direct" : "tiled");
+    const gpuShaped = await Gpu.create({ gpu: await dawnGpu(), kernelTarget: "gpu" });
+    expect(own.kernelTarget).toBe(own.info.fallback ? "cpu" : "gpu");
     const kernels = async (gpu: Gpu, shapes: [number[], number[]][]) => {
       if (!gpu.profiler) return null;
       gpu.profiler.reset();
@@ -48,32 +48,30 @@ describe("the product kernel", () => {
       [5, 7],
     ];
     const ownKernels = await kernels(own, [vec4, odd]);
-    if (ownKernels && own.productKernel === "direct") {
+    if (ownKernels && own.kernelTarget === "cpu") {
       expect(ownKernels).toEqual(["matmul a:f32 b:f32", "matmul direct a:vec4 b:vec4"]);
     }
-    const tiledKernels = await kernels(tiled, [vec4, odd]);
-    if (tiledKernels) expect(tiledKernels).toEqual(["matmul a:f32 b:f32", "matmul a:vec4 b:vec4"]);
-    tiled.destroy();
+    const gpuKernels = await kernels(gpuShaped, [vec4, odd]);
+    if (gpuKernels) expect(gpuKernels).toEqual(["matmul a:f32 b:f32", "matmul a:vec4 b:vec4"]);
+    gpuShaped.destroy();
   });
 });
 
-// The products again with the other matmul kernel than the adapter's own (Gpu.productKernel):
-// on a CPU adapter (CI) the tiled kernel that GPUs run, on a GPU the direct one.
-describe("matmul, with the other product kernel", () => {
+// The ops with a kernel per target again, shaped for the other target than the adapter's own
+// (Gpu.kernelTarget): on a CPU adapter (CI) the kernels that GPUs run, on a GPU the CPU ones.
+describe("matmul and attention, with the kernels of the other target", () => {
   let other: Promise<Gpu> | null = null;
   const otherGpu = async () => {
-    const own = (await testGpu()).productKernel;
-    other ??= dawnGpu().then((gpu) =>
-      Gpu.create({ gpu, productKernel: own === "direct" ? "tiled" : "direct" }),
-    );
+    const own = (await testGpu()).kernelTarget;
+    other ??= dawnGpu().then((gpu) => Gpu.create({ gpu, kernelTarget: own === "cpu" ? "gpu" : "cpu" }));
     return other;
   };
   afterAll(async () => (await other)?.destroy());
-  for (const c of opFamilies.matmul) {
+  for (const c of [...opFamilies.matmul, ...opFamilies.attention]) {
     it(c.name, async () => {
       const gpu = await otherGpu();
       const r = await checkOp(gpu, c, 1, { addedInPlace: true });
-      expect(r.ok, `${gpu.productKernel}: ${r.message}`).toBe(true);
+      expect(r.ok, `${gpu.kernelTarget}: ${r.message}`).toBe(true);
     });
   }
 });
