@@ -297,9 +297,9 @@ export function product(
     const qa = quads(a, transA ? m : k);
     const qb = quads(b, transB ? k : n);
     const direct = gpu.kernelTarget === "cpu" && qa === "vec4" && qb === "vec4";
-    const tiles = direct ? {} : tileConstants(gpu, opts.tile ?? pickTile(rows, n, groups));
-    const bm = "WG_M" in tiles ? 8 * (tiles.WG_M as number) : DIRECT_ROWS;
-    const bn = "WG_N" in tiles ? 8 * (tiles.WG_N as number) : DIRECT_COLS;
+    const tiles = direct ? null : tileConstants(gpu, opts.tile ?? pickTile(rows, n, groups));
+    const bm = tiles ? 8 * tiles.WG_M : DIRECT_ROWS;
+    const bn = tiles ? 8 * tiles.WG_N : DIRECT_COLS;
     const maxGroups = gpu.info.limits.maxComputeWorkgroupsPerDimension;
     if (ceilDiv(rows, bm) > maxGroups || groups > maxGroups) {
       throw new Error(`matmul: ${rows} rows in ${groups} batches exceed the device's workgroup grid`);
@@ -307,7 +307,7 @@ export function product(
     gpu.dispatch({
       kernel: direct ? matmulKernels.direct : matmulKernels.tiled[qa][qb],
       constants: {
-        ...tiles,
+        ...(tiles ?? {}),
         TRANS_A: transA ? 1 : 0,
         TRANS_B: transB ? 1 : 0,
         ROW_SUMS: rowSums ? 1 : 0,
