@@ -52,9 +52,15 @@ const PARAMS = {
 } as const;
 const INPUTS = ["q", "k", "v", "key_mask"] as const;
 
-/** The largest of 4, 2, 1 rows a thread whose row sets stay within `budget` vec4s. */
-function rowsPerThread(dh4: number, budget: number): number {
-  return [4, 2, 1].find((r) => r * dh4 <= budget) ?? 1;
+/**
+ * The largest of 4, 2, 1 rows a thread whose row sets stay within `budget` vec4s. On a CPU
+ * adapter also no more than a workgroup's threads can fill from `seq` rows: every thread runs all
+ * its row sets, so 4 rows for a 66-token sequence quadruple the work (tips-micro's attention ran
+ * 1.4x slower so) where on a GPU the idle rows cost nothing extra.
+ */
+function rowsPerThread(dh4: number, budget: number, target: KernelTarget, seq: number): number {
+  const most = target === "cpu" ? Math.max(1, Math.floor(seq / ROWS)) : 4;
+  return [4, 2, 1].find((r) => r * dh4 <= budget && r <= most) ?? 1;
 }
 
 /** Loads a row's vec4 c from `array` (element `start` + `off` on), as vec4 or 4 checked f32s. */
@@ -124,19 +130,32 @@ const kernelSets = new Map<string, ReturnType<typeof makeKernels>>();
  * by constants), vec4 or f32 access to the rows (vec4 where every row starts at a multiple of 4
  * elements), shaped for a GPU or for a CPU adapter (ROW_VEC4S).
  */
-export function attentionKernels(headDim: number, vec4: boolean, target: KernelTarget) {
-  const key = `${headDim}${vec4 ? " vec4" : ""}${target === "cpu" ? " cpu" : ""}`;
+export function attentionKernels(
+  headDim: number,
+  vec4: boolean,
+  target: KernelTarget,
+  seq: { query: number; key: number } = { query: Infinity, key: Infinity },
+) {
+  const dh4 = Math.ceil(headDim / 4);
+  const rq = rowsPerThread(dh4, ROW_VEC4S[target].query, target, seq.query);
+  const rk = rowsPerThread(dh4, ROW_VEC4S[target].key, target, seq.key);
+  const key = `${headDim}${vec4 ? " vec4" : ""}${target === "cpu" ? ` cpu ${rq}x${rk}` : ""}`;
   const known = kernelSets.get(key);
   if (known) return known;
-  const made = makeKernels(headDim, vec4, target, key);
+  const made = makeKernels(headDim, vec4, target, rq, rk, key);
   kernelSets.set(key, made);
   return made;
 }
 
-function makeKernels(headDim: number, vec4: boolean, target: KernelTarget, key: string) {
+function makeKernels(
+  headDim: number,
+  vec4: boolean,
+  target: KernelTarget,
+  rq: number,
+  rk: number,
+  key: string,
+) {
   const dh4 = Math.ceil(headDim / 4);
-  const rq = rowsPerThread(dh4, ROW_VEC4S[target].query);
-  const rk = rowsPerThread(dh4, ROW_VEC4S[target].key);
   const generated =
     `const DH: u32 = ${headDim}u;\nconst DH4: u32 = ${dh4}u;\nconst R_Q: u32 = ${rq}u;\nconst R_K: u32 = ${rk}u;\n` +
     `alias Elem = ${vec4 ? "vec4f" : "f32"};\n` +
@@ -390,7 +409,7 @@ function run(p: Problem): Forward {
   const [gy, gz] = grid1d(bh, 1);
   const out = Tensor.empty(gpu, p.outShape);
   const lse = Tensor.empty(gpu, [bh * p.sq]);
-  const kernels = attentionKernels(p.headDim, aligned(p), p.q.gpu.kernelTarget);
+  const kernels = attentionKernels(p.headDim, aligned(p), p.q.gpu.kernelTarget, { query: p.sq, key: p.sk });
   gpu.dispatch({
     kernel: kernels.forward,
     constants: constants(p, kernels.rq),
@@ -423,7 +442,10 @@ function backward(
   const [gy, gz] = grid1d(bh, 1);
   const all = params(p, dkOff, dvOff);
   const stats = Tensor.empty(gpu, [bh * p.sq, 2]); // (L, rowsum(dO * O)) per query row
-  const kernels = attentionKernels(p.headDim, aligned(p, dkOff, dvOff), p.q.gpu.kernelTarget);
+  const kernels = attentionKernels(p.headDim, aligned(p, dkOff, dvOff), p.q.gpu.kernelTarget, {
+    query: p.sq,
+    key: p.sk,
+  });
   gpu.dispatch({
     kernel: kernels.delta,
     params: all,
