@@ -24,9 +24,9 @@
 // - Register tiling: each vec4 of K or V read from workgroup memory feeds R_Q query rows (R_K
 //   keys in the dkv pass), so shared-memory reads per FMA fall R-fold where the registers allow
 //   it (R * DH4 <= 16 vec4s per row set; 1 row at DH 64). On a CPU adapter (Gpu.kernelTarget
-//   "cpu") 64 vec4s, 4 rows at DH 64, and the `for c < DH4` loops are written out too. The rows are unrolled by the template,
-//   not looped: Tint does not unroll, and a row index that is not a constant would put the rows'
-//   arrays in local memory.
+//   "cpu") 64 vec4s, 4 rows at DH 64, and the `for c < DH4` loops are written out too. The rows
+//   are unrolled by the template, not looped: Tint does not unroll, and a row index that is not a
+//   constant would put the rows' arrays in local memory.
 // - Private arrays of exactly DH4 vec4s (a const per head dim), not a bound of 128: a GPU
 //   compiler reserves (or spills) registers for the whole declared array.
 // - Scores are kept in base 2: q is scaled by scale * log2(e) once, so every probability is one

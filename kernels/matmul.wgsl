@@ -399,56 +399,50 @@ fn norm_stat(r: u32, rows: u32) -> vec2f {
   return select(vec2f(0.0), vec2f(norm_stats[i], norm_stats[i + 1u]), inside);
 }
 
-// Indices c .. c + 3, each 0 past `cols`, and which of them are inside.
-fn quad_indices(c: u32, cols: u32) -> vec4u {
+// The layernorm's weight (w) and bias (b) at columns c .. c + 3.
+struct NormAffine {
+  w: vec4f,
+  b: vec4f,
+}
+
+fn norm_affine_quad(c: u32, cols: u32) -> NormAffine {
   let i = vec4u(c) + vec4u(0u, 1u, 2u, 3u);
-  return select(vec4u(0u), i, i < vec4u(cols));
-}
-
-// The layernorm's weight at columns c .. c + 3.
-fn norm_weight_quad(c: u32, cols: u32) -> vec4f {
-  let j = quad_indices(c, cols);
-  let v = vec4f(norm_weight[j.x], norm_weight[j.y], norm_weight[j.z], norm_weight[j.w]);
-  return select(vec4f(0.0), v, vec4u(c) + vec4u(0u, 1u, 2u, 3u) < vec4u(cols));
-}
-
-// The layernorm's bias at columns c .. c + 3.
-fn norm_bias_quad(c: u32, cols: u32) -> vec4f {
-  let j = quad_indices(c, cols);
-  let v = vec4f(norm_bias[j.x], norm_bias[j.y], norm_bias[j.z], norm_bias[j.w]);
-  return select(vec4f(0.0), v, vec4u(c) + vec4u(0u, 1u, 2u, 3u) < vec4u(cols));
+  let inside = i < vec4u(cols);
+  let j = select(vec4u(0u), i, inside);
+  let w = vec4f(norm_weight[j.x], norm_weight[j.y], norm_weight[j.z], norm_weight[j.w]);
+  let b = vec4f(norm_bias[j.x], norm_bias[j.y], norm_bias[j.z], norm_bias[j.w]);
+  return NormAffine(select(vec4f(0.0), w, inside), select(vec4f(0.0), b, inside));
 }
 
 // A_NORM: x[r] = (x[r] - mean_r) rstd_r w + b, with row r's statistics in (mean, rstd)[r % 4] of
 // the lo (r < 4) or hi pair, and w, b the weight and bias at the block's 4 ks.
 fn normalize_a_block(x: ptr<function, array<vec4f, 8>>, mean_lo: vec4f, rstd_lo: vec4f, mean_hi: vec4f,
-                     rstd_hi: vec4f, w: vec4f, b: vec4f) {
-  (*x)[0] = ((*x)[0] - mean_lo.x) * rstd_lo.x * w + b;
-  (*x)[1] = ((*x)[1] - mean_lo.y) * rstd_lo.y * w + b;
-  (*x)[2] = ((*x)[2] - mean_lo.z) * rstd_lo.z * w + b;
-  (*x)[3] = ((*x)[3] - mean_lo.w) * rstd_lo.w * w + b;
-  (*x)[4] = ((*x)[4] - mean_hi.x) * rstd_hi.x * w + b;
-  (*x)[5] = ((*x)[5] - mean_hi.y) * rstd_hi.y * w + b;
-  (*x)[6] = ((*x)[6] - mean_hi.z) * rstd_hi.z * w + b;
-  (*x)[7] = ((*x)[7] - mean_hi.w) * rstd_hi.w * w + b;
+                     rstd_hi: vec4f, wb: NormAffine) {
+  (*x)[0] = ((*x)[0] - mean_lo.x) * rstd_lo.x * wb.w + wb.b;
+  (*x)[1] = ((*x)[1] - mean_lo.y) * rstd_lo.y * wb.w + wb.b;
+  (*x)[2] = ((*x)[2] - mean_lo.z) * rstd_lo.z * wb.w + wb.b;
+  (*x)[3] = ((*x)[3] - mean_lo.w) * rstd_lo.w * wb.w + wb.b;
+  (*x)[4] = ((*x)[4] - mean_hi.x) * rstd_hi.x * wb.w + wb.b;
+  (*x)[5] = ((*x)[5] - mean_hi.y) * rstd_hi.y * wb.w + wb.b;
+  (*x)[6] = ((*x)[6] - mean_hi.z) * rstd_hi.z * wb.w + wb.b;
+  (*x)[7] = ((*x)[7] - mean_hi.w) * rstd_hi.w * wb.w + wb.b;
 }
 
 // B_NORM: y[2 j + h] = (y[2 j + h] - mean_(k + j)) rstd_(k + j) w_h + b_h, the rows' statistics
-// read here, the columns' weights and biases (w_lo, b_lo at n0, w_hi, b_hi at n0 + 4) given.
-fn normalize_b_block(y: ptr<function, array<vec4f, 8>>, k: u32, w_lo: vec4f, b_lo: vec4f, w_hi: vec4f,
-                     b_hi: vec4f) {
+// read here, the columns' weights and biases (lo at n0, hi at n0 + 4) given.
+fn normalize_b_block(y: ptr<function, array<vec4f, 8>>, k: u32, lo: NormAffine, hi: NormAffine) {
   let s0 = norm_stat(k, p.k);
   let s1 = norm_stat(k + 1u, p.k);
   let s2 = norm_stat(k + 2u, p.k);
   let s3 = norm_stat(k + 3u, p.k);
-  (*y)[0] = ((*y)[0] - s0.x) * s0.y * w_lo + b_lo;
-  (*y)[1] = ((*y)[1] - s0.x) * s0.y * w_hi + b_hi;
-  (*y)[2] = ((*y)[2] - s1.x) * s1.y * w_lo + b_lo;
-  (*y)[3] = ((*y)[3] - s1.x) * s1.y * w_hi + b_hi;
-  (*y)[4] = ((*y)[4] - s2.x) * s2.y * w_lo + b_lo;
-  (*y)[5] = ((*y)[5] - s2.x) * s2.y * w_hi + b_hi;
-  (*y)[6] = ((*y)[6] - s3.x) * s3.y * w_lo + b_lo;
-  (*y)[7] = ((*y)[7] - s3.x) * s3.y * w_hi + b_hi;
+  (*y)[0] = ((*y)[0] - s0.x) * s0.y * lo.w + lo.b;
+  (*y)[1] = ((*y)[1] - s0.x) * s0.y * hi.w + hi.b;
+  (*y)[2] = ((*y)[2] - s1.x) * s1.y * lo.w + lo.b;
+  (*y)[3] = ((*y)[3] - s1.x) * s1.y * hi.w + hi.b;
+  (*y)[4] = ((*y)[4] - s2.x) * s2.y * lo.w + lo.b;
+  (*y)[5] = ((*y)[5] - s2.x) * s2.y * hi.w + hi.b;
+  (*y)[6] = ((*y)[6] - s3.x) * s3.y * lo.w + lo.b;
+  (*y)[7] = ((*y)[7] - s3.x) * s3.y * hi.w + hi.b;
 }
 
 fn activate_quad(v: vec4f) -> vec4f {
@@ -497,25 +491,19 @@ fn direct(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: v
     mean_hi = vec4f(r4.x, r5.x, r6.x, r7.x);
     rstd_hi = vec4f(r4.y, r5.y, r6.y, r7.y);
   }
-  var w_lo = vec4f(0.0);   // B_NORM: the columns' weights and biases
-  var b_lo = vec4f(0.0);
-  var w_hi = vec4f(0.0);
-  var b_hi = vec4f(0.0);
+  var norm_lo = NormAffine(vec4f(0.0), vec4f(0.0));   // B_NORM: the columns' weights and biases
+  var norm_hi = NormAffine(vec4f(0.0), vec4f(0.0));
   if (B_NORM) {
-    w_lo = norm_weight_quad(n0, p.n);
-    b_lo = norm_bias_quad(n0, p.n);
-    w_hi = norm_weight_quad(n0 + 4u, p.n);
-    b_hi = norm_bias_quad(n0 + 4u, p.n);
+    norm_lo = norm_affine_quad(n0, p.n);
+    norm_hi = norm_affine_quad(n0 + 4u, p.n);
   }
   for (var k = 0u; k < p.k; k += 4u) {
     direct_a(&x, a_base, m0, k);
     if (A_NORM) {   // past K, w and b are 0: the ks there stay zero
-      let w = norm_weight_quad(k, p.k);
-      let b = norm_bias_quad(k, p.k);
-      normalize_a_block(&x, mean_lo, rstd_lo, mean_hi, rstd_hi, w, b);
+      normalize_a_block(&x, mean_lo, rstd_lo, mean_hi, rstd_hi, norm_affine_quad(k, p.k));
     }
     direct_b(&y, b_base, k, n0);
-    if (B_NORM) { normalize_b_block(&y, k, w_lo, b_lo, w_hi, b_hi); }   // past K, A's ks are zero
+    if (B_NORM) { normalize_b_block(&y, k, norm_lo, norm_hi); }   // past K, A's ks are zero
     if (B_ACTIVATION != 0u) {
       y[0] = activate_quad(y[0]);
       y[1] = activate_quad(y[1]);
