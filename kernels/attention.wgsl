@@ -62,8 +62,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-override ROWS: u32 = 64u;              // threads per workgroup
-override TILE: u32 = 32u;              // rows per staged block of the other operand
+override ROWS: u32 = 64u;   // threads per workgroup (a CPU adapter's fitted to the sequence)
+override TILE: u32 = 32u;   // rows per staged block of the other operand
 
 const BIG = 1.0e30;
 const LN2 = 0.6931471805599453;

@@ -52,15 +52,9 @@ const PARAMS = {
 } as const;
 const INPUTS = ["q", "k", "v", "key_mask"] as const;
 
-/**
- * The largest of 4, 2, 1 rows a thread whose row sets stay within `budget` vec4s. On a CPU
- * adapter also no more than a workgroup's threads can fill from `seq` rows: every thread runs all
- * its row sets, so 4 rows for a 66-token sequence quadruple the work (tips-micro's attention ran
- * 1.4x slower so) where on a GPU the idle rows cost nothing extra.
- */
-function rowsPerThread(dh4: number, budget: number, target: KernelTarget, seq: number): number {
-  const most = target === "cpu" ? Math.max(1, Math.floor(seq / ROWS)) : 4;
-  return [4, 2, 1].find((r) => r * dh4 <= budget && r <= most) ?? 1;
+/** The largest of 4, 2, 1 rows a thread whose row sets stay within `budget` vec4s. */
+function rowsPerThread(dh4: number, budget: number): number {
+  return [4, 2, 1].find((r) => r * dh4 <= budget) ?? 1;
 }
 
 /** Loads a row's vec4 c from `array` (element `start` + `off` on), as vec4 or 4 checked f32s. */
@@ -130,15 +124,10 @@ const kernelSets = new Map<string, ReturnType<typeof makeKernels>>();
  * by constants), vec4 or f32 access to the rows (vec4 where every row starts at a multiple of 4
  * elements), shaped for a GPU or for a CPU adapter (ROW_VEC4S).
  */
-export function attentionKernels(
-  headDim: number,
-  vec4: boolean,
-  target: KernelTarget,
-  seq: { query: number; key: number } = { query: Infinity, key: Infinity },
-) {
+export function attentionKernels(headDim: number, vec4: boolean, target: KernelTarget) {
   const dh4 = Math.ceil(headDim / 4);
-  const rq = rowsPerThread(dh4, ROW_VEC4S[target].query, target, seq.query);
-  const rk = rowsPerThread(dh4, ROW_VEC4S[target].key, target, seq.key);
+  const rq = rowsPerThread(dh4, ROW_VEC4S[target].query);
+  const rk = rowsPerThread(dh4, ROW_VEC4S[target].key);
   const key = `${headDim}${vec4 ? " vec4" : ""}${target === "cpu" ? ` cpu ${rq}x${rk}` : ""}`;
   const known = kernelSets.get(key);
   if (known) return known;
@@ -259,11 +248,11 @@ interface Problem {
 }
 
 /** Rows per staged block: the largest that fits the forward's workgroup memory. */
-function tileRows(gpu: Gpu, headDim: number, rq: number): number {
+function tileRows(gpu: Gpu, headDim: number, rq: number, rows: number): number {
   const vec4s = Math.ceil(headDim / 4);
   const limit = gpu.device.limits.maxComputeWorkgroupStorageSize;
   for (const tile of [32, 16]) {
-    if (2 * tile * vec4s * 16 + tile * 4 + tile * ROWS * rq * 4 <= limit) return tile;
+    if (2 * tile * vec4s * 16 + tile * 4 + tile * rows * rq * 4 <= limit) return tile;
   }
   return 8; // fits WebGPU's 16 KiB minimum for any head dim up to MAX_HEAD_DIM
 }
@@ -399,8 +388,22 @@ function params(p: Problem, dkOff: number, dvOff: number) {
   };
 }
 
-function constants(p: Problem, rq: number) {
-  return { ROWS, TILE: tileRows(p.q.gpu, p.headDim, rq) };
+function constants(p: Problem, r: number, seq: number) {
+  const rows = attentionThreads(p.q.gpu.kernelTarget, seq, r);
+  return { ROWS: rows, TILE: tileRows(p.q.gpu, p.headDim, r, rows) };
+}
+
+/**
+ * Threads per workgroup for `seq` rows at `r` rows a thread. On a GPU, ROWS. A CPU adapter runs
+ * every thread of a workgroup through all its row sets, real rows or not: there, as many
+ * workgroups as ROWS threads would take, each no wider (in multiples of 4, SwiftShader's SIMD
+ * width) than covers seq. At 257 rows and 4 a thread that is 2 workgroups of 144 rows, not of 256
+ * (the second with one real row).
+ */
+export function attentionThreads(target: KernelTarget, seq: number, r: number): number {
+  if (target === "gpu") return ROWS;
+  const blocks = ceilDiv(seq, r * ROWS);
+  return 4 * ceilDiv(ceilDiv(seq, r * blocks), 4);
 }
 
 function run(p: Problem): Forward {
@@ -409,10 +412,11 @@ function run(p: Problem): Forward {
   const [gy, gz] = grid1d(bh, 1);
   const out = Tensor.empty(gpu, p.outShape);
   const lse = Tensor.empty(gpu, [bh * p.sq]);
-  const kernels = attentionKernels(p.headDim, aligned(p), p.q.gpu.kernelTarget, { query: p.sq, key: p.sk });
+  const kernels = attentionKernels(p.headDim, aligned(p), p.q.gpu.kernelTarget);
+  const forward = constants(p, kernels.rq, p.sq);
   gpu.dispatch({
     kernel: kernels.forward,
-    constants: constants(p, kernels.rq),
+    constants: forward,
     params: params(p, 0, 0),
     buffers: {
       q: p.q.binding,
@@ -422,7 +426,7 @@ function run(p: Problem): Forward {
       out: out.binding,
       out_lse: lse.binding,
     },
-    workgroups: [ceilDiv(p.sq, ROWS * kernels.rq), gy, gz],
+    workgroups: [ceilDiv(p.sq, forward.ROWS * kernels.rq), gy, gz],
   });
   return { out, lse };
 }
@@ -442,10 +446,7 @@ function backward(
   const [gy, gz] = grid1d(bh, 1);
   const all = params(p, dkOff, dvOff);
   const stats = Tensor.empty(gpu, [bh * p.sq, 2]); // (L, rowsum(dO * O)) per query row
-  const kernels = attentionKernels(p.headDim, aligned(p, dkOff, dvOff), p.q.gpu.kernelTarget, {
-    query: p.sq,
-    key: p.sk,
-  });
+  const kernels = attentionKernels(p.headDim, aligned(p, dkOff, dvOff), p.q.gpu.kernelTarget);
   gpu.dispatch({
     kernel: kernels.delta,
     params: all,
@@ -465,19 +466,21 @@ function backward(
     stats: stats.binding,
     d_o: dOut.binding,
   };
+  const byKey = constants(p, kernels.rk, p.sk);
   gpu.dispatch({
     kernel: kernels.dkv,
-    constants: constants(p, kernels.rq),
+    constants: byKey,
     params: all,
     buffers: { ...common, dkv: { buffer: dkv } },
-    workgroups: [ceilDiv(p.sk, ROWS * kernels.rk), gy, gz],
+    workgroups: [ceilDiv(p.sk, byKey.ROWS * kernels.rk), gy, gz],
   });
+  const byQuery = constants(p, kernels.rq, p.sq);
   gpu.dispatch({
     kernel: kernels.dq,
-    constants: constants(p, kernels.rq),
+    constants: byQuery,
     params: all,
     buffers: { ...common, dq: dq.binding },
-    workgroups: [ceilDiv(p.sq, ROWS * kernels.rq), gy, gz],
+    workgroups: [ceilDiv(p.sq, byQuery.ROWS * kernels.rq), gy, gz],
   });
   stats.dispose();
 }
