@@ -45,6 +45,10 @@
 // layernorm kernel's own expression. LN(x), as large as x, is then never written: the forward
 // keeps x (the residual stream, kept anyway) and the statistics. On a GPU that is one write and
 // two reads of LN(x) fewer per layernorm, for two loads and an FMA per loaded element.
+//
+// On a CPU adapter (the direct kernel) B's layernorm and activation are written out by b_loaded
+// just before the product, a tensor held for one dispatch: there a thread per 8 rows of C would
+// apply them, M / 8 times over each element.
 
 #include flat_index
 #include activation
@@ -328,8 +332,10 @@ fn write_row_sums(m: u32, v: vec4f) {
 // The direct product (entry point `direct`), for CPU adapters (see the header): each thread of a
 // DIRECT_WG_N x DIRECT_WG_M workgroup computes an 8 x 8 block of C, rows m0 .. m0 + 7 and columns
 // n0 .. n0 + 7, from operand quads read straight from storage, 4 ks at a time, with no workgroup
-// memory and no barrier. The loads, the epilogue and ROW_SUMS are the tiled kernel's. Only for
-// vec4 quads of both operands: src/ops/matmul.ts runs the others tiled.
+// memory and no barrier. The loads, the epilogue and ROW_SUMS are the tiled kernel's, and A's
+// layernorm on load (hoisted: below). B comes plain: a B loaded through a layernorm or an
+// activation is written out first (b_loaded). Only for vec4 quads of both operands:
+// src/ops/matmul.ts runs the others tiled.
 const DIRECT_WG_M = 4u;
 const DIRECT_WG_N = 16u;
 
@@ -387,10 +393,11 @@ fn direct_b(y: ptr<function, array<vec4f, 8>>, base: u32, k: u32, n0: u32) {
   (*y)[7] = b_quad(base, k + 3u, n0 + 4u);
 }
 
-// The direct kernel's layernorm on load, without a branch (a branch in its loop costs a CPU
+// The direct kernel's layernorm of A on load, without a branch (a branch in its loop costs a CPU
 // adapter several times over): statistics, weights and biases past their edge are zero, and are
-// read at index 0 there. A row's statistics are the same at every k and a column's weight at
-// every row, so each is read once per thread, not once per element as the tiled kernel does.
+// read at index 0 there. A row's statistics are the same at every k, so they are read once per
+// thread, and a k's weight and bias once per block of 8 rows, not once per element as the tiled
+// kernel does. (B's, which every thread along M would repeat, is written out by b_loaded.)
 
 // (mean, rstd) of row r of the normalised operand.
 fn norm_stat(r: u32, rows: u32) -> vec2f {
@@ -430,21 +437,6 @@ fn normalize_a_block(x: ptr<function, array<vec4f, 8>>, mean_lo: vec4f, rstd_lo:
 
 // B_NORM: y[2 j + h] = (y[2 j + h] - mean_(k + j)) rstd_(k + j) w_h + b_h, the rows' statistics
 // read here, the columns' weights and biases (lo at n0, hi at n0 + 4) given.
-fn normalize_b_block(y: ptr<function, array<vec4f, 8>>, k: u32, lo: NormAffine, hi: NormAffine) {
-  let s0 = norm_stat(k, p.k);
-  let s1 = norm_stat(k + 1u, p.k);
-  let s2 = norm_stat(k + 2u, p.k);
-  let s3 = norm_stat(k + 3u, p.k);
-  (*y)[0] = ((*y)[0] - s0.x) * s0.y * lo.w + lo.b;
-  (*y)[1] = ((*y)[1] - s0.x) * s0.y * hi.w + hi.b;
-  (*y)[2] = ((*y)[2] - s1.x) * s1.y * lo.w + lo.b;
-  (*y)[3] = ((*y)[3] - s1.x) * s1.y * hi.w + hi.b;
-  (*y)[4] = ((*y)[4] - s2.x) * s2.y * lo.w + lo.b;
-  (*y)[5] = ((*y)[5] - s2.x) * s2.y * hi.w + hi.b;
-  (*y)[6] = ((*y)[6] - s3.x) * s3.y * lo.w + lo.b;
-  (*y)[7] = ((*y)[7] - s3.x) * s3.y * hi.w + hi.b;
-}
-
 fn activate_quad(v: vec4f) -> vec4f {
   return vec4f(activate(B_ACTIVATION, v.x), activate(B_ACTIVATION, v.y), activate(B_ACTIVATION, v.z),
                activate(B_ACTIVATION, v.w));
@@ -491,29 +483,12 @@ fn direct(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: v
     mean_hi = vec4f(r4.x, r5.x, r6.x, r7.x);
     rstd_hi = vec4f(r4.y, r5.y, r6.y, r7.y);
   }
-  var norm_lo = NormAffine(vec4f(0.0), vec4f(0.0));   // B_NORM: the columns' weights and biases
-  var norm_hi = NormAffine(vec4f(0.0), vec4f(0.0));
-  if (B_NORM) {
-    norm_lo = norm_affine_quad(n0, p.n);
-    norm_hi = norm_affine_quad(n0 + 4u, p.n);
-  }
   for (var k = 0u; k < p.k; k += 4u) {
     direct_a(&x, a_base, m0, k);
     if (A_NORM) {   // past K, w and b are 0: the ks there stay zero
       normalize_a_block(&x, mean_lo, rstd_lo, mean_hi, rstd_hi, norm_affine_quad(k, p.k));
     }
     direct_b(&y, b_base, k, n0);
-    if (B_NORM) { normalize_b_block(&y, k, norm_lo, norm_hi); }   // past K, A's ks are zero
-    if (B_ACTIVATION != 0u) {
-      y[0] = activate_quad(y[0]);
-      y[1] = activate_quad(y[1]);
-      y[2] = activate_quad(y[2]);
-      y[3] = activate_quad(y[3]);
-      y[4] = activate_quad(y[4]);
-      y[5] = activate_quad(y[5]);
-      y[6] = activate_quad(y[6]);
-      y[7] = activate_quad(y[7]);
-    }
     acc[0] += dot4(x[0], y[0], y[2], y[4], y[6]);
     acc[1] += dot4(x[0], y[1], y[3], y[5], y[7]);
     acc[2] += dot4(x[1], y[0], y[2], y[4], y[6]);
@@ -530,7 +505,7 @@ fn direct(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: v
     acc[13] += dot4(x[6], y[1], y[3], y[5], y[7]);
     acc[14] += dot4(x[7], y[0], y[2], y[4], y[6]);
     acc[15] += dot4(x[7], y[1], y[3], y[5], y[7]);
-    if (sums_rows) {
+    if (ROW_SUMS) {   // every thread sums: a branch on sums_rows here costs a CPU adapter more
       sum_lo += vec4f(sum4(x[0]), sum4(x[1]), sum4(x[2]), sum4(x[3]));
       sum_hi += vec4f(sum4(x[4]), sum4(x[5]), sum4(x[6]), sum4(x[7]));
     }
@@ -552,6 +527,37 @@ fn direct(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: v
     write_row_sums(m0, sum_lo);
     write_row_sums(m0 + 4u, sum_hi);
   }
+}
+
+// ---- b_loaded: op(B) written out, for the direct kernel ----
+
+@group(0) @binding(1) var<storage, read> loaded_in: array<vec4f>;     // b as stored, [rows, cols]
+@group(0) @binding(2) var<storage, read> loaded_stats: array<f32>;    // B_NORM: [rows, 2] (mean, rstd)
+@group(0) @binding(3) var<storage, read> loaded_weight: array<f32>;   // B_NORM: [cols]
+@group(0) @binding(4) var<storage, read> loaded_bias: array<f32>;
+@group(0) @binding(5) var<storage, read_write> loaded_out: array<vec4f>;
+
+// B's layernorm on load (B_NORM), then its activation (B_ACTIVATION), once per element. In the
+// direct kernel every thread along M would repeat them for the elements it loads (M / 8 times
+// over: a weight gradient 2-3x slower on a CPU adapter); it reads this as a plain B instead. B as
+// stored is [p.k rows, p.n columns] for this pass, in the direct kernel's vec4 quads (p.n % 4 ==
+// 0); only B_NORM needs the rows (it takes B untransposed and unbatched). The layernorm is the
+// layernorm kernel's expression.
+@compute @workgroup_size(WG)
+fn b_loaded(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+            @builtin(local_invocation_index) lid: u32) {
+  let i = flat_index(wg, nwg, lid);
+  if (4u * i >= p.k * p.n) { return; }
+  var v = loaded_in[i];
+  if (B_NORM) {
+    let row = 4u * i / p.n;
+    let c = 4u * i - row * p.n;
+    let weight = vec4f(loaded_weight[c], loaded_weight[c + 1u], loaded_weight[c + 2u], loaded_weight[c + 3u]);
+    let shift = vec4f(loaded_bias[c], loaded_bias[c + 1u], loaded_bias[c + 2u], loaded_bias[c + 3u]);
+    v = (v - loaded_stats[2u * row]) * loaded_stats[2u * row + 1u] * weight + shift;
+  }
+  if (B_ACTIVATION != 0u) { v = activate_quad(v); }
+  loaded_out[i] = v;
 }
 
 // dZ = dY * act'(Z), elementwise: the step from the output's gradient to the matmul's.

@@ -59,6 +59,20 @@ fn b_quad(base: u32, k: u32, n: u32) -> vec4f {
 };
 type Quads = keyof typeof A_QUADS;
 
+/** The Params struct of matmul.wgsl. */
+const PARAMS = {
+  m: "u32",
+  n: "u32",
+  k: "u32",
+  a_batch_stride: "u32",
+  b_batch_stride: "u32",
+  has_bias: "u32",
+  activation: "u32",
+  keep_pre: "u32",
+  accumulate: "u32",
+  activation_grad: "u32",
+} as const;
+
 function variant(entryPoint: "main" | "direct", a: Quads, b: Quads) {
   return kernel({
     name: `matmul${entryPoint === "direct" ? " direct" : ""} a:${a} b:${b}`,
@@ -66,18 +80,7 @@ function variant(entryPoint: "main" | "direct", a: Quads, b: Quads) {
     code,
     entryPoint,
     generated: A_QUADS[a] + B_QUADS[b],
-    params: {
-      m: "u32",
-      n: "u32",
-      k: "u32",
-      a_batch_stride: "u32",
-      b_batch_stride: "u32",
-      has_bias: "u32",
-      activation: "u32",
-      keep_pre: "u32",
-      accumulate: "u32",
-      activation_grad: "u32",
-    },
+    params: PARAMS,
     bindings: ["a", "b", "bias", "c", "pre", "norm_stats", "norm_weight", "norm_bias"],
   });
 }
@@ -94,6 +97,16 @@ export const matmulKernels = {
   },
   direct: variant("direct", "vec4", "vec4"),
 };
+/** op(B) written out for the direct kernel (matmul.wgsl's b_loaded). */
+export const bLoadedKernel = kernel({
+  name: "matmul.b_loaded",
+  file: "matmul.wgsl",
+  code,
+  entryPoint: "b_loaded",
+  generated: A_QUADS.vec4 + B_QUADS.vec4,
+  params: PARAMS,
+  bindings: ["loaded_in", "loaded_stats", "loaded_weight", "loaded_bias", "loaded_out"],
+});
 /** Rows and columns of C a workgroup of the direct kernel computes (DIRECT_WG_M x DIRECT_WG_N blocks of 8 x 8). */
 const DIRECT_ROWS = 32;
 const DIRECT_COLS = 128;
@@ -304,6 +317,11 @@ export function product(
     if (ceilDiv(rows, bm) > maxGroups || groups > maxGroups) {
       throw new Error(`matmul: ${rows} rows in ${groups} batches exceed the device's workgroup grid`);
     }
+    // The direct kernel would apply B's layernorm or activation once per thread along M that
+    // loads an element (A's it hoists: a row's statistics per thread, a k's weight per block): B
+    // so loaded is written out once instead, and read as it is.
+    const bAct = opts.bActivation ?? "none";
+    const opB = direct && (bAct !== "none" || opts.bNorm) ? bLoaded(b, opts.bNorm, bAct) : null;
     gpu.dispatch({
       kernel: direct ? matmulKernels.direct : matmulKernels.tiled[qa][qb],
       constants: {
@@ -311,9 +329,9 @@ export function product(
         TRANS_A: transA ? 1 : 0,
         TRANS_B: transB ? 1 : 0,
         ROW_SUMS: rowSums ? 1 : 0,
-        B_ACTIVATION: ACTIVATION_CODE[opts.bActivation ?? "none"],
+        B_ACTIVATION: opB ? 0 : ACTIVATION_CODE[bAct],
         A_NORM: opts.aNorm ? 1 : 0,
-        B_NORM: opts.bNorm ? 1 : 0,
+        B_NORM: opts.bNorm && !opB ? 1 : 0,
       },
       params: {
         m: rows,
@@ -330,7 +348,7 @@ export function product(
       // Unused bindings: a read-only input stands in for the bias and the layernorm's, the dummy for z.
       buffers: {
         a: a.binding,
-        b: b.binding,
+        b: (opB ?? b).binding,
         bias: (bias ?? a).binding,
         c: out.binding,
         pre: (pre ?? rowSums ?? gradOf?.z)?.binding ?? gpu.dummy,
@@ -340,8 +358,40 @@ export function product(
       },
       workgroups: [ceilDiv(n, bn), ceilDiv(rows, bm), groups],
     });
+    opB?.dispose();
   }
   return { out, pre };
+}
+
+/** op(B) = act(LN(b)) as the direct kernel would load it, written out in b's layout. */
+function bLoaded(b: Tensor, norm: NormLoad | undefined, activation: Activation): Tensor {
+  const out = Tensor.empty(b.gpu, b.shape);
+  const cols = b.shape[b.rank - 1];
+  b.gpu.dispatch({
+    kernel: bLoadedKernel,
+    constants: { B_NORM: norm ? 1 : 0, B_ACTIVATION: ACTIVATION_CODE[activation] },
+    params: {
+      m: 0,
+      n: cols,
+      k: b.size / cols,
+      a_batch_stride: 0,
+      b_batch_stride: 0,
+      has_bias: 0,
+      activation: 0,
+      keep_pre: 0,
+      accumulate: 0,
+      activation_grad: 0,
+    },
+    buffers: {
+      loaded_in: b.binding,
+      loaded_stats: (norm?.stats ?? b).binding,
+      loaded_weight: (norm?.weight ?? b).binding,
+      loaded_bias: (norm?.bias ?? b).binding,
+      loaded_out: out.binding,
+    },
+    workgroups: grid1d(b.size / 4),
+  });
+  return out;
 }
 
 /** The layernorm an operand is loaded through, if any, checked against the product's shape. */

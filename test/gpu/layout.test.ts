@@ -8,7 +8,7 @@ import { kernel } from "../../src/gpu/kernel";
 import { kernelLayout, wgslInterface } from "../../src/gpu/layout";
 import { includeWgsl } from "../../src/gpu/wgsl-lib";
 import { attentionKernels } from "../../src/ops/attention";
-import { activationGradKernel, matmulKernels } from "../../src/ops/matmul";
+import { activationGradKernel, bLoadedKernel, matmulKernels } from "../../src/ops/matmul";
 
 const dir = new URL("../../kernels/", import.meta.url);
 /** Templates completed by their op before compiling (checked as the op makes them, below). */
@@ -33,11 +33,11 @@ describe("kernel layouts", () => {
     expect(entryPoints).toBeGreaterThan(30);
   });
 
-  it("matmul's variants (tiled with vec4 or f32 quads of each operand, direct) each have a layout", () => {
+  it("matmul's variants (tiled with vec4 or f32 quads of each operand, direct, B written out) each have a layout", () => {
     const tiled = Object.values(matmulKernels.tiled).flatMap((v) => Object.values(v));
-    const variants = [...tiled, matmulKernels.direct, activationGradKernel];
+    const variants = [...tiled, matmulKernels.direct, bLoadedKernel, activationGradKernel];
     for (const k of variants) expect(() => kernelLayout(k), k.name).not.toThrow();
-    expect(variants.length).toBe(6);
+    expect(variants.length).toBe(7);
   });
 
   it("attention's kernels, as generated for a head dim and for a GPU or a CPU, each have a layout", () => {
