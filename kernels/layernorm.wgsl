@@ -1,5 +1,5 @@
 // LayerNorm over the last axis: y = (x - mean) * rstd * weight + bias, rstd = 1 / sqrt(var + eps).
-// One workgroup of THREADS (32 to 256, sized to the row by the op) per row; thread `lid` owns
+// One workgroup of THREADS (4 to 256, sized to the row by the op) per row; thread `lid` owns
 // columns lid, lid + THREADS, ... and keeps them in registers (PER_THREAD of them, at most CACHE:
 // rows of at most 4096 values), so each row is read once. The variance is the mean of squared
 // deviations from the mean (two passes over the registers).
@@ -7,7 +7,7 @@
 
 #include block_reduce
 
-override THREADS: u32 = 256u;    // a power of two, 32 to 256
+override THREADS: u32 = 256u;    // a power of two, 4 to 256 (src/ops/rows.ts)
 override PER_THREAD: u32 = 16u;  // ceil(cols / THREADS), at most CACHE
 
 const CACHE = 16u;

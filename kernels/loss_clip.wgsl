@@ -3,13 +3,13 @@
 //   L = 1/(2B) * sum_i [ (lse_row_i - t S_ii) + (lse_col_i - t S_ii) ].
 // Entry points: lse (one workgroup per row or per column of t*S), total (one workgroup),
 // grad (dS elementwise), grad_scale (one workgroup: dL/d log_scale). lse, total and grad_scale
-// run THREADS per workgroup (32 to 256, sized by the op to the B or B^2 values they reduce).
+// run THREADS per workgroup (4 to 256, sized by the op to the B or B^2 values they reduce).
 
 #include flat_index
 #include block_reduce
 
 override COLUMNS: bool = false;  // lse over columns instead of rows
-override THREADS: u32 = 256u;    // a power of two, 32 to 256
+override THREADS: u32 = 256u;    // a power of two, 4 to 256 (src/ops/rows.ts)
 
 struct Params {
   b: u32,

@@ -7,9 +7,9 @@
 #include flat_index
 #include block_reduce
 
-// The forward runs THREADS (32 to 256, sized to K by the op) per row; its reductions
+// The forward runs THREADS (4 to 256, sized to K by the op) per row; its reductions
 // (lib/block_reduce.wgsl) take the two maxima together and then the three sums together.
-override THREADS: u32 = 256u;  // a power of two, 32 to 256
+override THREADS: u32 = 256u;  // a power of two, 4 to 256 (src/ops/rows.ts)
 
 struct Params {
   rows: u32,

@@ -21,7 +21,7 @@
 #include workgroup
 #include block_reduce
 
-override THREADS: u32 = 256u;  // a power of two, 32 to 256
+override THREADS: u32 = 256u;  // a power of two, 4 to 256 (src/ops/rows.ts)
 override COLUMNS: bool = false;  // fine_lse over columns (grouped -> tokens) instead of rows
 
 struct Params {

@@ -1,5 +1,5 @@
 // L2 normalisation over the last axis, y = x / max(||x||, eps) as torch.nn.functional.normalize,
-// and its backward: one workgroup of THREADS (32 to 256, sized to the row by the op) per row.
+// and its backward: one workgroup of THREADS (4 to 256, sized to the row by the op) per row.
 // Thread `lid` owns columns lid, lid + THREADS, ...; it holds up to PER_THREAD of them in
 // registers, so a row of up to PER_THREAD * THREADS values (4096 at most) is read once. Longer
 // rows are walked in tiles of PER_THREAD * THREADS values and re-read for each pass

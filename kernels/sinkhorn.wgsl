@@ -9,7 +9,7 @@
 #include flat_index
 #include block_reduce
 
-override THREADS: u32 = 256u;  // rows: a power of two, 32 to 256
+override THREADS: u32 = 256u;  // rows: a power of two, 4 to 256 (src/ops/rows.ts)
 
 struct Params {
   rows: u32,

@@ -1,4 +1,4 @@
-// Softmax and log-softmax over the last axis, and their backward: one workgroup of THREADS (32
+// Softmax and log-softmax over the last axis, and their backward: one workgroup of THREADS (4
 // to 256, sized to the row by the op) per row. Thread `lid` owns columns lid, lid + THREADS, ...;
 // it holds up to PER_THREAD of them in registers, so a row of up to PER_THREAD * THREADS values
 // (4096 at most) is read once. Longer rows are walked in tiles of PER_THREAD * THREADS values and

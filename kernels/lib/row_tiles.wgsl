@@ -5,7 +5,7 @@
 // The including kernel's uniform `p` has the row length as p.cols.
 #include block_reduce
 
-override THREADS: u32 = 256u;    // a power of two, 32 to 256
+override THREADS: u32 = 256u;    // a power of two, 4 to 256 (src/ops/rows.ts)
 override PER_THREAD: u32 = 16u;  // ceil(cols / THREADS), at most CACHE
 
 const CACHE = 16u;

@@ -3,6 +3,7 @@
 // row; the backward gives dx, dweight and dbias (the latter summed over rows in a fixed order).
 // layerNormDeferred keeps only the statistics, for a product that normalises as it loads (Normalized).
 import code from "../../kernels/layernorm.wgsl?raw";
+import type { KernelTarget } from "../gpu/gpu";
 import { ceilDiv, grid1d, kernel } from "../gpu/kernel";
 import { record } from "../tensor/tape";
 import { numel, shapeString, Tensor } from "../tensor/tensor";
@@ -92,8 +93,8 @@ function prepare(x: Tensor, weight: Tensor, bias: Tensor, eps: number): Normaliz
   return { x, weight, bias, stats: Tensor.empty(x.gpu, [numel(x.shape.slice(0, -1)), 2]), eps };
 }
 
-function rowConstants(cols: number) {
-  const threads = rowThreads(cols);
+function rowConstants(cols: number, target: KernelTarget) {
+  const threads = rowThreads(cols, target);
   return { THREADS: threads, PER_THREAD: ceilDiv(cols, threads) };
 }
 
@@ -105,7 +106,7 @@ function forward(n: Normalized, y: Tensor | null): void {
   if (!rows) return;
   x.gpu.dispatch({
     kernel: forwardKernel,
-    constants: rowConstants(cols),
+    constants: rowConstants(cols, x.gpu.kernelTarget),
     // groups and rows_per_group are the backward's.
     params: { rows, cols, eps, groups: 0, rows_per_group: 0, write_y: y ? 1 : 0 },
     buffers: {
@@ -147,7 +148,7 @@ export function layerNormGrads(n: Normalized, dy: Tensor, into: (Tensor | undefi
   if (rows) {
     gpu.dispatch({
       kernel: backwardKernel,
-      constants: { ...rowConstants(cols), ACCUMULATE_DX: into[0] ? 1 : 0 },
+      constants: { ...rowConstants(cols, gpu.kernelTarget), ACCUMULATE_DX: into[0] ? 1 : 0 },
       params,
       buffers: {
         x: x.binding,

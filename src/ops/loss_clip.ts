@@ -54,7 +54,7 @@ export function clipLoss(sim: Tensor, logScale: Tensor): Tensor {
   if (logScale.size !== 1)
     throw new Error(`clipLoss: logScale must hold one value, got ${shapeString(logScale.shape)}`);
   const gpu = sim.gpu;
-  const threads = rowThreads(b);
+  const threads = rowThreads(b, gpu.kernelTarget);
   const lseRows = Tensor.empty(gpu, [b]);
   const lseCols = Tensor.empty(gpu, [b]);
   const loss = Tensor.empty(gpu, [1]);
@@ -101,7 +101,7 @@ export function clipLoss(sim: Tensor, logScale: Tensor): Tensor {
     });
     gpu.dispatch({
       kernel: gradScaleKernel,
-      constants: { THREADS: rowThreads(b * b) },
+      constants: { THREADS: rowThreads(b * b, gpu.kernelTarget) },
       params: { b },
       buffers: { ...common, dlog_scale: dLogScale.binding },
       workgroups: [1],

@@ -66,7 +66,7 @@ export function softCrossEntropy(
   const ce = Tensor.empty(gpu, [rows]);
   gpu.dispatch({
     kernel: forwardKernel,
-    constants: { THREADS: rowThreads(k) },
+    constants: { THREADS: rowThreads(k, gpu.kernelTarget) },
     params,
     buffers: {
       student: student.binding,

@@ -70,7 +70,7 @@ export function sparcWeights(sim: Tensor): Tensor {
   const gpu = sim.gpu;
   const cols = sim.shape[sim.rank - 1];
   const rows = sim.size / cols;
-  const constants = { THREADS: rowThreads(cols) };
+  const constants = { THREADS: rowThreads(cols, gpu.kernelTarget) };
   const params = { rows, cols, scalar: 1 / cols };
   const weights = Tensor.empty(gpu, sim.shape);
   const stats = Tensor.empty(gpu, [rows, 4]);
@@ -120,7 +120,7 @@ export function sparcContrast(fine: Tensor, tokenMask: Tensor, tau: number): Ten
   const mask = tokenMask.reshape([b, l]);
   const counts = noGrad(() => sum(mask, 1));
   const params = { rows: b, cols: l, scalar: 1 / tau };
-  const threads = rowThreads(l);
+  const threads = rowThreads(l, gpu.kernelTarget);
   const lseRows = Tensor.empty(gpu, [b, l]);
   const lseCols = Tensor.empty(gpu, [b, l]);
   for (const [out, columns] of [
@@ -138,7 +138,7 @@ export function sparcContrast(fine: Tensor, tokenMask: Tensor, tau: number): Ten
   const loss = Tensor.empty(gpu, [1]);
   gpu.dispatch({
     kernel: totalKernel,
-    constants: { THREADS: rowThreads(b * l) },
+    constants: { THREADS: rowThreads(b * l, gpu.kernelTarget) },
     params,
     buffers: {
       fine_t: fine.binding,

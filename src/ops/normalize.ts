@@ -31,7 +31,7 @@ const MAX_PER_THREAD = 16;
 function rowsOf(x: Tensor, eps: number, accumulate = false) {
   const cols = x.shape[x.rank - 1];
   const rows = numel(x.shape.slice(0, -1));
-  const threads = rowThreads(cols);
+  const threads = rowThreads(cols, x.gpu.kernelTarget);
   const constants = {
     THREADS: threads,
     PER_THREAD: Math.min(MAX_PER_THREAD, Math.max(1, Math.ceil(cols / threads))),

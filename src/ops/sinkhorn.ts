@@ -55,7 +55,7 @@ export function sinkhornLogTargets(teacher: Tensor, tau: number, iterations = SI
       gpu.dispatch({ kernel: columnsKernel, params, buffers: { lq: lq.binding }, workgroups: grid1d(k, 64) });
       gpu.dispatch({
         kernel: rowsKernel,
-        constants: { THREADS: rowThreads(k) },
+        constants: { THREADS: rowThreads(k, gpu.kernelTarget) },
         params,
         buffers: { lq: lq.binding },
         workgroups: grid1d(rows, 1),

@@ -30,7 +30,7 @@ function rowSoftmax(x: Tensor, log: boolean): Tensor {
   if (x.rank === 0) throw new Error(`${name}: needs at least one axis, got ${shapeString(x.shape)}`);
   const cols = x.shape[x.rank - 1];
   const rows = numel(x.shape.slice(0, -1));
-  const threads = rowThreads(cols);
+  const threads = rowThreads(cols, x.gpu.kernelTarget);
   const constants = {
     THREADS: threads,
     PER_THREAD: Math.min(MAX_PER_THREAD, Math.max(1, Math.ceil(cols / threads))),

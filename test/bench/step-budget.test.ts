@@ -36,12 +36,12 @@ const BUDGET: Record<
  * and the wait before the first step in a page. Choices that act once per output (a matmul's
  * epilogue, attention's key mask) are parameters, not override constants, so they add none. A
  * product's layernorm on load acts on every loaded element and is a constant (A_NORM, B_NORM of
- * kernels/matmul.wgsl): 59. A CPU adapter's 62: attention's workgroup width fitted to each
- * sequence (`attentionThreads` of src/ops/attention.ts) is an override constant. Each of those
- * three, a compiled module at another width, took 0.2-0.3 s; the tips-micro step went from 27.5 s
- * to 24.9 s on SwiftShader.
+ * kernels/matmul.wgsl): 59. A CPU adapter's 64: attention's workgroup width fitted to each
+ * sequence (`attentionThreads` of src/ops/attention.ts) is an override constant, 3 more (each a
+ * compiled module at another width, 0.2-0.3 s; the tips-micro step 27.5 s -> 24.9 s on
+ * SwiftShader), and the row kernels' workgroups as narrow as 4 threads (src/ops/rows.ts) 2 more.
  */
-const PIPELINES: Record<KernelTarget, number> = { gpu: 59, cpu: 62 };
+const PIPELINES: Record<KernelTarget, number> = { gpu: 59, cpu: 64 };
 /** Bind groups created in a step after the warm-up steps, as a share of its dispatches. */
 const BIND_GROUP_SHARE = 0.02;
 /** Dispatches that tips-micro's masked view of the global crops adds (batch 8; 287 as a pass of its own). */
