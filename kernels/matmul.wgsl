@@ -435,8 +435,7 @@ fn normalize_a_block(x: ptr<function, array<vec4f, 8>>, mean_lo: vec4f, rstd_lo:
   (*x)[7] = ((*x)[7] - mean_hi.w) * rstd_hi.w * wb.w + wb.b;
 }
 
-// B_NORM: y[2 j + h] = (y[2 j + h] - mean_(k + j)) rstd_(k + j) w_h + b_h, the rows' statistics
-// read here, the columns' weights and biases (lo at n0, hi at n0 + 4) given.
+// B_ACTIVATION on a quad (the tiled kernel's loads of B, and b_loaded).
 fn activate_quad(v: vec4f) -> vec4f {
   return vec4f(activate(B_ACTIVATION, v.x), activate(B_ACTIVATION, v.y), activate(B_ACTIVATION, v.z),
                activate(B_ACTIVATION, v.w));

@@ -89,8 +89,10 @@ export interface GpuOptions {
   /**
    * Which kind of device the kernels are shaped for: by default "cpu" on a fallback (CPU) adapter
    * such as SwiftShader, "gpu" on any other. On "cpu" the products read straight from storage
-   * (kernels/matmul.wgsl's `direct`) and attention holds more rows a thread, with its head-dim
-   * loops written out (src/ops/attention.ts). Tests name each to check both on one adapter.
+   * (kernels/matmul.wgsl's `direct`, a B loaded through a layernorm or activation written out
+   * first), attention holds more rows a thread in workgroups fitted to the sequence
+   * (src/ops/attention.ts), and the row kernels start at 4 threads (src/ops/rows.ts); the list is
+   * in docs/architecture.md. Tests name each to check both on one adapter.
    */
   kernelTarget?: KernelTarget;
   /**
